@@ -1,0 +1,38 @@
+#include "pgwire/errc.hpp"
+
+#include <string>
+
+namespace pgwire {
+namespace {
+
+class pgwire_category final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "pgwire"; }
+  std::string message(int ev) const override {
+    switch (static_cast<errc>(ev)) {
+      case errc::ok: return "success";
+      case errc::length_too_small: return "message length too small";
+      case errc::length_too_large: return "message length exceeds the maximum";
+      case errc::truncated: return "message truncated";
+      case errc::trailing_bytes: return "unexpected bytes at the end of a message";
+      case errc::bad_field: return "invalid field value";
+      case errc::unsupported_protocol: return "unsupported protocol version";
+      case errc::unexpected_message: return "unexpected message";
+      case errc::auth_failed: return "authentication failed";
+      case errc::auth_unsupported: return "unsupported authentication method";
+      case errc::bad_secret: return "malformed password secret";
+      case errc::server_signature_mismatch: return "server SCRAM signature mismatch";
+      case errc::crypto_failure: return "cryptographic operation failed";
+    }
+    return "unknown pgwire error";
+  }
+};
+
+}  // namespace
+
+const boost::system::error_category& category() noexcept {
+  static const pgwire_category cat;
+  return cat;
+}
+
+}  // namespace pgwire

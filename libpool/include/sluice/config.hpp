@@ -1,0 +1,147 @@
+#pragma once
+/// @file config.hpp
+/// The configuration model: one plain value parsed from pgbouncer.ini (drop-in). The runtime
+/// only ever sees an immutable snapshot (std::shared_ptr<const config>); reload builds a new
+/// one and validates it fully before anything changes.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+enum class pool_mode { session, transaction, statement };
+enum class auth_type { trust, any, plain, md5, scram_sha_256, cert, hba, pam };
+
+const char* to_string(pool_mode m) noexcept;
+const char* to_string(auth_type a) noexcept;
+
+/// A config error: where it is and what is wrong. what() reads "file:line: message".
+class config_error : public std::runtime_error {
+ public:
+  config_error(std::string file, int line, const std::string& message);
+  const std::string& file() const noexcept { return file_; }
+  int line() const noexcept { return line_; }
+
+ private:
+  std::string file_;
+  int line_;
+};
+
+using seconds_d = std::chrono::duration<double>;
+
+/// One entry of [databases]. Unset optionals fall back to the [pgbouncer] defaults.
+struct database_config {
+  std::string name;            ///< the key clients connect to ("*" = fallback)
+  std::string host;            ///< empty = Unix socket in the default dir; "/path" = Unix socket
+  int port = 5432;
+  std::string dbname;          ///< empty = same as name
+  std::string user;            ///< empty = the client's user
+  std::string password;        ///< empty = from auth_file
+  std::optional<int> pool_size, min_pool_size, reserve_pool_size, max_db_connections;
+  std::optional<pool_mode> mode;
+  std::string connect_query;
+  std::string client_encoding, datestyle, timezone, application_name;
+  std::string source;          ///< "file:line" of the entry, for messages
+};
+
+/// The [pgbouncer] section (and [sluice]). Durations in seconds, as pgbouncer.ini writes them.
+struct config {
+  std::string file;  ///< the path it was read from
+
+  // listening
+  std::vector<std::string> listen_addr;  ///< empty = no TCP listener; "*" = all IPv4+IPv6
+  int listen_port = 6432;
+  std::string unix_socket_dir = "/tmp";  ///< empty = no Unix listener
+  int unix_socket_mode = 0777;
+  int listen_backlog = 128;
+
+  // auth
+  auth_type auth = auth_type::md5;
+  std::string auth_file;
+  std::vector<std::string> admin_users, stats_users;
+
+  // pools
+  pool_mode mode = pool_mode::session;
+  int max_client_conn = 100;
+  int default_pool_size = 20;
+  int min_pool_size = 0;
+  int reserve_pool_size = 0;
+  double reserve_pool_timeout = 5;
+  int max_db_connections = 0;    ///< 0 = unlimited
+  int max_user_connections = 0;  ///< 0 = unlimited
+
+  // server lifecycle
+  double server_idle_timeout = 600;
+  double server_lifetime = 3600;
+  double server_connect_timeout = 15;
+  double server_login_retry = 15;
+  std::string server_reset_query = "DISCARD ALL";
+  bool server_reset_query_always = false;
+  std::string server_check_query = "select 1";
+  double server_check_delay = 30;
+
+  // client timeouts (0 = disabled)
+  double query_wait_timeout = 120;
+  double query_timeout = 0;
+  double client_idle_timeout = 0;
+  double client_login_timeout = 60;
+  double idle_transaction_timeout = 0;
+
+  // protocol
+  std::vector<std::string> ignore_startup_parameters;
+  std::vector<std::string> track_extra_parameters;  ///< beyond the always-tracked set
+  bool application_name_add_host = false;
+  int pkt_buf = 4096;
+  std::uint32_t max_packet_size = 2147483647u;
+
+  // tcp
+  bool tcp_keepalive = true;
+  int tcp_keepcnt = 0, tcp_keepidle = 0, tcp_keepintvl = 0, tcp_user_timeout = 0;
+  bool tcp_defer_accept = false;  ///< accepted; Linux TCP_DEFER_ACCEPT is applied when set
+  int tcp_socket_buffer = 0;
+
+  // logging and process
+  std::string logfile, pidfile, user;
+  bool log_connections = true, log_disconnections = true, log_pooler_errors = true;
+  int verbose = 0;
+
+  // [sluice]
+  int workers = 0;  ///< 0 = one shard per core
+
+  std::vector<database_config> databases;  ///< in file order; "*" may be among them
+
+  /// Keys pgbouncer documents that this version accepts without acting on them, with where
+  /// they were set. main() logs one WARNING per entry at startup.
+  std::vector<std::string> unsupported;
+
+  /// The entry for a database name: exact match, else "*", else nullptr.
+  const database_config* find_database(const std::string& name) const noexcept;
+};
+
+using config_ptr = std::shared_ptr<const config>;
+
+/// Parses a pgbouncer.ini (with %include). Throws config_error with file:line on any error:
+/// unknown section or key, bad value, missing required key.
+config load_ini(const std::string& path);
+
+/// Parses one [databases] connection string ("host=... port=... dbname=..."). Throws
+/// config_error(file, line, ...) on an unknown key or bad value.
+database_config parse_database_entry(const std::string& name, const std::string& value,
+                                     const std::string& file, int line);
+
+/// One userlist.txt entry: the stored password is plaintext, "md5..." or a SCRAM secret.
+struct userlist {
+  std::map<std::string, std::string> passwords;
+  const std::string* find(const std::string& user) const noexcept;
+};
+/// Reads auth_file: lines of `"user" "password"` (doubled quotes escape a quote); lines
+/// starting with ';' or '#' and blank lines are ignored. Throws config_error on a bad line.
+userlist load_userlist(const std::string& path);
+
+}  // namespace sluice
