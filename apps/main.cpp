@@ -1,1 +1,235 @@
-int main() { return 0; }
+// sluice: a PostgreSQL connection pooler, drop-in for pgbouncer's binary.
+// Usage and flags follow pgbouncer: sluice [-d] [-q] [-v] [-u user] CONFIG
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "sluice/config.hpp"
+#include "sluice/log.hpp"
+#include "sluice/pooler.hpp"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.1.0"
+#endif
+
+namespace {
+
+void usage(const char* prog) {
+  std::printf(
+      "sluice is a PostgreSQL connection pooler.\n\n"
+      "Usage:\n"
+      "  %s [OPTION]... CONFIG_FILE\n\n"
+      "Options:\n"
+      "  -d, --daemon         run in background (as a daemon)\n"
+      "  -q, --quiet          run quietly\n"
+      "  -u, --user=USERNAME  assume identity of USERNAME\n"
+      "  -v, --verbose        increase verbosity\n"
+      "  -V, --version        show version, then exit\n"
+      "  -h, --help           show this help, then exit\n\n"
+      "CONFIG_FILE is a pgbouncer.ini; sluice-only settings go in a [sluice] section.\n",
+      prog);
+}
+
+struct options {
+  bool daemon = false, quiet = false;
+  int verbose = 0;
+  std::string user, config;
+};
+
+/// Parses pgbouncer's flags; returns -1 to continue, else an exit status.
+int parse_args(int argc, char** argv, options& o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const std::string& longname) -> std::string {
+      if (a.rfind(longname + "=", 0) == 0) return a.substr(longname.size() + 1);
+      if (i + 1 < argc) return argv[++i];
+      std::fprintf(stderr, "sluice: option %s needs a value\n", a.c_str());
+      std::exit(1);
+    };
+    if (a == "-h" || a == "--help") {
+      usage(argv[0]);
+      return 0;
+    } else if (a == "-V" || a == "--version") {
+      std::printf("sluice %s\n", SLUICE_VERSION);
+      return 0;
+    } else if (a == "-d" || a == "--daemon") {
+      o.daemon = true;
+    } else if (a == "-q" || a == "--quiet") {
+      o.quiet = true;
+    } else if (a == "-v" || a == "--verbose") {
+      ++o.verbose;
+    } else if (a.size() > 2 && a[0] == '-' && a[1] == 'v' && a.find_first_not_of('v', 1) == std::string::npos) {
+      o.verbose += int(a.size()) - 1;
+    } else if (a == "-u" || a.rfind("--user", 0) == 0) {
+      o.user = value("--user");
+    } else if (a.rfind("-u", 0) == 0) {
+      o.user = a.substr(2);
+    } else if (a == "-R" || a == "--reboot") {
+      std::fprintf(stderr, "sluice: -R (online restart) is not supported\n");
+      return 1;
+    } else if (!a.empty() && a[0] == '-') {
+      std::fprintf(stderr, "sluice: unknown option %s\nTry \"sluice --help\" for more information.\n", a.c_str());
+      return 1;
+    } else if (o.config.empty()) {
+      o.config = a;
+    } else {
+      std::fprintf(stderr, "sluice: too many arguments\n");
+      return 1;
+    }
+  }
+  if (o.config.empty()) {
+    usage(argv[0]);
+    return 1;
+  }
+  return -1;
+}
+
+bool switch_user(const std::string& name) {
+  errno = 0;
+  const passwd* pw = ::getpwnam(name.c_str());
+  if (!pw) {
+    sluice::log::log(sluice::log::level::fatal, "could not find user '{}' to switch to", name);
+    return false;
+  }
+  if (::getuid() == pw->pw_uid) return true;
+  if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0) {
+    sluice::log::log(sluice::log::level::fatal, "could not switch to user '{}': {}", name, std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+bool write_pidfile(const std::string& path) {
+  if (path.empty()) return true;
+  {
+    std::ifstream in(path);
+    long old = 0;
+    if (in >> old && old > 0 && ::kill(pid_t(old), 0) == 0) {
+      sluice::log::log(sluice::log::level::fatal, "pidfile {} exists and process {} is running", path, old);
+      return false;
+    }
+  }
+  std::ofstream out(path, std::ios::trunc);
+  out << ::getpid() << "\n";
+  if (!out) {
+    sluice::log::log(sluice::log::level::fatal, "could not write pidfile {}", path);
+    return false;
+  }
+  return true;
+}
+
+bool daemonize() {
+  const pid_t pid = ::fork();
+  if (pid < 0) return false;
+  if (pid > 0) ::_exit(0);
+  ::setsid();
+  const int fd = ::open("/dev/null", O_RDWR);
+  if (fd >= 0) {
+    ::dup2(fd, 0);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    if (fd > 2) ::close(fd);
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options opt;
+  if (const int rc = parse_args(argc, argv, opt); rc >= 0) return rc;
+
+  std::shared_ptr<sluice::config> cfg;
+  std::shared_ptr<sluice::userlist> users;
+  try {
+    cfg = std::make_shared<sluice::config>(sluice::load_ini(opt.config));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "FATAL %s\n", e.what());
+    return 1;
+  }
+  if (opt.user.empty()) opt.user = cfg->user;
+  if (::getuid() == 0 && opt.user.empty()) {
+    std::fprintf(stderr, "FATAL sluice should not run as root; use -u USER (or user=) to switch to another user\n");
+    return 1;
+  }
+  if (!opt.user.empty() && !switch_user(opt.user)) return 1;
+  if (opt.daemon && cfg->logfile.empty()) {
+    std::fprintf(stderr, "FATAL in daemon mode the logfile must be set\n");
+    return 1;
+  }
+  sluice::log::setup(cfg->logfile, opt.quiet || opt.daemon, std::max(opt.verbose, cfg->verbose));
+  try {
+    users = std::make_shared<sluice::userlist>(cfg->auth_file.empty() ? sluice::userlist{}
+                                                                      : sluice::load_userlist(cfg->auth_file));
+  } catch (const std::exception& e) {
+    sluice::log::log(sluice::log::level::fatal, "{}", e.what());
+    return 1;
+  }
+  for (const auto& u : cfg->unsupported)
+    sluice::log::warning("{}: not supported by this version of sluice, ignored", u);
+
+  // Signals are taken synchronously by one thread; every other thread has them blocked.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&sigs, s);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  if (opt.daemon && !daemonize()) return 1;
+  if (!write_pidfile(cfg->pidfile)) return 1;
+
+  auto pooler = sluice::make_pooler(cfg, users);
+  try {
+    pooler->start();
+  } catch (const std::exception& e) {
+    sluice::log::log(sluice::log::level::fatal, "{}", e.what());
+    if (!cfg->pidfile.empty()) ::unlink(cfg->pidfile.c_str());
+    return 1;
+  }
+
+  std::thread([&pooler, sigs] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&sigs, &sig) != 0) continue;
+      switch (sig) {
+        case SIGINT:
+          sluice::log::info("got SIGINT, shutting down, waiting for servers");
+          pooler->shutdown(sluice::shutdown_mode::wait_for_servers);
+          break;
+        case SIGTERM:
+          sluice::log::info("got SIGTERM, shutting down, waiting for clients");
+          pooler->shutdown(sluice::shutdown_mode::wait_for_clients);
+          break;
+        case SIGQUIT:
+          sluice::log::info("got SIGQUIT, fast exit");
+          pooler->shutdown(sluice::shutdown_mode::immediate);
+          break;
+        case SIGHUP:
+          sluice::log::reopen();
+          sluice::log::warning("got SIGHUP: log file reopened; configuration reload is not supported by this version");
+          break;
+        default:
+          sluice::log::warning("got signal {}: PAUSE/RESUME are not supported by this version", sig);
+          break;
+      }
+    }
+  }).detach();
+
+  pooler->wait();
+  if (!cfg->pidfile.empty()) ::unlink(cfg->pidfile.c_str());
+  // Leave without tearing down the shards' remaining sessions one by one.
+  std::fflush(nullptr);
+  ::_exit(0);
+}

@@ -1,0 +1,297 @@
+#include "pgwire/crypto.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+namespace pgwire {
+
+// Internal helpers shared with auth.cpp. They are not in crypto.hpp because they are not part
+// of the library's contract; auth.cpp repeats these declarations.
+namespace detail {
+bool valid_iterations(long n) noexcept;
+bool sha256(std::span<const std::uint8_t> in, sha256_digest& out) noexcept;
+bool hmac_sha256(std::span<const std::uint8_t> key, std::string_view data,
+                 sha256_digest& out) noexcept;
+bool salted_password(std::string_view password, std::string_view salt, int iterations,
+                     sha256_digest& out) noexcept;
+bool parse_iterations(std::string_view s, int& out) noexcept;
+}  // namespace detail
+
+// ---------------------------------------------------------------- randomness, comparison
+
+bool random_bytes(std::span<std::uint8_t> out) noexcept {
+  // RAND_bytes takes an int: feed large buffers in pieces rather than truncating the length.
+  std::size_t pos = 0;
+  while (pos < out.size()) {
+    const std::size_t n = std::min<std::size_t>(out.size() - pos, INT_MAX);
+    if (RAND_bytes(out.data() + pos, static_cast<int>(n)) != 1) return false;
+    pos += n;
+  }
+  return true;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// ---------------------------------------------------------------- base64
+
+namespace {
+
+constexpr char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// The 6-bit value of a base64 character, or -1.
+int b64_value(char c) noexcept {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+}  // namespace
+
+// Our own codec rather than EVP_EncodeBlock/EVP_DecodeBlock: the OpenSSL decoder skips
+// whitespace, takes an int length and returns padding as zero bytes, so being strict on top
+// of it would take as much code as this.
+std::string base64_encode(std::span<const std::uint8_t> in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    const std::uint32_t v =
+        (std::uint32_t(in[i]) << 16) | (std::uint32_t(in[i + 1]) << 8) | in[i + 2];
+    out.push_back(b64_alphabet[(v >> 18) & 63]);
+    out.push_back(b64_alphabet[(v >> 12) & 63]);
+    out.push_back(b64_alphabet[(v >> 6) & 63]);
+    out.push_back(b64_alphabet[v & 63]);
+  }
+  const std::size_t left = in.size() - i;
+  if (left == 1) {
+    const std::uint32_t v = std::uint32_t(in[i]) << 16;
+    out.push_back(b64_alphabet[(v >> 18) & 63]);
+    out.push_back(b64_alphabet[(v >> 12) & 63]);
+    out.append("==");
+  } else if (left == 2) {
+    const std::uint32_t v = (std::uint32_t(in[i]) << 16) | (std::uint32_t(in[i + 1]) << 8);
+    out.push_back(b64_alphabet[(v >> 18) & 63]);
+    out.push_back(b64_alphabet[(v >> 12) & 63]);
+    out.push_back(b64_alphabet[(v >> 6) & 63]);
+    out.push_back('=');
+  }
+  return out;
+}
+
+std::string base64_encode(std::string_view in) {
+  return base64_encode(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(in.data()), in.size()));
+}
+
+// Strict means: padded to a multiple of 4, only the alphabet, '=' only as the last one or two
+// characters, and the bits the padding leaves over must be zero. That makes the encoding of
+// any value unique, so decode(x) succeeding implies encode(decode(x)) == x.
+std::optional<std::string> base64_decode(std::string_view in) {
+  if (in.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(in.size() / 4 * 3);
+  for (std::size_t i = 0; i < in.size(); i += 4) {
+    const bool last = i + 4 == in.size();
+    int pad = 0;
+    if (last && in[i + 3] == '=') pad = in[i + 2] == '=' ? 2 : 1;
+    int v[4] = {0, 0, 0, 0};
+    for (int k = 0; k < 4 - pad; ++k) {
+      v[k] = b64_value(in[i + static_cast<std::size_t>(k)]);
+      if (v[k] < 0) return std::nullopt;
+    }
+    const std::uint32_t bits = (std::uint32_t(v[0]) << 18) | (std::uint32_t(v[1]) << 12) |
+                               (std::uint32_t(v[2]) << 6) | std::uint32_t(v[3]);
+    out.push_back(static_cast<char>((bits >> 16) & 0xff));
+    if (pad == 2) {
+      if ((bits & 0xffff) != 0) return std::nullopt;  // non-canonical leftover bits
+      break;
+    }
+    out.push_back(static_cast<char>((bits >> 8) & 0xff));
+    if (pad == 1) {
+      if ((bits & 0xff) != 0) return std::nullopt;
+      break;
+    }
+    out.push_back(static_cast<char>(bits & 0xff));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- hashes
+
+namespace detail {
+
+// 1 is the RFC minimum; beyond ten million PBKDF2 runs for seconds, which a server could use
+// to stall us and nobody configures on purpose.
+bool valid_iterations(long n) noexcept {
+  return n >= 1 && n <= 10'000'000;
+}
+
+bool sha256(std::span<const std::uint8_t> in, sha256_digest& out) noexcept {
+  unsigned int len = 0;
+  return EVP_Digest(in.data(), in.size(), out.data(), &len, EVP_sha256(), nullptr) == 1 &&
+         len == out.size();
+}
+
+bool hmac_sha256(std::span<const std::uint8_t> key, std::string_view data,
+                 sha256_digest& out) noexcept {
+  // A null key pointer means "reuse the previous key" to OpenSSL; never hand it one.
+  static const std::uint8_t empty = 0;
+  const std::uint8_t* k = key.empty() ? &empty : key.data();
+  unsigned int len = 0;
+  return HMAC(EVP_sha256(), k, static_cast<int>(key.size()),
+              reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
+              &len) != nullptr &&
+         len == out.size();
+}
+
+bool salted_password(std::string_view password, std::string_view salt, int iterations,
+                     sha256_digest& out) noexcept {
+  if (!valid_iterations(iterations) || salt.empty() || password.size() > INT_MAX ||
+      salt.size() > INT_MAX)
+    return false;
+  return PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                           reinterpret_cast<const unsigned char*>(salt.data()),
+                           static_cast<int>(salt.size()), iterations, EVP_sha256(),
+                           static_cast<int>(out.size()), out.data()) == 1;
+}
+
+bool parse_iterations(std::string_view s, int& out) noexcept {
+  // Digits only, no sign, no leading zero: one spelling per value, and nothing strtol would
+  // quietly accept (whitespace, "+", overflow).
+  if (s.empty() || s.size() > 8 || s[0] == '0') return false;
+  long v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  if (!valid_iterations(v)) return false;
+  out = static_cast<int>(v);
+  return true;
+}
+
+}  // namespace detail
+
+namespace {
+
+std::string hex_lower(const std::uint8_t* p, std::size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    s.push_back(digits[p[i] >> 4]);
+    s.push_back(digits[p[i] & 15]);
+  }
+  return s;
+}
+
+/// "md5" + hex(md5(data)); empty if OpenSSL refuses (e.g. MD5 disabled by a FIPS provider).
+std::string md5_prefixed_hex(std::string_view data) {
+  std::uint8_t md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr) != 1 || len != 16)
+    return {};
+  return "md5" + hex_lower(md, len);
+}
+
+bool is_lower_hex(std::string_view s) noexcept {
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+bool decode_key(std::string_view b64, sha256_digest& out) {
+  const auto raw = base64_decode(b64);
+  if (!raw || raw->size() != out.size()) return false;
+  std::memcpy(out.data(), raw->data(), out.size());
+  return true;
+}
+
+}  // namespace
+
+std::string md5_password_hash(std::string_view user, std::string_view password) {
+  std::string buf;
+  buf.reserve(password.size() + user.size());
+  buf.append(password).append(user);
+  return md5_prefixed_hex(buf);
+}
+
+// A hash without the "md5" prefix is taken as the bare hex part.
+std::string md5_salted_response(std::string_view md5_hash, const std::uint8_t salt[4]) {
+  if (md5_hash.starts_with("md5")) md5_hash.remove_prefix(3);
+  std::string buf(md5_hash);
+  buf.append(reinterpret_cast<const char*>(salt), 4);
+  return md5_prefixed_hex(buf);
+}
+
+// ---------------------------------------------------------------- SCRAM secrets
+
+std::optional<scram_secret> parse_scram_secret(std::string_view text) {
+  constexpr std::string_view prefix = "SCRAM-SHA-256$";
+  if (!text.starts_with(prefix)) return std::nullopt;
+  text.remove_prefix(prefix.size());
+
+  const auto colon1 = text.find(':');
+  if (colon1 == std::string_view::npos) return std::nullopt;
+  const auto dollar = text.find('$', colon1 + 1);
+  if (dollar == std::string_view::npos) return std::nullopt;
+  const auto colon2 = text.find(':', dollar + 1);
+  if (colon2 == std::string_view::npos) return std::nullopt;
+
+  scram_secret s;
+  if (!detail::parse_iterations(text.substr(0, colon1), s.iterations)) return std::nullopt;
+  // Stray separators inside a field are caught by the strict base64 decoder.
+  auto salt = base64_decode(text.substr(colon1 + 1, dollar - colon1 - 1));
+  if (!salt || salt->empty()) return std::nullopt;
+  s.salt = std::move(*salt);
+  if (!decode_key(text.substr(dollar + 1, colon2 - dollar - 1), s.stored_key)) return std::nullopt;
+  if (!decode_key(text.substr(colon2 + 1), s.server_key)) return std::nullopt;
+  return s;
+}
+
+std::string format_scram_secret(const scram_secret& s) {
+  return "SCRAM-SHA-256$" + std::to_string(s.iterations) + ":" + base64_encode(s.salt) + "$" +
+         base64_encode(s.stored_key) + ":" + base64_encode(s.server_key);
+}
+
+// On failure (iterations outside 1..10,000,000, empty salt, OpenSSL error) the result has
+// iterations == 0, which parse_scram_secret and scram_server both refuse. The password is
+// used as is, without SASLprep: for ASCII passwords that is what PostgreSQL does too.
+scram_secret make_scram_secret(std::string_view password, std::string_view salt, int iterations) {
+  scram_secret s;
+  sha256_digest salted{}, client_key{};
+  if (!detail::salted_password(password, salt, iterations, salted) ||
+      !detail::hmac_sha256(salted, "Client Key", client_key) ||
+      !detail::sha256(client_key, s.stored_key) ||
+      !detail::hmac_sha256(salted, "Server Key", s.server_key)) {
+    OPENSSL_cleanse(salted.data(), salted.size());
+    return scram_secret{};
+  }
+  OPENSSL_cleanse(salted.data(), salted.size());
+  OPENSSL_cleanse(client_key.data(), client_key.size());
+  s.salt = std::string(salt);
+  s.iterations = iterations;
+  return s;
+}
+
+password_kind classify_password(std::string_view stored) noexcept {
+  if (stored.size() == 35 && stored.starts_with("md5") && is_lower_hex(stored.substr(3)))
+    return password_kind::md5;
+  if (stored.starts_with("SCRAM-SHA-256$") && parse_scram_secret(stored))
+    return password_kind::scram;
+  return password_kind::plain;
+}
+
+}  // namespace pgwire

@@ -9,7 +9,8 @@ frame_result frame_startup(bytes_view in) noexcept {
     return r;
   }
   const std::uint32_t len = load_be32(in.data());
-  if (len < 8) return {frame_status::error, {}, 0, errc::length_too_small};
+  // A "negative" int32 length is malformed, not large.
+  if (static_cast<std::int32_t>(len) < 8) return {frame_status::error, {}, 0, errc::length_too_small};
   if (len > max_startup_packet) return {frame_status::error, {}, 0, errc::length_too_large};
   if (in.size() < len) {
     r.need = len;
@@ -26,7 +27,7 @@ header_result peek_header(bytes_view in, std::uint32_t max_len) noexcept {
   const std::uint32_t len = load_be32(in.data() + 1);
   // The length word counts itself; anything below 4 (including "negative" values, which are
   // huge as unsigned) is malformed.
-  if (len < 4) return {frame_status::error, 0, 0, errc::length_too_small};
+  if (static_cast<std::int32_t>(len) < 4) return {frame_status::error, 0, 0, errc::length_too_small};
   if (len > max_len) return {frame_status::error, 0, 0, errc::length_too_large};
   r.status = frame_status::message;
   r.tag = static_cast<char>(in[0]);

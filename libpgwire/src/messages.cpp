@@ -24,6 +24,7 @@ bool body_reader::i32(std::int32_t& v) noexcept {
   return true;
 }
 bool body_reader::cstr(std::string_view& v) noexcept {
+  if (remaining() == 0) return false;  // also keeps a null data() away from memchr
   const void* nul = std::memchr(b_.data() + pos_, 0, remaining());
   if (!nul) return false;
   const auto len = static_cast<std::size_t>(static_cast<const std::uint8_t*>(nul) - (b_.data() + pos_));

@@ -46,6 +46,7 @@ class scram_server {
   scram_secret secret_;
   std::string nonce_;
   int state_ = 0;
+  char cbind_flag_ = 'n';  ///< gs2 flag of client-first ('n' or 'y'); client-final's c= must match
   std::string client_first_bare_, server_first_, combined_nonce_;
   std::optional<scram_keys> keys_;
 };
@@ -57,7 +58,8 @@ class scram_client {
   static scram_client with_password(std::string password, std::string nonce = {});
   /// From keys recovered by scram_server (pass-through).
   static scram_client with_keys(const scram_keys& keys, std::string nonce = {});
-  /// "n,,n=,r=<nonce>"
+  /// "n,,n=,r=<nonce>". Empty if no nonce could be made (CSPRNG failure, or a given nonce
+  /// that is not printable ASCII without ','); resume_raw then fails.
   std::string client_first();
   /// server-first -> client-final (send_and_wait); server-final -> done, or
   /// server_signature_mismatch / auth_failed.
@@ -115,6 +117,7 @@ class server_authenticator {
   std::optional<scram_keys> keys_;
   std::string scram_nonce_;
   std::optional<scram_client> scram_;
+  int state_ = 0;
 };
 
 }  // namespace pgwire

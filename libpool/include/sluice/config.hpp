@@ -48,6 +48,9 @@ struct database_config {
   std::string connect_query;
   std::string client_encoding, datestyle, timezone, application_name;
   std::string source;          ///< "file:line" of the entry, for messages
+  /// Documented pgbouncer keys this entry sets that are accepted but not acted on yet, as
+  /// "database <name>: <key> (file:line)"; load_ini appends them to config::unsupported.
+  std::vector<std::string> unsupported;
 };
 
 /// The [pgbouncer] section (and [sluice]). Durations in seconds, as pgbouncer.ini writes them.

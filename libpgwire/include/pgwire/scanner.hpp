@@ -1,0 +1,93 @@
+#pragma once
+/// @file scanner.hpp
+/// Message boundaries in a relayed stream. A relay forwards bytes as they arrive and never
+/// holds a whole DataRow or CopyData; it only needs to know where messages start and, for a
+/// few small ones (ReadyForQuery, ParameterStatus), their bodies. The scanner walks headers
+/// across arbitrary read boundaries and collects just the bodies it is asked for.
+
+#include <algorithm>
+#include <cstring>
+
+#include "pgwire/framer.hpp"
+#include "pgwire/writer.hpp"
+
+namespace pgwire {
+
+class stream_scanner {
+ public:
+  /// `max_len` bounds every declared length (max_packet_size); `max_keep` bounds the bodies
+  /// collected whole.
+  explicit stream_scanner(std::uint32_t max_len = 0x7fffffff, std::uint32_t max_keep = 1u << 16)
+      : max_len_(max_len), max_keep_(max_keep) {}
+
+  /// Walks `in`. For each message: `want(tag)` decides if its body is needed whole; then
+  /// `on(tag, body, header_end)` is called once per message — at its header with an empty body
+  /// when not wanted, or when the whole body has arrived when wanted. `header_end` is the
+  /// offset in `in` just past the header, or 0 if the header began in an earlier call.
+  /// Returns the first framing error (the stream is unusable after it).
+  template <class Want, class On>
+  errc feed(bytes_view in, Want&& want, On&& on) {
+    std::size_t i = 0;
+    while (i < in.size() || (in_body_ && remaining_ == 0)) {
+      if (!in_body_) {
+        const std::size_t take = std::min<std::size_t>(5 - hdr_len_, in.size() - i);
+        std::memcpy(hdr_ + hdr_len_, in.data() + i, take);
+        const bool split = hdr_len_ > 0;
+        hdr_len_ += take;
+        i += take;
+        if (hdr_len_ < 5) break;
+        hdr_len_ = 0;
+        const header_result h = peek_header(bytes_view(hdr_, 5), max_len_);
+        if (h.status == frame_status::error) return h.error;
+        tag_ = h.tag;
+        remaining_ = h.body_len;
+        in_body_ = true;
+        keeping_ = want(tag_);
+        kept_.clear();
+        if (keeping_ && remaining_ > max_keep_) return errc::length_too_large;
+        if (!keeping_) on(tag_, bytes_view{}, split ? std::size_t(0) : i);
+        header_end_ = split ? 0 : i;
+      }
+      const std::size_t take = std::min<std::size_t>(remaining_, in.size() - i);
+      if (keeping_) {
+        if (kept_.empty() && take == remaining_) {
+          // The whole body is in this chunk: no copy.
+          remaining_ = 0;
+          in_body_ = false;
+          on(tag_, in.subspan(i, take), header_end_);
+          i += take;
+          continue;
+        }
+        kept_.insert(kept_.end(), in.data() + i, in.data() + i + take);
+      }
+      remaining_ -= static_cast<std::uint32_t>(take);
+      i += take;
+      if (remaining_ == 0) {
+        in_body_ = false;
+        if (keeping_) on(tag_, bytes_view(kept_), header_end_);
+      }
+    }
+    return errc::ok;
+  }
+
+  /// True between messages: no header or body partly seen.
+  bool at_boundary() const noexcept { return !in_body_ && hdr_len_ == 0; }
+  void reset() noexcept {
+    in_body_ = false;
+    hdr_len_ = 0;
+    remaining_ = 0;
+    kept_.clear();
+  }
+
+ private:
+  std::uint32_t max_len_, max_keep_;
+  std::uint8_t hdr_[5] = {};
+  std::size_t hdr_len_ = 0;
+  char tag_ = 0;
+  std::uint32_t remaining_ = 0;
+  bool in_body_ = false, keeping_ = false;
+  std::size_t header_end_ = 0;
+  byte_buffer kept_;
+};
+
+}  // namespace pgwire

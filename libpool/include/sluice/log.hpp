@@ -1,0 +1,43 @@
+#pragma once
+/// @file log.hpp
+/// Logging in pgbouncer's line format ("2024-01-01 12:00:00.000 UTC [pid] LOG C-0x...: ..."),
+/// so log parsers written for pgbouncer keep working. Thread-safe; one line per call.
+
+#include <fmt/format.h>
+
+#include <string>
+#include <string_view>
+
+namespace sluice::log {
+
+enum class level { fatal, error, warning, log, debug, noise };
+
+/// Where lines go: stderr (unless quiet) and the logfile (if any). Called once at startup.
+void setup(const std::string& logfile, bool quiet, int verbose);
+/// Reopens the logfile (after rotation, on SIGHUP).
+void reopen();
+bool enabled(level l) noexcept;
+void write(level l, std::string_view text);
+
+template <class... Args>
+void log(level l, fmt::format_string<Args...> f, Args&&... args) {
+  if (enabled(l)) write(l, fmt::format(f, std::forward<Args>(args)...));
+}
+template <class... Args>
+void info(fmt::format_string<Args...> f, Args&&... args) {
+  log(level::log, f, std::forward<Args>(args)...);
+}
+template <class... Args>
+void warning(fmt::format_string<Args...> f, Args&&... args) {
+  log(level::warning, f, std::forward<Args>(args)...);
+}
+template <class... Args>
+void error(fmt::format_string<Args...> f, Args&&... args) {
+  log(level::error, f, std::forward<Args>(args)...);
+}
+template <class... Args>
+void debug(fmt::format_string<Args...> f, Args&&... args) {
+  log(level::debug, f, std::forward<Args>(args)...);
+}
+
+}  // namespace sluice::log

@@ -1,0 +1,33 @@
+#pragma once
+/// @file pooler.hpp
+/// The pooler as the executable sees it: start, stop, wait. Asio stays behind this header.
+
+#include <memory>
+
+#include "sluice/config.hpp"
+
+namespace sluice {
+
+enum class shutdown_mode {
+  wait_for_servers,  ///< stop accepting, let transactions in flight finish, exit (SIGINT)
+  wait_for_clients,  ///< stop accepting, exit when the last client has left (SIGTERM)
+  immediate,         ///< exit now (second signal, SIGQUIT)
+};
+
+class pooler {
+ public:
+  virtual ~pooler() = default;
+  /// Opens the listeners and starts one thread per shard. Throws std::runtime_error when a
+  /// listener cannot be opened.
+  virtual void start() = 0;
+  /// Blocks until shutdown has completed and every shard thread has stopped.
+  virtual void wait() = 0;
+  /// Thread-safe and async-signal-unsafe: call from a signal-handling thread, not a handler.
+  virtual void shutdown(shutdown_mode mode) = 0;
+  /// Number of shards actually running.
+  virtual int shards() const = 0;
+};
+
+std::unique_ptr<pooler> make_pooler(config_ptr cfg, std::shared_ptr<const userlist> users);
+
+}  // namespace sluice

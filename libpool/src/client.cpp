@@ -1,0 +1,689 @@
+// Client sessions: login (startup, auth, welcome) and the relay between a client and the
+// server it is linked to, in session, transaction and statement mode.
+//
+// Two coroutines per linked client: the session reads the client and writes the server;
+// the pump reads the server and writes the client. Only the pump unlinks: it releases the
+// server when the transaction is over (transaction/statement mode) or when the client has
+// gone (session mode), so a server is never freed under an operation in flight.
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+#include "core.hpp"
+#include "pgwire/messages.hpp"
+#include "pgwire/scanner.hpp"
+#include "sluice/log.hpp"
+
+namespace sluice {
+
+namespace {
+
+constexpr std::size_t read_chunk = 16 * 1024;
+
+std::string peer_string(int fd, bool is_unix) {
+  if (is_unix) return "unix";
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    port = ntohs(a->sin6_port);
+    return fmt::format("[{}]:{}", host, port);
+  }
+  return fmt::format("{}:{}", host, port);
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string quote_literal(std::string_view v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  out += '\'';
+  return out;
+}
+
+double seconds_since(clock::time_point t) {
+  return std::chrono::duration<double>(clock::now() - t).count();
+}
+
+}  // namespace
+
+struct client_session : std::enable_shared_from_this<client_session> {
+  client_session(runtime& r, shard& s, stream_socket so, bool unix_socket)
+      : rt(r), sh(s), sock(std::move(so)), is_unix(unix_socket),
+        cscan(r.cfg().max_packet_size), sscan(r.cfg().max_packet_size) {}
+
+  runtime& rt;
+  shard& sh;
+  stream_socket sock;
+  const bool is_unix;
+  std::uint64_t id = 0;
+  std::string addr, db_name, user_name;
+  pool* pool_ = nullptr;
+  server_ptr srv;
+  bool pump_running = false;
+
+  // Relay state.
+  int pending_rfq = 0;      ///< Query/Sync/FunctionCall sent, ReadyForQuery not yet seen
+  bool batch_open = false;  ///< extended-protocol messages sent since the last Sync
+  char tx_status = 'I';
+  pgwire::stream_scanner cscan, sscan;
+  param_map params;  ///< tracked parameters as this client sees them
+
+  std::uint64_t cancel_key = 0;
+  std::uint32_t key_pid = 0, key_secret = 0;
+  bool closing = false, finished = false, client_writing = false, logged_in = false;
+  bool poison_server = false;  ///< the server must be closed, not reused
+  clock::time_point connected_at = clock::now(), last_client_io = clock::now(),
+                    last_server_io = clock::now();
+  std::list<client_session*>::iterator reg;
+  pgwire::byte_buffer cbuf, sbuf, out;
+
+  std::string prefix() const { return fmt::format("C-0x{:x}: {}/{}@{}", id, db_name, user_name, addr); }
+
+  // ------------------------------------------------------------------ small helpers
+
+  awaitable<void> send_error(std::string_view severity, std::string_view sqlstate,
+                             std::string_view msg) {
+    out.clear();
+    pgwire::write_error(out, severity, sqlstate, msg);
+    co_await asio::async_write(sock, asio::buffer(out), nothrow);
+  }
+
+  /// Closes the client with a FATAL error, as pgbouncer's "closing because" does.
+  awaitable<void> fatal(std::string_view sqlstate, std::string_view msg) {
+    if (rt.cfg().log_pooler_errors) log::warning("{} pooler error: {}", prefix(), msg);
+    co_await send_error("FATAL", sqlstate, msg);
+  }
+
+  bool clean() const {
+    return pending_rfq == 0 && !batch_open && tx_status == 'I' && cscan.at_boundary() &&
+           sscan.at_boundary();
+  }
+
+  /// Ends the session from outside its coroutines (janitor, shutdown): best-effort error to
+  /// the client if nothing else is writing to it, then both sockets closed.
+  void kill(std::string_view reason, std::string_view sqlstate = "08P01") {
+    if (closing) return;
+    closing = true;
+    log::info("{} closing because: {} (age={:.0f}s)", prefix(), reason, seconds_since(connected_at));
+    if (!client_writing) {
+      out.clear();
+      pgwire::write_error(out, "FATAL", sqlstate, reason);
+      ::send(sock.native_handle(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    error_code ignored;
+    sock.close(ignored);
+    if (srv) {
+      poison_server = true;
+      srv->sock.close(ignored);
+    }
+  }
+
+  // ------------------------------------------------------------------ login
+
+  /// Reads until cbuf starts with a whole startup packet.
+  awaitable<pgwire::frame_result> read_startup() {
+    for (;;) {
+      auto r = pgwire::frame_startup(cbuf);
+      if (r.status != pgwire::frame_status::need_more) {
+        co_return r;
+      }
+      const std::size_t old = cbuf.size();
+      cbuf.resize(old + 1024);
+      auto [ec, n] = co_await sock.async_read_some(asio::buffer(cbuf.data() + old, 1024), nothrow);
+      cbuf.resize(old + n);
+      if (ec) {
+        co_return pgwire::frame_result{pgwire::frame_status::error, {}, 0, pgwire::errc::truncated};
+      }
+    }
+  }
+
+  /// Reads until cbuf starts with a whole typed message (authentication phase).
+  awaitable<pgwire::frame_result> read_message() {
+    for (;;) {
+      auto r = pgwire::frame_message(cbuf, pgwire::max_startup_packet);
+      if (r.status != pgwire::frame_status::need_more) {
+        co_return r;
+      }
+      const std::size_t old = cbuf.size();
+      cbuf.resize(old + 1024);
+      auto [ec, n] = co_await sock.async_read_some(asio::buffer(cbuf.data() + old, 1024), nothrow);
+      cbuf.resize(old + n);
+      if (ec) {
+        co_return pgwire::frame_result{pgwire::frame_status::error, {}, 0, pgwire::errc::truncated};
+      }
+    }
+  }
+
+  void consume(std::size_t n) { cbuf.erase(cbuf.begin(), cbuf.begin() + std::ptrdiff_t(n)); }
+
+  awaitable<bool> authenticate(const config& c, const std::string& user, pool& p) {
+    if (c.auth == auth_type::trust || c.auth == auth_type::any) {
+      co_return true;
+    }
+    pgwire::client_auth_method method;
+    switch (c.auth) {
+      case auth_type::plain: method = pgwire::client_auth_method::cleartext; break;
+      case auth_type::md5: method = pgwire::client_auth_method::md5; break;
+      case auth_type::scram_sha_256: method = pgwire::client_auth_method::scram_sha_256; break;
+      default:
+        co_await fatal("0A000", fmt::format("auth_type {} is not supported by this version", to_string(c.auth)));
+        co_return false;
+    }
+    const std::string* stored = rt.users().find(user);
+    const std::string fail_msg = fmt::format("password authentication failed for user \"{}\"", user);
+    if (!stored) {
+      log::info("{} login failed: no such user in auth_file", prefix());
+      co_await send_error("FATAL", "28P01", fail_msg);
+      co_return false;
+    }
+    pgwire::client_authenticator auth(method, user, *stored);
+    auto step = auth.start();
+    for (;;) {
+      if (step.what == pgwire::auth_step::kind::failed) {
+        log::info("{} login failed: {}", prefix(), make_error_code(step.error).message());
+        co_await send_error("FATAL", "28P01", fail_msg);
+        co_return false;
+      }
+      if (!step.out.empty()) {
+        auto [ec, n] = co_await asio::async_write(sock, asio::buffer(step.out), nothrow);
+        if (ec) {
+          co_return false;
+        }
+      }
+      if (step.what == pgwire::auth_step::kind::done) break;
+      const auto r = co_await read_message();
+      if (r.status != pgwire::frame_status::message) {
+        co_return false;
+      }
+      step = auth.resume(r.msg);
+      consume(r.msg.size);
+    }
+    if (auth.keys()) {
+      std::lock_guard lk(p.mu);
+      p.scram_keys = auth.keys();
+    }
+    co_return true;
+  }
+
+  awaitable<bool> login() {
+    const config& c = rt.cfg();
+    pgwire::startup_packet pkt;
+    std::size_t startup_size = 0;
+    for (;;) {
+      const auto r = co_await read_startup();
+      if (r.status == pgwire::frame_status::error) {
+        if (r.error != pgwire::errc::truncated) {
+          co_await fatal("08P01", "bad packet header");
+        }
+        co_return false;
+      }
+      const auto err = pgwire::decode_startup(r.msg, pkt);
+      if (err == pgwire::errc::unsupported_protocol) {
+        co_await fatal("08P01", "unsupported protocol version");
+        co_return false;
+      }
+      if (err != pgwire::errc::ok) {
+        co_await fatal("08P01", "invalid startup packet");
+        co_return false;
+      }
+      if (pkt.kind == pgwire::startup_kind::cancel) {
+        rt.route_cancel(pkt.cancel.pid, pkt.cancel.secret);
+        co_return false;
+      }
+      if (pkt.kind == pgwire::startup_kind::startup) {
+        // The params are views into cbuf: they are copied out before cbuf moves on.
+        startup_size = r.msg.size;
+        break;
+      }
+      // SSLRequest / GSSENCRequest: not offered (yet); the client continues in plaintext.
+      consume(r.msg.size);
+      out.assign(1, std::uint8_t('N'));
+      auto [ec, n] = co_await asio::async_write(sock, asio::buffer(out), nothrow);
+      if (ec) {
+        co_return false;
+      }
+    }
+
+    const auto& sm = pkt.startup;
+    user_name = std::string(sm.get("user"));
+    db_name = std::string(sm.get("database"));
+    if (db_name.empty()) db_name = user_name;
+    if (user_name.empty()) {
+      co_await fatal("08P01", "no username supplied");
+      co_return false;
+    }
+    param_map startup_tracked;
+    for (const auto& [k, v] : sm.params) {
+      if (k == "user" || k == "database") continue;
+      const std::string canon = canonical_param(k);
+      if (is_tracked_param(c, canon)) {
+        startup_tracked[canon] = std::string(v);
+        continue;
+      }
+      const bool ignored = std::any_of(c.ignore_startup_parameters.begin(), c.ignore_startup_parameters.end(),
+                                       [&](const std::string& i) { return iequals(i, k); });
+      if (!ignored) {
+        co_await fatal("08P01", fmt::format("unsupported startup parameter: {}", k));
+        co_return false;
+      }
+    }
+    if (c.application_name_add_host) {
+      auto& app = startup_tracked["application_name"];
+      app = fmt::format("{} - {}", app, addr);
+    }
+    consume(startup_size);  // everything needed from the startup packet has been copied
+    if (c.log_connections)
+      log::info("{} login attempt: db={} user={} tls=no", prefix(), db_name, user_name);
+
+    if (rt.client_count.load() > c.max_client_conn) {
+      co_await fatal("53300", "no more connections allowed (max_client_conn)");
+      co_return false;
+    }
+    if (db_name == "pgbouncer") {
+      co_await fatal("0A000", "the admin console is not available in this version of sluice");
+      co_return false;
+    }
+    const database_config* db = c.find_database(db_name);
+    if (!db) {
+      co_await fatal("3D000", fmt::format("no such database: {}", db_name));
+      co_return false;
+    }
+    bool created = false;
+    pool_ = rt.get_pool(*db, db_name, user_name, created);
+    if (created && db->name == "*") log::info("registered new auto-database: db={}", db_name);
+    const bool authenticated = co_await authenticate(c, user_name, *pool_);
+    if (!authenticated) {
+      co_return false;
+    }
+
+    // The welcome: ParameterStatus as a server reports them, the client's own values on top.
+    param_map welcome;
+    {
+      std::unique_lock lk(pool_->mu);
+      if (pool_->have_welcome) {
+        welcome = pool_->welcome;
+      } else if (pool_->total == 0 && pool_->last_login_failure != clock::time_point{} &&
+                 seconds_since(pool_->last_login_failure) < c.server_login_retry) {
+        const std::string cached = pool_->last_login_error;
+        lk.unlock();
+        co_await fatal("08P01", fmt::format("server login has been failing, cached error: {} (server_login_retry)", cached));
+        co_return false;
+      }
+    }
+    if (welcome.empty()) {
+      std::string error;
+      server_ptr s = co_await rt.acquire(*pool_, sh, error);
+      if (!s) {
+        co_await fatal("08P01", error);
+        co_return false;
+      }
+      welcome = s->params;
+      rt.release(std::move(s), sh);
+    }
+    for (const auto& [k, v] : welcome)
+      if (is_tracked_param(c, k)) params[k] = v;
+    for (auto& [k, v] : startup_tracked) {
+      params[k] = v;
+      welcome[k] = v;
+    }
+
+    cancel_key = rt.register_client(weak_from_this(), sh.id, key_pid, key_secret);
+    out.clear();
+    pgwire::write_auth_ok(out);
+    for (const auto& [k, v] : welcome) pgwire::write_parameter_status(out, k, v);
+    pgwire::write_backend_key_data(out, key_pid, key_secret);
+    pgwire::write_ready_for_query(out, 'I');
+    auto [ec, n] = co_await asio::async_write(sock, asio::buffer(out), nothrow);
+    if (ec) {
+      co_return false;
+    }
+    logged_in = true;
+    co_return true;
+  }
+
+  // ------------------------------------------------------------------ link and relay
+
+  /// Brings the server's session parameters in line with what this client has seen.
+  awaitable<bool> replay_params() {
+    std::string sql;
+    for (const auto& [k, v] : params) {
+      auto it = srv->params.find(k);
+      if (it != srv->params.end() && it->second == v) continue;
+      sql += fmt::format("SET {} = {};", k, quote_literal(v));
+    }
+    if (sql.empty()) {
+      co_return true;
+    }
+    std::string err;
+    const bool ok = co_await server_simple_query(*srv, sql, &err);
+    if (!ok) {
+      log::warning("{} parameter replay failed: {}", prefix(), err);
+      co_return false;
+    }
+    // The server reports canonical spellings ("utc" -> "UTC"): adopt them so the next link
+    // compares equal.
+    for (auto& [k, v] : params) {
+      auto it = srv->params.find(k);
+      if (it != srv->params.end()) v = it->second;
+    }
+    co_return true;
+  }
+
+  awaitable<bool> link() {
+    std::string error = "pooler is shutting down";
+    server_ptr s;
+    if (!rt.refuse_new_links.load()) {
+      s = co_await rt.acquire(*pool_, sh, error);
+    }
+    if (!s) {
+      co_await fatal("08P01", error);
+      closing = true;
+      co_return false;
+    }
+    srv = std::move(s);
+    const bool replayed = co_await replay_params();
+    if (!replayed) {
+      rt.discard(std::move(srv), sh, "parameter replay failed");
+      co_await fatal("08P01", "server parameter replay failed");
+      closing = true;
+      co_return false;
+    }
+    pool_->active.fetch_add(1);
+    tx_status = 'I';
+    sscan.reset();
+    pump_running = true;
+    asio::co_spawn(sh.io, pump(shared_from_this()), asio::detached);
+    co_return true;
+  }
+
+  /// Unlinks the server: back to the pool if it is clean, closed otherwise.
+  awaitable<void> unlink() {
+    pool_->active.fetch_sub(1);
+    server_ptr s = std::move(srv);
+    const config& c = rt.cfg();
+    if (poison_server || !clean() || !s->sock.is_open()) {
+      rt.discard(std::move(s), sh, closing ? "client disconnect while server was not ready" : "unclean server");
+      co_return;
+    }
+    const bool reset = !c.server_reset_query.empty() &&
+                       (pool_->mode == pool_mode::session || c.server_reset_query_always);
+    if (reset) {
+      std::string err;
+      const bool ok = co_await server_simple_query(*s, c.server_reset_query, &err);
+      if (!ok) {
+        rt.discard(std::move(s), sh, fmt::format("server_reset_query failed: {}", err));
+        co_return;
+      }
+    }
+    rt.release(std::move(s), sh);
+  }
+
+  bool releasable() const {
+    return pool_->mode != pool_mode::session && !closing && clean();
+  }
+
+  static awaitable<void> pump(std::shared_ptr<client_session> self) {
+    co_await self->run_pump();
+  }
+
+  awaitable<void> run_pump() {
+    if (sbuf.size() < read_chunk) sbuf.resize(read_chunk);
+    server_conn& s = *srv;
+    bool stmt_violation = false;
+    for (;;) {
+      auto [ec, n] = co_await s.sock.async_read_some(asio::buffer(sbuf), nothrow);
+      if (ec) {
+        if (!closing) {
+          // The server went away under this client: tell it at once and end the session.
+          log::info("{} server connection lost: {}", prefix(), ec.message());
+          co_await fatal("08006", "server conn crashed?");
+          closing = true;
+          error_code ignored;
+          sock.close(ignored);
+          poison_server = true;
+        } else if (ec != asio::error::operation_aborted) {
+          poison_server = true;
+        }
+        break;
+      }
+      last_server_io = clock::now();
+      pool_->bytes_out.fetch_add(n, std::memory_order_relaxed);
+      const auto err = sscan.feed(
+          pgwire::bytes_view(sbuf.data(), n),
+          [](char tag) { return tag == pgwire::be::ready_for_query || tag == pgwire::be::parameter_status; },
+          [&](char tag, pgwire::bytes_view body, std::size_t) {
+            if (tag == pgwire::be::ready_for_query) {
+              if (!body.empty()) tx_status = static_cast<char>(body[0]);
+              if (pending_rfq > 0) --pending_rfq;
+              if (tx_status == 'I') pool_->xact_count.fetch_add(1, std::memory_order_relaxed);
+              if (pool_->mode == pool_mode::statement && tx_status != 'I') stmt_violation = true;
+            } else if (tag == pgwire::be::parameter_status) {
+              pgwire::parameter_status_msg m;
+              const pgwire::frame f{tag, body, body.size() + 5};
+              if (pgwire::decode(f, m) == pgwire::errc::ok) {
+                const std::string k(m.name);
+                s.params[k] = std::string(m.value);
+                if (is_tracked_param(rt.cfg(), k)) params[k] = std::string(m.value);
+              }
+            }
+          });
+      if (err != pgwire::errc::ok) {
+        log::warning("{} bad packet from server: {}", prefix(), make_error_code(err).message());
+        poison_server = true;
+        if (!closing) {
+          co_await fatal("08P01", "server sent a malformed message");
+        }
+        closing = true;
+        error_code ignored;
+        sock.close(ignored);
+        break;
+      }
+      if (closing) {
+        if (clean()) break;  // a late async message for a client that has gone
+        continue;
+      }
+      if (stmt_violation) {
+        poison_server = true;
+        co_await fatal("25001", "transaction blocks not allowed in statement pooling mode");
+        closing = true;
+        error_code ignored;
+        sock.close(ignored);
+        break;
+      }
+      client_writing = true;
+      auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(sbuf.data(), n), nothrow);
+      client_writing = false;
+      if (wec) {
+        closing = true;
+        if (!clean()) poison_server = true;
+        error_code ignored;
+        sock.close(ignored);
+        break;
+      }
+      if (releasable()) break;
+    }
+    co_await unlink();
+    pump_running = false;
+  }
+
+  // ------------------------------------------------------------------ session
+
+  // Coroutines take their owner as a parameter (kept in the frame), never as a lambda
+  // capture: a capture lives in the closure object, which may die before the frame does.
+  static awaitable<void> main(std::shared_ptr<client_session> self) {
+    const bool logged_in = co_await self->login();
+    if (logged_in) {
+      co_await self->relay();
+    }
+    self->finish();
+  }
+
+  awaitable<void> relay() {
+    if (cbuf.size() < read_chunk) cbuf.resize(read_chunk);
+    for (;;) {
+      auto [ec, n] = co_await sock.async_read_some(asio::buffer(cbuf), nothrow);
+      if (ec || closing) break;
+      last_client_io = clock::now();
+      std::size_t forward = n;
+      bool terminate = false, split_terminate = false;
+      const auto err = cscan.feed(
+          pgwire::bytes_view(cbuf.data(), n), [](char) { return false; },
+          [&](char tag, pgwire::bytes_view, std::size_t header_end) {
+            switch (tag) {
+              case pgwire::fe::query:
+              case pgwire::fe::function_call:
+                ++pending_rfq;
+                pool_->query_count.fetch_add(1, std::memory_order_relaxed);
+                break;
+              case pgwire::fe::sync:
+                ++pending_rfq;
+                batch_open = false;
+                break;
+              case pgwire::fe::parse:
+              case pgwire::fe::bind:
+              case pgwire::fe::describe:
+              case pgwire::fe::execute:
+              case pgwire::fe::close:
+              case pgwire::fe::flush:
+                if (tag == pgwire::fe::execute) pool_->query_count.fetch_add(1, std::memory_order_relaxed);
+                batch_open = true;
+                break;
+              case pgwire::fe::terminate:
+                // Not forwarded: the server connection outlives this client.
+                terminate = true;
+                if (header_end >= 5)
+                  forward = std::min(forward, header_end - 5);
+                else
+                  split_terminate = true;
+                break;
+              default:
+                break;
+            }
+          });
+      if (err != pgwire::errc::ok) {
+        if (!srv) {
+          co_await fatal("08P01", "bad packet header");
+        }
+        if (srv) poison_server = true;
+        break;
+      }
+      if (split_terminate) poison_server = true;
+      pool_->bytes_in.fetch_add(n, std::memory_order_relaxed);
+      if (forward > 0) {
+        if (!srv) {
+          const bool linked = co_await link();
+          if (!linked) break;
+        }
+        auto [wec, wn] = co_await asio::async_write(srv->sock, asio::buffer(cbuf.data(), forward), nothrow);
+        if (wec) {
+          // The pump sees the same failure on its read and reports it to the client.
+          break;
+        }
+      }
+      if (terminate) break;
+    }
+  }
+
+  /// The client is gone (or being closed): let the pump wind down, then forget the client.
+  void finish() {
+    if (finished) return;
+    finished = true;
+    closing = true;
+    if (srv && pump_running) {
+      error_code ignored;
+      // A clean server has no reply in flight, so cancelling the pump's read loses nothing;
+      // otherwise it is closed and replaced.
+      if (clean() && !poison_server)
+        srv->sock.cancel(ignored);
+      else {
+        poison_server = true;
+        srv->sock.close(ignored);
+      }
+    }
+    if (cancel_key) rt.unregister_client(cancel_key);
+    sh.clients.erase(reg);
+    rt.client_count.fetch_sub(1);
+    if (logged_in && rt.cfg().log_disconnections)
+      log::info("{} closing because: client close request (age={:.0f}s)", prefix(), seconds_since(connected_at));
+    error_code ignored;
+    sock.close(ignored);
+  }
+
+  void check_timeouts(const config& c) {
+    if (closing) return;
+    if (!logged_in) {
+      if (c.client_login_timeout > 0 && seconds_since(connected_at) > c.client_login_timeout)
+        kill("client_login_timeout");
+      return;
+    }
+    if (!srv) {
+      if (c.client_idle_timeout > 0 && seconds_since(last_client_io) > c.client_idle_timeout)
+        kill("client_idle_timeout");
+      return;
+    }
+    if (pending_rfq > 0) {
+      if (c.query_timeout > 0 && seconds_since(last_client_io) > c.query_timeout) kill("query_timeout");
+    } else if (tx_status != 'I' && c.idle_transaction_timeout > 0 &&
+               seconds_since(std::max(last_client_io, last_server_io)) > c.idle_transaction_timeout) {
+      kill("idle transaction timeout");
+    }
+  }
+};
+
+void start_client(runtime& rt, shard& s, stream_socket sock, bool is_unix) {
+  const config& c = rt.cfg();
+  const int fd = sock.native_handle();
+  if (!is_unix) {
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (c.tcp_keepalive) {
+      ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+      if (c.tcp_keepidle > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &c.tcp_keepidle, sizeof(int));
+      if (c.tcp_keepintvl > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &c.tcp_keepintvl, sizeof(int));
+      if (c.tcp_keepcnt > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &c.tcp_keepcnt, sizeof(int));
+    }
+    if (c.tcp_user_timeout > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &c.tcp_user_timeout, sizeof(int));
+  }
+  auto cs = std::make_shared<client_session>(rt, s, std::move(sock), is_unix);
+  cs->id = rt.next_id.fetch_add(1);
+  cs->addr = peer_string(fd, is_unix);
+  s.clients.push_front(cs.get());
+  cs->reg = s.clients.begin();
+  rt.client_count.fetch_add(1);
+  asio::co_spawn(s.io, client_session::main(std::move(cs)), asio::detached);
+}
+
+void client_check_timeouts(client_session* c, const config& cfg) { c->check_timeouts(cfg); }
+void client_kill(client_session* c, std::string_view reason) { c->kill(reason); }
+bool client_linked(const client_session* c) { return c->srv != nullptr; }
+void client_cancel(client_session* c, shard& s) {
+  if (!c->srv) return;
+  asio::co_spawn(s.io, send_cancel(s.io, c->pool_->target, c->srv->be_pid, c->srv->be_secret), asio::detached);
+}
+
+}  // namespace sluice

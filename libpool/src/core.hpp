@@ -1,0 +1,280 @@
+#pragma once
+// Coroutine rules for this code base (GCC 12.2, Debian 12):
+// - never co_await inside an if/while condition: GCC 12.2 miscompiles `if (co_await f())` and
+//   the coroutine then reads garbage (seen here: a segfault in the next resumed frame). Bind
+//   the result to a local first, then test it;
+// - a co_await/co_return in the body of if/else/for/while sits inside braces (GCC bug 106188);
+// - coroutines take what they use as parameters, never as lambda captures.
+//
+// Internal objects of the runtime: shards, pools, server connections, client sessions.
+// Threading rule: an object with a socket or a timer belongs to one shard and is touched only
+// from that shard's thread; pools are shared and guard their cross-shard state with a mutex
+// (slow path only) and atomics. Server connections move between shards through the target
+// shard's lock-free mailbox.
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/lockfree/queue.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pgwire/auth.hpp"
+#include "pgwire/framer.hpp"
+#include "pgwire/writer.hpp"
+#include "sluice/config.hpp"
+
+namespace sluice {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using stream_socket = asio::generic::stream_protocol::socket;
+using clock = std::chrono::steady_clock;
+template <class T>
+using awaitable = asio::awaitable<T>;
+inline constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+class runtime;
+struct shard;
+struct pool;
+struct client_session;
+
+/// Work sent to a shard from another thread.
+struct mail {
+  virtual ~mail() = default;
+  virtual void run(shard& s) = 0;
+};
+template <class F>
+struct fn_mail final : mail {
+  explicit fn_mail(F f) : f_(std::move(f)) {}
+  void run(shard& s) override { f_(s); }
+  F f_;
+};
+
+/// The parameters tracked per client and per server connection (ParameterStatus-visible),
+/// by canonical name.
+using param_map = std::map<std::string, std::string, std::less<>>;
+
+/// One PostgreSQL connection. Owned by exactly one place at a time: a pool's idle list on a
+/// shard, a hand-off in flight, or the client session it is linked to.
+struct server_conn {
+  server_conn(asio::io_context& io, pool& p) : sock(io), owner(&p) {}
+  stream_socket sock;
+  pool* owner;
+  int protocol_family = 0;  ///< to rebuild the socket on another shard
+  std::uint64_t id = 0;     ///< for "S-0x..." log prefixes
+  param_map params;
+  std::uint32_t be_pid = 0, be_secret = 0;
+  clock::time_point connected_at, idle_since;
+  std::string local_addr;
+  bool in_login = true;
+  pgwire::byte_buffer rbuf;  ///< bytes read but not consumed (login / reset phases)
+};
+using server_ptr = std::unique_ptr<server_conn>;
+
+/// A client waiting for a server. Shared so a hand-off in flight keeps it alive.
+struct waiter {
+  explicit waiter(shard& s);
+  shard& home;
+  asio::steady_timer timer;  ///< expires at the next deadline; cancelled on delivery
+  server_ptr delivered;
+  std::optional<std::string> failed;  ///< set when the pool gives up on this waiter
+  bool gone = false;                  ///< the client stopped waiting (under pool mutex)
+  clock::time_point since;
+};
+
+/// Where and as whom a pool logs in.
+struct pool_target {
+  std::string host;  ///< "" or "/dir" = Unix socket, else a host name or address
+  int port = 5432;
+  std::string dbname, user, password;
+  std::vector<std::pair<std::string, std::string>> startup_params;
+  std::string connect_query;
+};
+
+/// One logical pool per (database, user): limits hold across all shards.
+struct pool {
+  pool(runtime& rt, std::string db, std::string user, pool_target target, pool_mode mode,
+       int size, int min_size, int reserve, std::size_t nshards);
+
+  runtime& rt;
+  const std::string db_name, user_name;
+  const pool_target target;
+  const pool_mode mode;
+  const int pool_size, min_pool_size, reserve_size;
+
+  // ---- slow path, under mu
+  std::mutex mu;
+  std::atomic<int> total{0};  ///< servers open or being opened, all shards (written under mu)
+  int connecting = 0;         ///< of which still logging in
+  std::deque<std::shared_ptr<waiter>> waiters;
+  param_map welcome;  ///< ParameterStatus of the first server login
+  bool have_welcome = false;
+  std::optional<pgwire::scram_keys> scram_keys;  ///< pass-through keys of the last client
+  std::string last_login_error;
+  clock::time_point last_login_failure{};
+  bool retry_scheduled = false;
+
+  std::atomic<int> nwaiters{0};
+  std::atomic<int> active{0};  ///< linked to a client
+
+  /// Per shard: idle servers (touched only by that shard) and their count (read by others).
+  struct local {
+    std::vector<server_ptr> idle;
+    std::atomic<int> idle_count{0};
+  };
+  std::unique_ptr<local[]> locals;
+
+  // ---- stats (relaxed atomics; read by the stats API)
+  std::atomic<std::uint64_t> xact_count{0}, query_count{0}, bytes_in{0}, bytes_out{0};
+  std::atomic<std::uint64_t> wait_time_us{0};
+};
+
+/// A shard: one io_context, one thread, its own idle servers and clients.
+struct shard {
+  shard(runtime& rt, int id);
+  runtime& rt;
+  const int id;
+  asio::io_context io{1};
+  std::thread thread;
+  boost::lockfree::queue<mail*> mailbox{256};
+  std::atomic<bool> wake_pending{false};
+  std::list<client_session*> clients;  ///< for the janitor and shutdown
+  asio::steady_timer janitor;
+
+  /// From any thread: run m on this shard.
+  void send(mail* m);
+  template <class F>
+  void post_fn(F f) {
+    send(new fn_mail<F>(std::move(f)));
+  }
+  void drain();
+};
+
+// ---- server.cpp: connections to PostgreSQL
+struct login_result {
+  bool ok = false;
+  std::string error;     ///< message for logs and clients
+  std::string sqlstate;  ///< when the server sent an ErrorResponse
+};
+/// Connects and logs in (startup, auth, ParameterStatus, BackendKeyData, ReadyForQuery, then
+/// connect_query). Honours server_connect_timeout.
+awaitable<login_result> server_login(server_conn& s, const config& cfg,
+                                     std::optional<pgwire::scram_keys> keys);
+/// Sends one simple query and reads until ReadyForQuery; ParameterStatus updates s.params.
+/// Returns false (and the error text) if the server failed or the status is not idle.
+awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::string* error);
+/// Sends a CancelRequest for this server's backend key to the pool's target.
+awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint32_t pid,
+                            std::uint32_t secret);
+/// True if an idle server has been closed by its peer or sent something unexpected.
+bool server_is_dead(server_conn& s);
+std::string canonical_param(std::string_view name);
+bool is_tracked_param(const config& cfg, std::string_view canonical);
+
+}  // namespace sluice
+
+#include <unordered_map>
+#include "sluice/pooler.hpp"
+
+namespace sluice {
+
+/// The whole pooler: shards, listeners, pools, cancel keys.
+class runtime final : public pooler {
+ public:
+  runtime(config_ptr cfg, std::shared_ptr<const userlist> users);
+  ~runtime() override;
+  void start() override;
+  void wait() override;
+  void shutdown(shutdown_mode mode) override;
+  int shards() const override { return int(shards_.size()); }
+
+  const config& cfg() const noexcept { return *cfg_; }
+  const userlist& users() const noexcept { return *users_; }
+  shard& shard_at(int i) { return *shards_[std::size_t(i)]; }
+
+  /// The pool for (database entry, client user), created on first use.
+  pool* get_pool(const database_config& db, const std::string& dbname, const std::string& user,
+                 bool& created);
+
+  // ---- pool operations (pool.cpp)
+  /// Waits for a server for this pool on shard s; nullptr + error text on failure.
+  awaitable<server_ptr> acquire(pool& p, shard& s, std::string& error);
+  /// Returns a server to its pool (idle, or to the first waiter on any shard).
+  void release(server_ptr srv, shard& s);
+  /// Closes a server for good and frees its slot.
+  void discard(server_ptr srv, shard& s, std::string_view reason);
+  /// Opens a new server connection for p on s if the limits allow; the result goes through
+  /// release() (to a waiter or the idle list).
+  void launch_server(pool& p, shard& s, bool reserve);
+  void janitor_tick(shard& s);
+  awaitable<void> open_server(pool& p, shard& s, server_ptr srv,
+                              std::optional<pgwire::scram_keys> keys);
+  awaitable<void> janitor_loop(shard& s);
+
+  // ---- cancel keys
+  struct cancel_entry {
+    int shard_id;
+    std::weak_ptr<client_session> client;
+  };
+  std::uint64_t register_client(std::weak_ptr<client_session> c, int shard_id,
+                                std::uint32_t& pid, std::uint32_t& secret);
+  void unregister_client(std::uint64_t key);
+  void route_cancel(std::uint32_t pid, std::uint32_t secret);
+
+  std::atomic<int> client_count{0};
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> refuse_new_links{false};  ///< SHUTDOWN WAIT_FOR_SERVERS in progress
+  std::atomic<std::uint64_t> next_id{1};
+
+ private:
+  void start_listeners();
+  struct listener;
+  awaitable<void> accept_loop(listener& l);
+  void shutdown_poll();
+  void stop_all();
+  std::atomic<bool> stopping_done_{false};
+  void try_serve_waiters(pool& p, shard& s);
+
+  config_ptr cfg_;
+  std::shared_ptr<const userlist> users_;
+  std::vector<std::unique_ptr<shard>> shards_;
+  std::mutex pools_mu_;
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<pool>> pools_;
+  std::mutex cancel_mu_;
+  std::unordered_map<std::uint64_t, cancel_entry> cancel_keys_;
+
+  std::vector<std::unique_ptr<listener>> listeners_;
+  std::atomic<unsigned> rr_{0};
+  std::atomic<int> shutdown_mode_{-1};
+  std::unique_ptr<asio::steady_timer> shutdown_timer_;
+  std::mutex done_mu_;
+  bool done_ = false;
+  std::vector<std::string> unix_paths_;
+
+  friend struct client_session;
+};
+
+/// Starts a client session on shard s for an accepted socket.
+void start_client(runtime& rt, shard& s, stream_socket sock, bool is_unix);
+// Operations on a client session, from its own shard (client.cpp).
+void client_check_timeouts(client_session* c, const config& cfg);
+void client_kill(client_session* c, std::string_view reason);
+bool client_linked(const client_session* c);
+void client_cancel(client_session* c, shard& s);
+
+}  // namespace sluice

@@ -1,0 +1,281 @@
+// Connections to PostgreSQL: connect, log in, run simple queries, send cancel requests.
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include "core.hpp"
+#include "pgwire/messages.hpp"
+#include "sluice/log.hpp"
+
+namespace sluice {
+
+namespace {
+
+constexpr std::string_view default_unix_dir = "/var/run/postgresql";
+
+/// Opens a socket to the pool's target: a Unix socket when host is empty or a directory,
+/// else TCP to every resolved address in turn.
+awaitable<error_code> connect_socket(stream_socket& sock, const pool_target& t, int& family) {
+  if (t.host.empty() || t.host.front() == '/') {
+    const std::string dir = t.host.empty() ? std::string(default_unix_dir) : t.host;
+    asio::local::stream_protocol::endpoint ep(fmt::format("{}/.s.PGSQL.{}", dir, t.port));
+    const asio::generic::stream_protocol::endpoint gep(ep);
+    family = AF_UNIX;
+    auto [ec] = co_await sock.async_connect(gep, nothrow);
+    co_return ec;
+  }
+  asio::ip::tcp::resolver resolver(sock.get_executor());
+  auto [rec, results] = co_await resolver.async_resolve(t.host, std::to_string(t.port), nothrow);
+  if (rec) {
+    co_return rec;
+  }
+  error_code last = asio::error::host_not_found;
+  for (const auto& r : results) {
+    const asio::generic::stream_protocol::endpoint gep(r.endpoint());
+    if (sock.is_open()) sock.close();
+    auto [ec] = co_await sock.async_connect(gep, nothrow);
+    if (!ec) {
+      family = r.endpoint().protocol().family();
+      const int one = 1;
+      ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      co_return error_code{};
+    }
+    last = ec;
+  }
+  co_return last;
+}
+
+/// Reads until s.rbuf starts with one whole message. The caller consumes f.size bytes.
+awaitable<error_code> read_message(server_conn& s, pgwire::frame& f, std::uint32_t max_len) {
+  for (;;) {
+    const auto r = pgwire::frame_message(s.rbuf, max_len);
+    if (r.status == pgwire::frame_status::message) {
+      f = r.msg;
+      co_return error_code{};
+    }
+    if (r.status == pgwire::frame_status::error) {
+      co_return make_error_code(r.error);
+    }
+    const std::size_t old = s.rbuf.size();
+    s.rbuf.resize(old + 8192);
+    auto [ec, n] = co_await s.sock.async_read_some(asio::buffer(s.rbuf.data() + old, 8192), nothrow);
+    s.rbuf.resize(old + n);
+    if (ec) {
+      co_return ec;
+    }
+  }
+}
+
+void consume(server_conn& s, const pgwire::frame& f) {
+  s.rbuf.erase(s.rbuf.begin(), s.rbuf.begin() + std::ptrdiff_t(f.size));
+}
+
+std::string error_text(const pgwire::frame& f, std::string* sqlstate = nullptr) {
+  pgwire::error_fields e;
+  if (pgwire::decode(f, e) != pgwire::errc::ok) return "malformed ErrorResponse";
+  if (sqlstate) *sqlstate = std::string(e.sqlstate);
+  return std::string(e.message);
+}
+
+}  // namespace
+
+std::string canonical_param(std::string_view name) {
+  static constexpr std::array<std::string_view, 14> known = {
+      "client_encoding", "DateStyle", "TimeZone", "IntervalStyle",
+      "standard_conforming_strings", "application_name", "integer_datetimes",
+      "server_encoding", "server_version", "is_superuser", "session_authorization",
+      "default_transaction_read_only", "in_hot_standby", "search_path"};
+  auto ieq = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) ==
+                    std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  for (auto k : known)
+    if (ieq(k, name)) return std::string(k);
+  std::string lower(name);
+  for (auto& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return lower;
+}
+
+bool is_tracked_param(const config& cfg, std::string_view canonical) {
+  static constexpr std::array<std::string_view, 6> always = {
+      "client_encoding", "DateStyle", "TimeZone", "IntervalStyle",
+      "standard_conforming_strings", "application_name"};
+  if (std::find(always.begin(), always.end(), canonical) != always.end()) return true;
+  for (const auto& extra : cfg.track_extra_parameters)
+    if (canonical_param(extra) == canonical) return true;
+  return false;
+}
+
+awaitable<login_result> server_login(server_conn& s, const config& cfg,
+                                     std::optional<pgwire::scram_keys> keys) {
+  const pool_target& t = s.owner->target;
+  // One deadline for connect and login: server_connect_timeout.
+  auto expired = std::make_shared<bool>(false);
+  asio::steady_timer deadline(s.sock.get_executor());
+  if (cfg.server_connect_timeout > 0) {
+    deadline.expires_after(std::chrono::duration_cast<clock::duration>(
+        seconds_d(cfg.server_connect_timeout)));
+    deadline.async_wait([&sock = s.sock, expired](error_code ec) {
+      if (ec || *expired) return;
+      *expired = true;
+      error_code ignored;
+      sock.close(ignored);
+    });
+  }
+  auto finish = [&](login_result r) {
+    if (*expired && !r.ok) r.error = "connect timeout";
+    *expired = true;  // disarm the timer handler
+    deadline.cancel();
+    return r;
+  };
+
+  const error_code cec = co_await connect_socket(s.sock, t, s.protocol_family);
+  if (cec) {
+    co_return finish({false, fmt::format("connect failed: {}", cec.message()), {}});
+  }
+
+  pgwire::byte_buffer out;
+  std::vector<std::pair<std::string_view, std::string_view>> params;
+  params.emplace_back("user", t.user);
+  params.emplace_back("database", t.dbname);
+  for (const auto& [k, v] : t.startup_params) params.emplace_back(k, v);
+  pgwire::write_startup(out, params);
+  auto [wec, wn] = co_await asio::async_write(s.sock, asio::buffer(out), nothrow);
+  if (wec) {
+    co_return finish({false, fmt::format("write failed: {}", wec.message()), {}});
+  }
+
+  pgwire::server_authenticator auth(t.user, t.password, keys);
+  for (;;) {
+    pgwire::frame f;
+    const error_code rec = co_await read_message(s, f, cfg.max_packet_size);
+    if (rec) {
+      co_return finish({false, fmt::format("login failed: {}", rec.message()), {}});
+    }
+    switch (f.tag) {
+      case pgwire::be::authentication: {
+        auto step = auth.resume(f);
+        if (step.what == pgwire::auth_step::kind::failed) {
+          co_return finish(
+              {false, fmt::format("server login failed: {}", make_error_code(step.error).message()), {}});
+        }
+        if (!step.out.empty()) {
+          auto [ec, n] = co_await asio::async_write(s.sock, asio::buffer(step.out), nothrow);
+          if (ec) {
+            co_return finish({false, fmt::format("write failed: {}", ec.message()), {}});
+          }
+        }
+        break;
+      }
+      case pgwire::be::error_response: {
+        login_result r{false, {}, {}};
+        r.error = error_text(f, &r.sqlstate);
+        co_return finish(std::move(r));
+      }
+      case pgwire::be::parameter_status: {
+        pgwire::parameter_status_msg m;
+        if (pgwire::decode(f, m) == pgwire::errc::ok)
+          s.params[std::string(m.name)] = std::string(m.value);
+        break;
+      }
+      case pgwire::be::backend_key_data: {
+        pgwire::backend_key_data_msg m;
+        if (pgwire::decode(f, m) == pgwire::errc::ok) {
+          s.be_pid = m.pid;
+          s.be_secret = m.secret;
+        }
+        break;
+      }
+      case pgwire::be::ready_for_query: {
+        consume(s, f);
+        if (!t.connect_query.empty()) {
+          std::string err;
+          const bool ok = co_await server_simple_query(s, t.connect_query, &err);
+          if (!ok) {
+            co_return finish({false, fmt::format("connect_query failed: {}", err), {}});
+          }
+        }
+        s.in_login = false;
+        s.connected_at = s.idle_since = clock::now();
+        co_return finish({true, {}, {}});
+      }
+      default:  // NoticeResponse, NegotiateProtocolVersion: nothing to do
+        break;
+    }
+    consume(s, f);
+  }
+}
+
+awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::string* error) {
+  pgwire::byte_buffer out;
+  pgwire::write_query(out, sql);
+  auto [wec, wn] = co_await asio::async_write(s.sock, asio::buffer(out), nothrow);
+  if (wec) {
+    const error_code& ec = wec;
+    if (error) *error = ec.message();
+    co_return false;
+  }
+  bool failed = false;
+  for (;;) {
+    pgwire::frame f;
+    const error_code ec = co_await read_message(s, f, 1u << 30);
+    if (ec) {
+      if (error) *error = ec.message();
+      co_return false;
+    }
+    if (f.tag == pgwire::be::error_response) {
+      failed = true;
+      if (error) *error = error_text(f);
+    } else if (f.tag == pgwire::be::parameter_status) {
+      pgwire::parameter_status_msg m;
+      if (pgwire::decode(f, m) == pgwire::errc::ok) s.params[std::string(m.name)] = std::string(m.value);
+    } else if (f.tag == pgwire::be::ready_for_query) {
+      pgwire::ready_for_query_msg m;
+      const bool idle = pgwire::decode(f, m) == pgwire::errc::ok && m.status == 'I';
+      consume(s, f);
+      if (!idle && error && error->empty()) *error = "server left in a transaction";
+      co_return idle && !failed && s.rbuf.empty();
+    }
+    consume(s, f);
+  }
+}
+
+awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint32_t pid,
+                            std::uint32_t secret) {
+  stream_socket sock(io);
+  int family = 0;
+  const error_code ec = co_await connect_socket(sock, target, family);
+  if (ec) {
+    log::warning("cancel request to {}:{} failed: {}", target.host, target.port, ec.message());
+    co_return;
+  }
+  pgwire::byte_buffer out;
+  pgwire::write_cancel_request(out, pid, secret);
+  co_await asio::async_write(sock, asio::buffer(out), nothrow);
+  // The server closes the connection once it has read the request; wait for that so the
+  // cancel is delivered before the socket is torn down.
+  std::array<char, 16> sink;
+  co_await sock.async_read_some(asio::buffer(sink), nothrow);
+}
+
+bool server_is_dead(server_conn& s) {
+  char c;
+  const ssize_t n = ::recv(s.sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  return true;  // EOF, or bytes nobody asked for (e.g. a FATAL before the server exited)
+}
+
+}  // namespace sluice

@@ -1,0 +1,99 @@
+// libFuzzer target: typed-message framing of a client byte stream, then the decoder matching
+// each frontend tag.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+
+#include "pgwire/framer.hpp"
+#include "pgwire/messages.hpp"
+
+namespace {
+
+constexpr std::uint32_t max_len = 1u << 20;
+
+template <class M>
+void run(const pgwire::frame& f) {
+  M m{};
+  (void)pgwire::decode(f, m);
+}
+
+void check_view(pgwire::bytes_view v, const pgwire::frame& f) {
+  if (v.empty()) return;
+  if (v.data() < f.body.data() || v.data() + v.size() > f.body.data() + f.body.size()) std::abort();
+}
+
+void decode_frontend(const pgwire::frame& f) {
+  namespace fe = pgwire::fe;
+  switch (f.tag) {
+    case fe::query: run<pgwire::query_msg>(f); break;
+    case fe::parse: {
+      pgwire::parse_msg m;
+      if (pgwire::decode(f, m) == pgwire::errc::ok) {
+        if (m.nparams < 0 || m.param_oids.size() != std::size_t(m.nparams) * 4) std::abort();
+        check_view(m.param_oids, f);
+      }
+      break;
+    }
+    case fe::bind: {
+      pgwire::bind_msg m;
+      if (pgwire::decode(f, m) == pgwire::errc::ok) {
+        if (m.formats.size() != std::size_t(m.nformats) * 2 ||
+            m.result_formats.size() != std::size_t(m.nresult_formats) * 2)
+          std::abort();
+        check_view(m.formats, f);
+        check_view(m.params, f);
+        check_view(m.result_formats, f);
+      }
+      break;
+    }
+    case fe::describe: run<pgwire::describe_msg>(f); break;
+    case fe::execute: run<pgwire::execute_msg>(f); break;
+    case fe::close: run<pgwire::close_msg>(f); break;
+    case fe::copy_data: run<pgwire::copy_data_msg>(f); break;
+    case fe::copy_fail: run<pgwire::copy_fail_msg>(f); break;
+    case fe::function_call: {
+      pgwire::function_call_msg m;
+      if (pgwire::decode(f, m) == pgwire::errc::ok) {
+        check_view(m.formats, f);
+        check_view(m.args, f);
+      }
+      break;
+    }
+    case fe::password: {
+      // 'p' carries PasswordMessage, SASLInitialResponse or SASLResponse depending on state.
+      run<pgwire::password_msg>(f);
+      pgwire::sasl_initial_response_msg s;
+      if (pgwire::decode(f, s) == pgwire::errc::ok && s.data) check_view(*s.data, f);
+      run<pgwire::sasl_response_msg>(f);
+      break;
+    }
+    default: break;
+  }
+  for (char t : {fe::sync, fe::flush, fe::terminate, fe::copy_done})
+    (void)pgwire::decode_empty(f, t);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  pgwire::bytes_view in(data, size);
+  for (;;) {
+    const pgwire::frame_result r = pgwire::frame_message(in, max_len);
+    if (r.status == pgwire::frame_status::error) {
+      if (r.error == pgwire::errc::ok) std::abort();
+      break;
+    }
+    if (r.status == pgwire::frame_status::need_more) {
+      if (r.need <= in.size() || r.need < 5 || r.need > std::size_t(max_len) + 1) std::abort();
+      break;
+    }
+    const pgwire::frame& f = r.msg;
+    if (f.size < 5 || f.size > in.size() || f.body.size() != f.size - 5 ||
+        f.body.data() != in.data() + 5)
+      std::abort();
+    decode_frontend(f);
+    in = in.subspan(f.size);
+  }
+  return 0;
+}
