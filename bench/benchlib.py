@@ -148,6 +148,7 @@ def cmd_parse(a):
     rec = {
         "type": "run", "scenario": a.scenario, "target": a.target, "rep": a.rep,
         "rc": a.rc, "wall_s": round(a.t1 - a.t0, 3) if a.t0 and a.t1 else None,
+        "duration_s": a.duration, "note": a.note,
     }
     rec.update(r)
     if a.cpu_ticks is not None and a.cpu_ticks >= 0:
@@ -496,9 +497,13 @@ def aggregate_runs(runs):
         "reps_failed": len(runs) - len(ok),
         "runs": [{k: r.get(k) for k in ("rep", "tps", "transactions", "lat_avg_ms", "lat_p50_ms",
                                           "lat_p99_ms", "failed", "pooler_cpu_s", "sys_cpu_s",
-                                          "cpu_s_per_1k_tx", "peak_rss_kb", "wall_s")}
+                                          "cpu_s_per_1k_tx", "peak_rss_kb", "conn_time_ms",
+                                          "duration_s", "wall_s", "note")}
                  for r in ok],
     }
+    notes = [f"rep {r['rep']}: {r['note']}" for r in runs if r.get("note")]
+    if notes:
+        agg["run_notes"] = notes
     if errors:
         agg["errors"] = errors
     return agg, errors
@@ -610,6 +615,9 @@ def cmd_report(a):
             elif errs:
                 nfail = len([r for r in runs if not r["ok"]])
                 entry["notes"][t] = f"{nfail} of {len(runs)} reps failed: " + "; ".join(errs)
+            if agg is not None and agg.get("run_notes"):
+                prev = entry["notes"].get(t)
+                entry["notes"][t] = ((prev + "; ") if prev else "") + "; ".join(agg["run_notes"])
             if t.startswith("sluice") and agg is not None:
                 sluice_any = True
         # ratios
@@ -923,6 +931,8 @@ def main():
     p.add_argument("--sys-ticks", type=int)
     p.add_argument("--hwm", type=int)
     p.add_argument("--error")
+    p.add_argument("--note")
+    p.add_argument("--duration", type=int)
     p.add_argument("--scenario", required=True)
     p.add_argument("--target", required=True)
     p.add_argument("--rep", type=int, required=True)

@@ -1,0 +1,407 @@
+# shellcheck shell=bash
+# lib.sh: sourced by every tests/integration/test_*.sh.
+#
+# Environment (set by CTest, see tests/CMakeLists.txt):
+#   SLUICE_TEST_STATE  the state file written by pg_fixture.sh start (PGDIR PGPORT PGHOST PGSOCK)
+#   SLUICE_BIN         the sluice binary
+#
+# What it provides:
+#   die MSG / note MSG / pass [MSG]      report; die exits 1
+#   T                                    a per-test temp dir, removed on exit
+#   start_sluice [key=value ...]         writes a pgbouncer.ini and starts sluice as postgres;
+#                                        sets SLUICE_PORT SLUICE_PID SLUICE_LOG SLUICE_INI
+#                                        (key=value lines override [pgbouncer] defaults;
+#                                        "sluice.key=value" goes to the [sluice] section)
+#   stop_sluice [PID]                    SIGQUIT, then SIGKILL (all of them on exit anyway)
+#   q PORT SQL [psql args]               psql -At through sluice as bench/bench, db bench
+#   qu PORT USER PASSWORD DB SQL [args]  the same as someone else
+#   pg_direct SQL [DB]                   psql -At straight to postgres (Unix socket, postgres)
+#   server_conns                         bench client backends in pg_stat_activity
+#   wait_until SECS DESC CMD...          polls CMD every 0.1 s until it succeeds or dies
+#   proc_alive PID / wait_gone PID SECS  process checks (zombies count as gone)
+#   bg CMD...                            starts CMD in the background, killed on exit; BG_PID
+#   sess_open NAME PORT [VAR=VAL ...]    an interactive psql (bench/bench) kept open
+#   sess_run NAME SQL [SECS]             sends SQL, waits for its output: SESS_OUT;
+#                                        returns 0 done, 1 psql exited, 2 deadline
+#   sess_pid NAME / sess_close NAME      psql's pid / end it (EOF, then kill)
+#
+# Everything a test starts is stopped by the EXIT trap; on failure the trap prints the tail of
+# each sluice log and the interactive sessions' transcripts.
+
+set -u -o pipefail
+
+TEST_NAME=$(basename -- "$0" .sh)
+LIB_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+
+die() {
+  echo "FAIL [$TEST_NAME]: $*" >&2
+  exit 1
+}
+note() { echo "[$TEST_NAME] $*"; }
+pass() { echo "PASS [$TEST_NAME]${1:+: $1}"; }
+
+# ---- a hermetic libpq environment: nothing from the caller's PG* variables or ~/.psqlrc.
+for _v in $(compgen -e); do
+  case $_v in PG*) unset "$_v" ;; esac
+done
+unset _v
+export PGCONNECT_TIMEOUT=10 PGGSSENCMODE=disable
+
+[[ -n ${SLUICE_TEST_STATE:-} ]] || die "SLUICE_TEST_STATE is not set (run through ctest)"
+[[ -n ${SLUICE_BIN:-} ]] || die "SLUICE_BIN is not set (run through ctest)"
+[[ -r $SLUICE_TEST_STATE ]] || die "no state file $SLUICE_TEST_STATE: did the pg_start fixture run?"
+[[ -x $SLUICE_BIN ]] || die "SLUICE_BIN=$SLUICE_BIN is not executable"
+PGDIR='' PGPORT='' PGHOST='' PGSOCK=''
+# shellcheck disable=SC1090
+source "$SLUICE_TEST_STATE"
+[[ -n $PGPORT && -n $PGSOCK ]] || die "state file $SLUICE_TEST_STATE is incomplete"
+[[ -S $PGSOCK/.s.PGSQL.$PGPORT ]] || die "postgres is not running (no socket $PGSOCK/.s.PGSQL.$PGPORT)"
+
+IS_ROOT=0
+[[ $(id -u) -eq 0 ]] && IS_ROOT=1
+
+# Runs a command as the postgres OS user (directly when not root).
+AS_PG=()
+((IS_ROOT)) && AS_PG=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+
+T=$(mktemp -d /tmp/sluice-t.XXXXXX) || die "mktemp failed"
+chmod 755 "$T"
+((IS_ROOT)) && chown postgres:postgres "$T"
+
+# ---- bookkeeping for the EXIT trap
+declare -a _BG_PIDS=() _SLUICE_PIDS=() _SLUICE_DIRS=()
+declare -A _S_FD=() _S_PID=() _S_OUT=() _S_SEEN=() _S_SEQ=()
+SLUICE_PORT='' SLUICE_PID='' SLUICE_LOG='' SLUICE_INI='' SLUICE_DIR='' BG_PID='' SESS_OUT=''
+
+proc_alive() {
+  local pid=$1 stat
+  [[ -n $pid ]] || return 1
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
+}
+
+# wait_gone PID SECS: 0 once the process is gone (reaped if it is our child); 1 at the deadline.
+wait_gone() {
+  local pid=$1 deadline=$((SECONDS + $2))
+  while proc_alive "$pid"; do
+    ((SECONDS >= deadline)) && return 1
+    sleep 0.05
+  done
+  return 0
+}
+
+# wait_until SECS DESC CMD...: polls CMD until it succeeds; 1 (and a note) at the deadline.
+wait_until() {
+  local secs=$1 desc=$2
+  shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@"; do
+    if ((SECONDS >= deadline)); then
+      note "gave up after ${secs}s waiting for: $desc"
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+free_port() {
+  python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+port_open() {  # PORT
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Closes the write ends of the sessions' fifos (in a child, so only psql holds them).
+_close_sess_fds() {
+  local n f
+  for n in "${!_S_FD[@]}"; do
+    f=${_S_FD[$n]}
+    exec {f}>&- 2>/dev/null || true
+  done
+}
+
+bg() {  # CMD... (a command or a shell function)
+  (
+    _close_sess_fds
+    if declare -F -- "$1" >/dev/null; then
+      trap - EXIT INT TERM
+      "$@"
+      exit
+    fi
+    exec "$@"
+  ) &
+  BG_PID=$!
+  _BG_PIDS+=("$BG_PID")
+}
+
+_kill_pid() {  # PID: TERM, then KILL
+  local pid=$1
+  proc_alive "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null
+  wait_gone "$pid" 5 || { kill -KILL "$pid" 2>/dev/null; wait_gone "$pid" 5; }
+}
+
+# ---- postgres, directly
+
+pg_direct() {  # SQL [DB]
+  psql -X -At -v ON_ERROR_STOP=1 -h "$PGSOCK" -p "$PGPORT" -U postgres -d "${2:-postgres}" -c "$1"
+}
+
+server_conns() {
+  pg_direct "select count(*) from pg_stat_activity where usename = 'bench' and backend_type = 'client backend'"
+}
+
+# ---- through sluice
+
+qu() {  # PORT USER PASSWORD DB SQL [psql args]
+  PGPASSWORD=$3 psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U "$2" -d "$4" -c "$5" "${@:6}"
+}
+q() {  # PORT SQL [psql args]
+  qu "$1" bench bench bench "$2" "${@:3}"
+}
+
+_write_userlist() {  # FILE
+  local rows
+  rows=$(pg_direct "select rolname, rolpassword from pg_authid
+                      where rolname in ('bench', 'md5user') order by rolname" |
+    awk -F'|' '{ printf "\"%s\" \"%s\"\n", $1, $2 }') || die "could not read pg_authid"
+  [[ $rows == *'"bench" "SCRAM-SHA-256$'* && $rows == *'"md5user" "md5'* ]] ||
+    die "unexpected pg_authid contents: $rows"
+  printf '%s\n"plainuser" "plainpw"\n' "$rows" >"$1"
+}
+
+# start_sluice [key=value ...]
+start_sluice() {
+  local attempt
+  for attempt in 1 2 3; do
+    _start_sluice_once "$@" && return 0
+    # Only a lost race for the port is retried.
+    grep -qi "in use" "$SLUICE_DIR/stdout" "$SLUICE_LOG" 2>/dev/null || break
+    note "port $SLUICE_PORT was taken, retrying"
+  done
+  echo "---- sluice stdout/stderr:" >&2
+  cat "$SLUICE_DIR/stdout" >&2 2>/dev/null
+  echo "---- sluice log:" >&2
+  tail -n 30 "$SLUICE_LOG" >&2 2>/dev/null
+  die "sluice did not start (ini: $SLUICE_INI)"
+}
+
+_start_sluice_once() {
+  local idx=${#_SLUICE_DIRS[@]}
+  SLUICE_DIR="$T/sluice$idx"
+  mkdir -p "$SLUICE_DIR"
+  ((IS_ROOT)) && chown postgres:postgres "$SLUICE_DIR"
+  _SLUICE_DIRS+=("$SLUICE_DIR")
+  SLUICE_PORT=$(free_port) || die "free_port failed"
+  SLUICE_INI="$SLUICE_DIR/pgbouncer.ini"
+  SLUICE_LOG="$SLUICE_DIR/sluice.log"
+  _write_userlist "$SLUICE_DIR/userlist.txt"
+
+  local -a keys=(listen_addr listen_port unix_socket_dir auth_type auth_file logfile pidfile
+                 pool_mode default_pool_size max_client_conn)
+  local -A val=(
+    [listen_addr]=127.0.0.1 [listen_port]=$SLUICE_PORT [unix_socket_dir]=''
+    [auth_type]=scram-sha-256 [auth_file]="$SLUICE_DIR/userlist.txt"
+    [logfile]=$SLUICE_LOG [pidfile]="$SLUICE_DIR/sluice.pid"
+    [pool_mode]=transaction [default_pool_size]=5 [max_client_conn]=100
+  )
+  local -a sluice_lines=()
+  local a k v
+  for a in "$@"; do
+    [[ $a == *=* ]] || die "start_sluice: '$a' is not key=value"
+    k=${a%%=*} v=${a#*=}
+    k=${k//[[:space:]]/}
+    v=${v#"${v%%[![:space:]]*}"}
+    if [[ $k == sluice.* ]]; then
+      sluice_lines+=("${k#sluice.} = $v")
+      continue
+    fi
+    [[ -v "val[$k]" ]] || keys+=("$k")
+    val[$k]=$v
+  done
+  {
+    echo "[databases]"
+    echo "bench = host=127.0.0.1 port=$PGPORT dbname=bench"
+    echo
+    echo "[pgbouncer]"
+    for k in "${keys[@]}"; do echo "$k = ${val[$k]}"; done
+    if ((${#sluice_lines[@]})); then
+      echo
+      echo "[sluice]"
+      printf '%s\n' "${sluice_lines[@]}"
+    fi
+  } >"$SLUICE_INI"
+  chmod 644 "$SLUICE_INI" "$SLUICE_DIR/userlist.txt"
+
+  # Its own session (setsid), so a signal meant for the test never reaches it by accident.
+  (
+    _close_sess_fds
+    exec setsid "${AS_PG[@]}" "$SLUICE_BIN" "$SLUICE_INI" </dev/null >"$SLUICE_DIR/stdout" 2>&1
+  ) &
+  SLUICE_PID=$!
+  _SLUICE_PIDS+=("$SLUICE_PID")
+
+  local deadline=$((SECONDS + 10))
+  until port_open "$SLUICE_PORT"; do
+    if ! proc_alive "$SLUICE_PID"; then
+      note "sluice exited during startup"
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      note "sluice did not open port $SLUICE_PORT within 10 s"
+      return 1
+    fi
+    sleep 0.05
+  done
+  # setsid does not fork here (the child is no group leader), so $! is sluice; the pidfile
+  # should agree.
+  local filepid
+  filepid=$(cat "$SLUICE_DIR/sluice.pid" 2>/dev/null || true)
+  if [[ $filepid =~ ^[0-9]+$ && $filepid != "$SLUICE_PID" ]]; then
+    note "pidfile says $filepid, \$! was $SLUICE_PID: using the pidfile"
+    SLUICE_PID=$filepid
+    _SLUICE_PIDS+=("$SLUICE_PID")
+  fi
+  note "sluice pid $SLUICE_PID on 127.0.0.1:$SLUICE_PORT ($*)"
+  return 0
+}
+
+stop_sluice() {  # [PID]
+  local pid=${1:-$SLUICE_PID}
+  proc_alive "$pid" || return 0
+  kill -QUIT "$pid" 2>/dev/null
+  wait_gone "$pid" 5 || { kill -KILL "$pid" 2>/dev/null; wait_gone "$pid" 5; }
+}
+
+# ---- interactive psql sessions: psql reads a fifo we keep open; its output goes to a file.
+# Each statement is followed by "\echo MARK" (client-side, nothing reaches the server), so
+# the output of one statement is everything before its mark.
+
+sess_open() {  # NAME PORT [VAR=VAL ...]
+  local name=$1 port=$2
+  shift 2
+  [[ -z ${_S_FD[$name]:-} ]] || die "session $name is already open"
+  local fifo="$T/sess-$name.in" out="$T/sess-$name.out"
+  mkfifo "$fifo" || die "mkfifo failed"
+  : >"$out"
+  (
+    _close_sess_fds
+    exec env PGPASSWORD=bench "$@" stdbuf -oL -eL \
+      psql -X -At -v ON_ERROR_STOP=0 -h 127.0.0.1 -p "$port" -U bench -d bench \
+      <"$fifo" >"$out" 2>&1
+  ) &
+  _S_PID[$name]=$!
+  local fd
+  exec {fd}>"$fifo"
+  _S_FD[$name]=$fd
+  _S_OUT[$name]=$out
+  _S_SEEN[$name]=0
+  _S_SEQ[$name]=0
+}
+
+sess_pid() { echo "${_S_PID[$1]}"; }
+
+# sess_run NAME SQL [SECS]: SESS_OUT = what psql printed for SQL (stdout and stderr).
+sess_run() {
+  local name=$1 sql=$2 secs=${3:-30}
+  local fd=${_S_FD[$name]} out=${_S_OUT[$name]} pid=${_S_PID[$name]}
+  local seq=$((_S_SEQ[$name] + 1))
+  _S_SEQ[$name]=$seq
+  local mark="__sluice_test_mark_${seq}__"
+  local deadline=$((SECONDS + secs)) line='' rc=0
+  trap '' PIPE
+  printf '%s\n\\echo %s\n' "$sql" "$mark" >&"$fd" 2>/dev/null
+  trap - PIPE
+  while :; do
+    line=$(grep -n -x -m1 -F -- "$mark" "$out" | cut -d: -f1)
+    [[ -n $line ]] && break
+    if ! proc_alive "$pid"; then
+      line=$(grep -n -x -m1 -F -- "$mark" "$out" | cut -d: -f1)  # printed just before exiting
+      [[ -n $line ]] && break
+      rc=1
+      break
+    fi
+    if ((SECONDS >= deadline)); then
+      rc=2
+      break
+    fi
+    sleep 0.02
+  done
+  local from=$((_S_SEEN[$name] + 1))
+  if [[ -n $line ]]; then
+    SESS_OUT=$(sed -n "${from},$((line - 1))p" "$out")
+    _S_SEEN[$name]=$line
+  else
+    SESS_OUT=$(sed -n "${from},\$p" "$out")
+    _S_SEEN[$name]=$(wc -l <"$out")
+  fi
+  return $rc
+}
+
+# sess_expect NAME SQL: runs SQL, dies unless it completed without an error; SESS_OUT set.
+sess_expect() {
+  local rc=0
+  sess_run "$1" "$2" || rc=$?
+  case $rc in
+    1) die "session $1: psql exited while running '$2'; output: ${SESS_OUT:-<none>}" ;;
+    2) die "session $1: no answer to '$2' within the deadline; output so far: ${SESS_OUT:-<none>}" ;;
+  esac
+  if grep -qE '(ERROR|FATAL|PANIC):|server closed the connection|connection to server' <<<"$SESS_OUT"; then
+    die "session $1: '$2' failed: $SESS_OUT"
+  fi
+}
+
+sess_close() {
+  local name=$1
+  local fd=${_S_FD[$name]:-} pid=${_S_PID[$name]:-}
+  [[ -n $fd ]] && exec {fd}>&- 2>/dev/null
+  unset "_S_FD[$name]"
+  [[ -n $pid ]] || return 0
+  wait_gone "$pid" 10 || _kill_pid "$pid"
+}
+
+# ---- cleanup
+
+_on_exit() {
+  local rc=$?
+  set +e
+  trap - EXIT
+  local n pid d f
+  for n in "${!_S_FD[@]}"; do
+    f=${_S_FD[$n]}
+    exec {f}>&- 2>/dev/null
+  done
+  for n in "${!_S_PID[@]}"; do _kill_pid "${_S_PID[$n]}"; done
+  for pid in "${_BG_PIDS[@]}"; do _kill_pid "$pid"; done
+  for pid in "${_SLUICE_PIDS[@]}"; do stop_sluice "$pid"; done
+  if ((rc != 0)); then
+    for d in "${_SLUICE_DIRS[@]}"; do
+      [[ -f $d/pgbouncer.ini ]] || continue
+      echo "---- $d/pgbouncer.ini" >&2
+      cat "$d/pgbouncer.ini" >&2
+      echo "---- sluice stdout/stderr other than log lines (last 20)" >&2
+      grep -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2} ' "$d/stdout" 2>/dev/null | tail -n 20 >&2
+      echo "---- sluice log (last 60 lines)" >&2
+      tail -n 60 "$d/sluice.log" >&2 2>/dev/null
+    done
+    for n in "${!_S_OUT[@]}"; do
+      echo "---- session $n transcript" >&2
+      cat "${_S_OUT[$n]}" >&2 2>/dev/null
+    done
+    echo "---- $TEST_NAME: exit status $rc" >&2
+  fi
+  if [[ -n ${KEEP_TMP:-} ]]; then
+    echo "kept $T" >&2
+  else
+    rm -rf -- "$T"
+  fi
+  exit "$rc"
+}
+trap _on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
