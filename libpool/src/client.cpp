@@ -181,7 +181,9 @@ struct client_session : std::enable_shared_from_this<client_session> {
 
   void consume(std::size_t n) { cbuf.erase(cbuf.begin(), cbuf.begin() + std::ptrdiff_t(n)); }
 
-  awaitable<bool> authenticate(const config& c, const std::string& user, pool& p) {
+  /// Verifies the client per auth_type; SCRAM keys it proved end up in `keys`.
+  awaitable<bool> authenticate(const config& c, const std::string& user,
+                               std::optional<pgwire::scram_keys>& keys) {
     if (c.auth == auth_type::trust || c.auth == auth_type::any) {
       co_return true;
     }
@@ -223,10 +225,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
       step = auth.resume(r.msg);
       consume(r.msg.size);
     }
-    if (auth.keys()) {
-      std::lock_guard lk(p.mu);
-      p.scram_keys = auth.keys();
-    }
+    keys = auth.keys();
     co_return true;
   }
 
@@ -308,17 +307,23 @@ struct client_session : std::enable_shared_from_this<client_session> {
       co_await fatal("0A000", "the admin console is not available in this version of sluice");
       co_return false;
     }
+    // Authenticate before saying whether the database exists, as pgbouncer does.
+    std::optional<pgwire::scram_keys> keys;
+    const bool authenticated = co_await authenticate(c, user_name, keys);
+    if (!authenticated) {
+      co_return false;
+    }
     const database_config* db = c.find_database(db_name);
     if (!db) {
-      co_await fatal("3D000", fmt::format("no such database: {}", db_name));
+      co_await fatal("08P01", fmt::format("no such database: {}", db_name));
       co_return false;
     }
     bool created = false;
     pool_ = rt.get_pool(*db, db_name, user_name, created);
     if (created && db->name == "*") log::info("registered new auto-database: db={}", db_name);
-    const bool authenticated = co_await authenticate(c, user_name, *pool_);
-    if (!authenticated) {
-      co_return false;
+    if (keys) {
+      std::lock_guard lk(pool_->mu);
+      pool_->scram_keys = keys;
     }
 
     // The welcome: ParameterStatus as a server reports them, the client's own values on top.
@@ -509,7 +514,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
       }
       if (stmt_violation) {
         poison_server = true;
-        co_await fatal("25001", "transaction blocks not allowed in statement pooling mode");
+        co_await fatal("08P01", "transaction blocks not allowed in statement pooling mode");
         closing = true;
         error_code ignored;
         sock.close(ignored);
