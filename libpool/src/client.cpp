@@ -26,8 +26,6 @@ namespace sluice {
 
 namespace {
 
-constexpr std::size_t read_chunk = 16 * 1024;
-
 std::string peer_string(int fd, bool is_unix) {
   if (is_unix) return "unix";
   sockaddr_storage ss{};
@@ -100,7 +98,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
   clock::time_point connected_at = clock::now(), last_client_io = clock::now(),
                     last_server_io = clock::now();
   std::list<client_session*>::iterator reg;
-  pgwire::byte_buffer cbuf, sbuf, out;
+  pgwire::byte_buffer cbuf, out;
 
   std::string prefix() const { return fmt::format("C-0x{:x}: {}/{}@{}", id, db_name, user_name, addr); }
 
@@ -457,7 +455,9 @@ struct client_session : std::enable_shared_from_this<client_session> {
   }
 
   awaitable<void> run_pump() {
-    if (sbuf.size() < read_chunk) sbuf.resize(read_chunk);
+    // The buffer is borrowed from the shard for the length of the link: only clients with a
+    // server hold one.
+    pgwire::byte_buffer sbuf = sh.take_buffer();
     server_conn& s = *srv;
     bool stmt_violation = false;
     for (;;) {
@@ -532,6 +532,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
       }
       if (releasable()) break;
     }
+    sh.give_buffer(std::move(sbuf));
     co_await unlink();
     pump_running = false;
   }
@@ -548,16 +549,26 @@ struct client_session : std::enable_shared_from_this<client_session> {
     self->finish();
   }
 
+  /// Client -> server. An idle client holds no read buffer: it waits for readability, then
+  /// reads into its shard's scratch buffer. Bytes are copied into the session's own buffer
+  /// only when they must outlive that read (no server linked yet, or a partial write).
   awaitable<void> relay() {
-    if (cbuf.size() < read_chunk) cbuf.resize(read_chunk);
+    cbuf.clear();
+    cbuf.shrink_to_fit();
+    error_code ignored;
+    sock.non_blocking(true, ignored);
     for (;;) {
-      auto [ec, n] = co_await sock.async_read_some(asio::buffer(cbuf), nothrow);
+      auto [wait_ec] = co_await sock.async_wait(asio::socket_base::wait_read, nothrow);
+      if (wait_ec || closing) break;
+      error_code ec;
+      const std::size_t n = sock.read_some(asio::buffer(sh.scratch), ec);
+      if (ec == asio::error::would_block) continue;
       if (ec || closing) break;
       last_client_io = clock::now();
       std::size_t forward = n;
       bool terminate = false, split_terminate = false;
       const auto err = cscan.feed(
-          pgwire::bytes_view(cbuf.data(), n), [](char) { return false; },
+          pgwire::bytes_view(sh.scratch.data(), n), [](char) { return false; },
           [&](char tag, pgwire::bytes_view, std::size_t header_end) {
             switch (tag) {
               case pgwire::fe::query:
@@ -569,22 +580,25 @@ struct client_session : std::enable_shared_from_this<client_session> {
                 ++pending_rfq;
                 batch_open = false;
                 break;
+              case pgwire::fe::execute:
+                pool_->query_count.fetch_add(1, std::memory_order_relaxed);
+                batch_open = true;
+                break;
               case pgwire::fe::parse:
               case pgwire::fe::bind:
               case pgwire::fe::describe:
-              case pgwire::fe::execute:
               case pgwire::fe::close:
               case pgwire::fe::flush:
-                if (tag == pgwire::fe::execute) pool_->query_count.fetch_add(1, std::memory_order_relaxed);
                 batch_open = true;
                 break;
               case pgwire::fe::terminate:
                 // Not forwarded: the server connection outlives this client.
                 terminate = true;
-                if (header_end >= 5)
+                if (header_end >= 5) {
                   forward = std::min(forward, header_end - 5);
-                else
+                } else {
                   split_terminate = true;
+                }
                 break;
               default:
                 break;
@@ -593,25 +607,45 @@ struct client_session : std::enable_shared_from_this<client_session> {
       if (err != pgwire::errc::ok) {
         if (!srv) {
           co_await fatal("08P01", "bad packet header");
+        } else {
+          poison_server = true;
         }
-        if (srv) poison_server = true;
         break;
       }
       if (split_terminate) poison_server = true;
       pool_->bytes_in.fetch_add(n, std::memory_order_relaxed);
       if (forward > 0) {
+        const std::uint8_t* data = sh.scratch.data();
         if (!srv) {
+          // Waiting for a server yields to other sessions, which reuse the scratch buffer.
+          cbuf.assign(data, data + forward);
+          data = cbuf.data();
           const bool linked = co_await link();
           if (!linked) break;
         }
-        auto [wec, wn] = co_await asio::async_write(srv->sock, asio::buffer(cbuf.data(), forward), nothrow);
-        if (wec) {
-          // The pump sees the same failure on its read and reports it to the client.
-          break;
-        }
+        const bool sent = co_await write_to_server(data, forward);
+        if (!sent) break;  // the pump sees the same failure and reports it to the client
       }
       if (terminate) break;
     }
+  }
+
+  /// Writes at once when the socket takes it all (the common case); otherwise keeps the rest
+  /// in cbuf and waits for the socket to drain.
+  awaitable<bool> write_to_server(const std::uint8_t* data, std::size_t len) {
+    error_code ec;
+    if (!srv->sock.non_blocking()) srv->sock.non_blocking(true, ec);
+    std::size_t done = srv->sock.write_some(asio::buffer(data, len), ec);
+    if (ec && ec != asio::error::would_block) co_return false;
+    if (ec) done = 0;
+    if (done == len) co_return true;
+    if (data != cbuf.data()) {
+      cbuf.assign(data + done, data + len);
+    } else {
+      cbuf.erase(cbuf.begin(), cbuf.begin() + std::ptrdiff_t(done));
+    }
+    auto [wec, wn] = co_await asio::async_write(srv->sock, asio::buffer(cbuf), nothrow);
+    co_return !wec;
   }
 
   /// The client is gone (or being closed): let the pump wind down, then forget the client.

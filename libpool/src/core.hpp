@@ -155,6 +155,20 @@ struct shard {
   std::atomic<bool> wake_pending{false};
   std::list<client_session*> clients;  ///< for the janitor and shutdown
   asio::steady_timer janitor;
+  /// Read buffer shared by the shard's client sessions: a client's bytes live here only
+  /// between a read and the write that forwards them, so idle clients hold no buffer.
+  pgwire::byte_buffer scratch = pgwire::byte_buffer(64 * 1024);
+  /// Relay buffers for linked sessions, recycled so steady state allocates nothing.
+  std::vector<pgwire::byte_buffer> spare_buffers;
+  pgwire::byte_buffer take_buffer() {
+    if (spare_buffers.empty()) return pgwire::byte_buffer(32 * 1024);
+    pgwire::byte_buffer b = std::move(spare_buffers.back());
+    spare_buffers.pop_back();
+    return b;
+  }
+  void give_buffer(pgwire::byte_buffer b) {
+    if (spare_buffers.size() < 256) spare_buffers.push_back(std::move(b));
+  }
 
   /// From any thread: run m on this shard.
   void send(mail* m);
