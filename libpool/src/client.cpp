@@ -90,6 +90,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
   char tx_status = 'I';
   pgwire::stream_scanner cscan, sscan;
   param_map params;  ///< tracked parameters as this client sees them
+  std::string params_key;  ///< tracked_key(params)
 
   std::uint64_t cancel_key = 0;
   std::uint32_t key_pid = 0, key_secret = 0;
@@ -354,6 +355,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
       params[k] = v;
       welcome[k] = v;
     }
+    params_key = tracked_key(c, params);
 
     cancel_key = rt.register_client(weak_from_this(), sh.id, key_pid, key_secret);
     out.clear();
@@ -373,6 +375,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
 
   /// Brings the server's session parameters in line with what this client has seen.
   awaitable<bool> replay_params() {
+    if (srv->tracked_key == params_key) co_return true;
     std::string sql;
     for (const auto& [k, v] : params) {
       auto it = srv->params.find(k);
@@ -394,6 +397,8 @@ struct client_session : std::enable_shared_from_this<client_session> {
       auto it = srv->params.find(k);
       if (it != srv->params.end()) v = it->second;
     }
+    srv->tracked_key = tracked_key(rt.cfg(), srv->params);
+    params_key = tracked_key(rt.cfg(), params);
     co_return true;
   }
 
@@ -442,6 +447,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
         rt.discard(std::move(s), sh, fmt::format("server_reset_query failed: {}", err));
         co_return;
       }
+      s->tracked_key = tracked_key(c, s->params);  // the reset query may have changed them
     }
     rt.release(std::move(s), sh);
   }
@@ -493,7 +499,11 @@ struct client_session : std::enable_shared_from_this<client_session> {
               if (pgwire::decode(f, m) == pgwire::errc::ok) {
                 const std::string k(m.name);
                 s.params[k] = std::string(m.value);
-                if (is_tracked_param(rt.cfg(), k)) params[k] = std::string(m.value);
+                if (is_tracked_param(rt.cfg(), k)) {
+                  params[k] = std::string(m.value);
+                  s.tracked_key = tracked_key(rt.cfg(), s.params);
+                  params_key = tracked_key(rt.cfg(), params);
+                }
               }
             }
           });

@@ -78,6 +78,7 @@ struct server_conn {
   int protocol_family = 0;  ///< to rebuild the socket on another shard
   std::uint64_t id = 0;     ///< for "S-0x..." log prefixes
   param_map params;
+  std::string tracked_key;  ///< tracked_key(params): compared with the client's on every link
   std::uint32_t be_pid = 0, be_secret = 0;
   clock::time_point connected_at, idle_since;
   std::string local_addr;
@@ -199,6 +200,9 @@ awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint3
 bool server_is_dead(server_conn& s);
 std::string canonical_param(std::string_view name);
 bool is_tracked_param(const config& cfg, std::string_view canonical);
+/// The tracked parameters of a map as one string ("name=value\0..."), so that a client and a
+/// server are compared with one string comparison instead of a walk over both maps.
+std::string tracked_key(const config& cfg, const param_map& params);
 
 }  // namespace sluice
 

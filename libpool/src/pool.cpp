@@ -70,7 +70,9 @@ awaitable<server_ptr> runtime::acquire(pool& p, shard& s, std::string& error) {
       server_ptr srv = std::move(loc.idle.back());
       loc.idle.pop_back();
       loc.idle_count.fetch_sub(1);
-      if (server_is_dead(*srv)) {
+      // A server idle for a while may have been closed by PostgreSQL (the janitor notices
+      // within a second); one that was busy a moment ago is not worth a syscall.
+      if (clock::now() - srv->idle_since > std::chrono::milliseconds(100) && server_is_dead(*srv)) {
         discard(std::move(srv), s, "server conn crashed?");
         continue;
       }

@@ -233,7 +233,7 @@ void runtime::start() {
 void runtime::shutdown(shutdown_mode mode) {
   const int previous = shutdown_mode_.exchange(int(mode));
   if (mode == shutdown_mode::immediate || previous >= 0) {
-    log::info("got signal again or immediate shutdown requested, exiting");
+    if (previous >= 0 && mode != shutdown_mode::immediate) log::info("second shutdown request, exiting now");
     stop_all();
     return;
   }

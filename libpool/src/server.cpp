@@ -109,6 +109,18 @@ std::string canonical_param(std::string_view name) {
   return lower;
 }
 
+std::string tracked_key(const config& cfg, const param_map& params) {
+  std::string key;
+  for (const auto& [k, v] : params) {
+    if (!is_tracked_param(cfg, k)) continue;
+    key += k;
+    key += '=';
+    key += v;
+    key += '\0';
+  }
+  return key;
+}
+
 bool is_tracked_param(const config& cfg, std::string_view canonical) {
   static constexpr std::array<std::string_view, 6> always = {
       "client_encoding", "DateStyle", "TimeZone", "IntervalStyle",
@@ -209,6 +221,7 @@ awaitable<login_result> server_login(server_conn& s, const config& cfg,
           }
         }
         s.in_login = false;
+        s.tracked_key = tracked_key(cfg, s.params);
         s.connected_at = s.idle_since = clock::now();
         co_return finish({true, {}, {}});
       }

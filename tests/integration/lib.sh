@@ -20,6 +20,7 @@
 #   wait_until SECS DESC CMD...          polls CMD every 0.1 s until it succeeds or dies
 #   proc_alive PID / wait_gone PID SECS  process checks (zombies count as gone)
 #   bg CMD...                            starts CMD in the background, killed on exit; BG_PID
+#   bg_to FILE CMD...                    the same, output to FILE
 #   sess_open NAME PORT [VAR=VAL ...]    an interactive psql (bench/bench) kept open
 #   sess_run NAME SQL [SECS]             sends SQL, waits for its output: SESS_OUT;
 #                                        returns 0 done, 1 psql exited, 2 deadline
@@ -31,7 +32,6 @@
 set -u -o pipefail
 
 TEST_NAME=$(basename -- "$0" .sh)
-LIB_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 
 die() {
   echo "FAIL [$TEST_NAME]: $*" >&2
@@ -67,6 +67,10 @@ AS_PG=()
 T=$(mktemp -d /tmp/sluice-t.XXXXXX) || die "mktemp failed"
 chmod 755 "$T"
 ((IS_ROOT)) && chown postgres:postgres "$T"
+# The postgres user may not be able to reach the build tree (a checkout under /root, say):
+# run a copy of the binary from the test's own directory.
+install -m 755 "$SLUICE_BIN" "$T/sluice" || die "could not copy $SLUICE_BIN"
+SLUICE_BIN=$T/sluice
 
 # ---- bookkeeping for the EXIT trap
 declare -a _BG_PIDS=() _SLUICE_PIDS=() _SLUICE_DIRS=()
@@ -135,6 +139,14 @@ bg() {  # CMD... (a command or a shell function)
     fi
     exec "$@"
   ) &
+  BG_PID=$!
+  _BG_PIDS+=("$BG_PID")
+}
+
+bg_to() {  # FILE CMD...: bg with stdout and stderr to FILE (CMD is exec'd: BG_PID is its pid)
+  local file=$1
+  shift
+  ( _close_sess_fds; exec "$@" >"$file" 2>&1 ) &
   BG_PID=$!
   _BG_PIDS+=("$BG_PID")
 }
@@ -296,6 +308,7 @@ sess_open() {  # NAME PORT [VAR=VAL ...]
       <"$fifo" >"$out" 2>&1
   ) &
   _S_PID[$name]=$!
+  disown "${_S_PID[$name]}"  # no "Killed" job notices when a test kills it
   local fd
   exec {fd}>"$fifo"
   _S_FD[$name]=$fd
@@ -315,7 +328,7 @@ sess_run() {
   local mark="__sluice_test_mark_${seq}__"
   local deadline=$((SECONDS + secs)) line='' rc=0
   trap '' PIPE
-  printf '%s\n\\echo %s\n' "$sql" "$mark" >&"$fd" 2>/dev/null
+  printf '%s\n\\echo %s\n' "$sql" "$mark" 1>&"$fd" 2>/dev/null
   trap - PIPE
   while :; do
     line=$(grep -n -x -m1 -F -- "$mark" "$out" | cut -d: -f1)

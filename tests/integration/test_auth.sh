@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Client authentication against auth_file (userlist.txt with bench's SCRAM secret, md5user's
+# MD5 hash and plainuser's plaintext password), for each auth_type, and the server login
+# sluice does afterwards with what it learnt.
+source "$(dirname -- "$0")/lib.sh"
+
+login_ok() {  # USER PASSWORD [DB]: select current_user must print USER
+  local out
+  out=$(qu "$SLUICE_PORT" "$1" "$2" "${3:-bench}" 'select current_user' 2>&1) ||
+    die "auth_type=$AUTH: $1 with password '$2' was refused: $out"
+  [[ $out == "$1" ]] || die "auth_type=$AUTH: $1 logged in, but current_user is '$out'"
+  note "auth_type=$AUTH: $1 with password '$2': ok"
+}
+
+login_fails() {  # USER PASSWORD DB MESSAGE
+  local out rc=0
+  out=$(qu "$SLUICE_PORT" "$1" "$2" "$3" 'select current_user' 2>&1) || rc=$?
+  [[ $rc -ne 0 ]] || die "auth_type=$AUTH: $1 with password '$2' on db $3 was accepted (output: $out)"
+  grep -qF -- "$4" <<<"$out" ||
+    die "auth_type=$AUTH: $1 with password '$2' on db $3 failed, but without '$4': $out"
+  note "auth_type=$AUTH: $1 with password '$2' on db $3: refused as expected"
+}
+
+AUTH=scram-sha-256
+start_sluice auth_type=$AUTH pool_mode=session
+login_ok bench bench
+login_fails bench wrong bench 'password authentication failed for user "bench"'
+login_fails bench bench nosuchdb 'no such database: nosuchdb'
+stop_sluice
+
+AUTH=md5
+start_sluice auth_type=$AUTH pool_mode=session
+login_ok md5user md5pw
+login_fails md5user wrong bench 'password authentication failed for user "md5user"'
+# bench's entry is a SCRAM secret: under auth_type=md5 the client is asked for SCRAM instead,
+# and the server login uses the keys from that exchange.
+login_ok bench bench
+login_fails bench wrong bench 'password authentication failed for user "bench"'
+stop_sluice
+
+AUTH=plain
+start_sluice auth_type=$AUTH pool_mode=session
+# The stored plaintext is what sluice logs in to the server with (SCRAM there).
+login_ok plainuser plainpw
+login_fails plainuser wrong bench 'password authentication failed for user "plainuser"'
+stop_sluice
+
+AUTH=trust
+start_sluice auth_type=$AUTH pool_mode=session
+login_ok plainuser whatever
+login_ok plainuser ''
+login_fails plainuser whatever nosuchdb 'no such database: nosuchdb'
+stop_sluice
+
+pass
