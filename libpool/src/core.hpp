@@ -150,7 +150,9 @@ struct shard {
   shard(runtime& rt, int id);
   runtime& rt;
   const int id;
-  asio::io_context io{1};
+  // One thread runs this context and every socket is touched only from it, so the reactor's
+  // per-descriptor locks can go (posting from other threads stays locked).
+  asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::thread thread;
   boost::lockfree::queue<mail*> mailbox{256};
   std::atomic<bool> wake_pending{false};
