@@ -707,17 +707,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
 void start_client(runtime& rt, shard& s, stream_socket sock, bool is_unix) {
   const config& c = rt.cfg();
   const int fd = sock.native_handle();
-  if (!is_unix) {
-    const int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (c.tcp_keepalive) {
-      ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-      if (c.tcp_keepidle > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &c.tcp_keepidle, sizeof(int));
-      if (c.tcp_keepintvl > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &c.tcp_keepintvl, sizeof(int));
-      if (c.tcp_keepcnt > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &c.tcp_keepcnt, sizeof(int));
-    }
-    if (c.tcp_user_timeout > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &c.tcp_user_timeout, sizeof(int));
-  }
+  if (!is_unix) apply_tcp_options(fd, c);
   auto cs = std::make_shared<client_session>(rt, s, std::move(sock), is_unix);
   cs->id = rt.next_id.fetch_add(1);
   cs->addr = peer_string(fd, is_unix);

@@ -117,6 +117,7 @@ struct pool {
   const pool_target target;
   const pool_mode mode;
   const int pool_size, min_pool_size, reserve_size;
+  int max_db_connections = 0;  ///< the database's own limit, else [pgbouncer]'s; 0 = none
 
   // ---- slow path, under mu
   std::mutex mu;
@@ -163,8 +164,9 @@ struct shard {
   pgwire::byte_buffer scratch = pgwire::byte_buffer(64 * 1024);
   /// Relay buffers for linked sessions, recycled so steady state allocates nothing.
   std::vector<pgwire::byte_buffer> spare_buffers;
+  std::size_t buffer_size = 4096;  ///< pkt_buf
   pgwire::byte_buffer take_buffer() {
-    if (spare_buffers.empty()) return pgwire::byte_buffer(32 * 1024);
+    if (spare_buffers.empty()) return pgwire::byte_buffer(buffer_size);
     pgwire::byte_buffer b = std::move(spare_buffers.back());
     spare_buffers.pop_back();
     return b;
@@ -195,6 +197,8 @@ awaitable<login_result> server_login(server_conn& s, const config& cfg,
 /// Sends one simple query and reads until ReadyForQuery; ParameterStatus updates s.params.
 /// Returns false (and the error text) if the server failed or the status is not idle.
 awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::string* error);
+/// Applies tcp_socket_buffer and the keepalive settings to a TCP socket.
+void apply_tcp_options(int fd, const config& cfg);
 /// Sends a CancelRequest for this server's backend key to the pool's target.
 awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint32_t pid,
                             std::uint32_t secret);

@@ -72,9 +72,21 @@ awaitable<server_ptr> runtime::acquire(pool& p, shard& s, std::string& error) {
       loc.idle_count.fetch_sub(1);
       // A server idle for a while may have been closed by PostgreSQL (the janitor notices
       // within a second); one that was busy a moment ago is not worth a syscall.
-      if (clock::now() - srv->idle_since > std::chrono::milliseconds(100) && server_is_dead(*srv)) {
+      const auto idle_for = clock::now() - srv->idle_since;
+      if (idle_for > std::chrono::milliseconds(100) && server_is_dead(*srv)) {
         discard(std::move(srv), s, "server conn crashed?");
         continue;
+      }
+      // server_check_query after server_check_delay, as pgbouncer does.
+      const config& cc = cfg();
+      if (!cc.server_check_query.empty() && idle_for > to_duration(cc.server_check_delay)) {
+        std::string err;
+        const bool alive = co_await server_simple_query(*srv, cc.server_check_query, &err);
+        if (!alive) {
+          discard(std::move(srv), s, fmt::format("server_check_query failed: {}", err));
+          continue;
+        }
+        srv->tracked_key = tracked_key(cc, srv->params);
       }
       co_return srv;
     }
@@ -252,7 +264,7 @@ void runtime::launch_server(pool& p, shard& s, bool reserve) {
     std::lock_guard lk(p.mu);
     const int limit = p.pool_size + (reserve ? p.reserve_size : 0);
     if (p.total >= limit) return;
-    if (c.max_db_connections > 0 || c.max_user_connections > 0) {
+    if (p.max_db_connections > 0 || c.max_user_connections > 0) {
       int db_total = 0, user_total = 0;
       std::lock_guard plk(pools_mu_);
       for (auto& [key, q] : pools_) {
@@ -260,7 +272,7 @@ void runtime::launch_server(pool& p, shard& s, bool reserve) {
         if (q->db_name == p.db_name) db_total += n;
         if (q->target.user == p.target.user) user_total += n;
       }
-      if (c.max_db_connections > 0 && db_total >= c.max_db_connections) return;
+      if (p.max_db_connections > 0 && db_total >= p.max_db_connections) return;
       if (c.max_user_connections > 0 && user_total >= c.max_user_connections) return;
     }
     ++p.total;

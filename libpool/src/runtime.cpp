@@ -1,4 +1,7 @@
 // The runtime: shards and their threads, listeners, pool registry, cancel keys, shutdown.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,7 +32,10 @@ runtime::runtime(config_ptr cfg, std::shared_ptr<const userlist> users)
     : cfg_(std::move(cfg)), users_(std::move(users)) {
   int n = cfg_->workers;
   if (n <= 0) n = int(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 0; i < n; ++i) shards_.push_back(std::make_unique<shard>(*this, i));
+  for (int i = 0; i < n; ++i) {
+    shards_.push_back(std::make_unique<shard>(*this, i));
+    shards_.back()->buffer_size = std::size_t(std::max(cfg_->pkt_buf, 512));
+  }
 }
 
 runtime::~runtime() {
@@ -74,6 +80,7 @@ pool* runtime::get_pool(const database_config& db, const std::string& dbname,
                                   db.pool_size.value_or(c.default_pool_size),
                                   db.min_pool_size.value_or(c.min_pool_size),
                                   db.reserve_pool_size.value_or(c.reserve_pool_size), shards_.size());
+  p->max_db_connections = db.max_db_connections.value_or(c.max_db_connections);
   pool* raw = p.get();
   pools_.emplace(std::move(key), std::move(p));
   return raw;
@@ -130,6 +137,11 @@ void runtime::start_listeners() {
     l->acc.bind(gep, ec);
     if (ec) throw std::runtime_error(fmt::format("could not bind {}:{}: {}", ep.address().to_string(), ep.port(), ec.message()));
     l->acc.listen(c.listen_backlog);
+    if (c.tcp_defer_accept) {
+      // Wake the acceptor only when the client has sent its first packet.
+      const int secs = 45;
+      ::setsockopt(l->acc.native_handle(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+    }
     l->name = fmt::format("{}:{}", ep.address().to_string(), ep.port());
     listeners_.push_back(std::move(l));
   };

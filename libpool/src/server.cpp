@@ -25,7 +25,8 @@ constexpr std::string_view default_unix_dir = "/var/run/postgresql";
 
 /// Opens a socket to the pool's target: a Unix socket when host is empty or a directory,
 /// else TCP to every resolved address in turn.
-awaitable<error_code> connect_socket(stream_socket& sock, const pool_target& t, int& family) {
+awaitable<error_code> connect_socket(stream_socket& sock, const pool_target& t, int& family,
+                                     const config* cfg) {
   if (t.host.empty() || t.host.front() == '/') {
     const std::string dir = t.host.empty() ? std::string(default_unix_dir) : t.host;
     asio::local::stream_protocol::endpoint ep(fmt::format("{}/.s.PGSQL.{}", dir, t.port));
@@ -46,8 +47,7 @@ awaitable<error_code> connect_socket(stream_socket& sock, const pool_target& t, 
     auto [ec] = co_await sock.async_connect(gep, nothrow);
     if (!ec) {
       family = r.endpoint().protocol().family();
-      const int one = 1;
-      ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      if (cfg) apply_tcp_options(sock.native_handle(), *cfg);
       co_return error_code{};
     }
     last = ec;
@@ -88,6 +88,23 @@ std::string error_text(const pgwire::frame& f, std::string* sqlstate = nullptr) 
 }
 
 }  // namespace
+
+void apply_tcp_options(int fd, const config& c) {
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (c.tcp_keepalive) {
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    if (c.tcp_keepidle > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &c.tcp_keepidle, sizeof(int));
+    if (c.tcp_keepintvl > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &c.tcp_keepintvl, sizeof(int));
+    if (c.tcp_keepcnt > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &c.tcp_keepcnt, sizeof(int));
+  }
+  if (c.tcp_user_timeout > 0)
+    ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &c.tcp_user_timeout, sizeof(int));
+  if (c.tcp_socket_buffer > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &c.tcp_socket_buffer, sizeof(int));
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &c.tcp_socket_buffer, sizeof(int));
+  }
+}
 
 std::string canonical_param(std::string_view name) {
   static constexpr std::array<std::string_view, 14> known = {
@@ -154,7 +171,7 @@ awaitable<login_result> server_login(server_conn& s, const config& cfg,
     return r;
   };
 
-  const error_code cec = co_await connect_socket(s.sock, t, s.protocol_family);
+  const error_code cec = co_await connect_socket(s.sock, t, s.protocol_family, &cfg);
   if (cec) {
     co_return finish({false, fmt::format("connect failed: {}", cec.message()), {}});
   }
@@ -270,7 +287,7 @@ awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint3
                             std::uint32_t secret) {
   stream_socket sock(io);
   int family = 0;
-  const error_code ec = co_await connect_socket(sock, target, family);
+  const error_code ec = co_await connect_socket(sock, target, family, nullptr);
   if (ec) {
     log::warning("cancel request to {}:{} failed: {}", target.host, target.port, ec.message());
     co_return;
