@@ -1,4 +1,5 @@
 #include "pgwire/auth.hpp"
+#include "crypto_detail.hpp"
 
 #include <openssl/crypto.h>
 
@@ -9,16 +10,6 @@
 
 namespace pgwire {
 
-// Defined in crypto.cpp; internal, so not in crypto.hpp.
-namespace detail {
-bool valid_iterations(long n) noexcept;
-bool sha256(std::span<const std::uint8_t> in, sha256_digest& out) noexcept;
-bool hmac_sha256(std::span<const std::uint8_t> key, std::string_view data,
-                 sha256_digest& out) noexcept;
-bool salted_password(std::string_view password, std::string_view salt, int iterations,
-                     sha256_digest& out) noexcept;
-bool parse_iterations(std::string_view s, int& out) noexcept;
-}  // namespace detail
 
 namespace {
 

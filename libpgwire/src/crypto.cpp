@@ -1,4 +1,5 @@
 #include "pgwire/crypto.hpp"
+#include "crypto_detail.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -11,17 +12,8 @@
 
 namespace pgwire {
 
-// Internal helpers shared with auth.cpp. They are not in crypto.hpp because they are not part
-// of the library's contract; auth.cpp repeats these declarations.
-namespace detail {
-bool valid_iterations(long n) noexcept;
-bool sha256(std::span<const std::uint8_t> in, sha256_digest& out) noexcept;
-bool hmac_sha256(std::span<const std::uint8_t> key, std::string_view data,
-                 sha256_digest& out) noexcept;
-bool salted_password(std::string_view password, std::string_view salt, int iterations,
-                     sha256_digest& out) noexcept;
-bool parse_iterations(std::string_view s, int& out) noexcept;
-}  // namespace detail
+// The helpers declared in crypto_detail.hpp are shared with auth.cpp; they are not part of
+// the library's contract, so they stay out of crypto.hpp.
 
 // ---------------------------------------------------------------- randomness, comparison
 

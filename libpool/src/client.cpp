@@ -144,13 +144,13 @@ struct client_session : std::enable_shared_from_this<client_session> {
 
   // ------------------------------------------------------------------ login
 
-  /// Reads until cbuf starts with a whole startup packet.
-  awaitable<pgwire::frame_result> read_startup() {
+  /// Reads until cbuf starts with one whole packet as `frame_fn` frames it (startup packets,
+  /// then typed messages during authentication, both capped at PostgreSQL's startup limit).
+  template <class FrameFn>
+  awaitable<pgwire::frame_result> read_packet(FrameFn frame_fn) {
     for (;;) {
-      auto r = pgwire::frame_startup(cbuf);
-      if (r.status != pgwire::frame_status::need_more) {
-        co_return r;
-      }
+      auto r = frame_fn(pgwire::bytes_view(cbuf));
+      if (r.status != pgwire::frame_status::need_more) co_return r;
       const std::size_t old = cbuf.size();
       cbuf.resize(old + 1024);
       auto [ec, n] = co_await sock.async_read_some(asio::buffer(cbuf.data() + old, 1024), nothrow);
@@ -160,22 +160,11 @@ struct client_session : std::enable_shared_from_this<client_session> {
       }
     }
   }
-
-  /// Reads until cbuf starts with a whole typed message (authentication phase).
+  awaitable<pgwire::frame_result> read_startup() { return read_packet(pgwire::frame_startup); }
   awaitable<pgwire::frame_result> read_message() {
-    for (;;) {
-      auto r = pgwire::frame_message(cbuf, pgwire::max_startup_packet);
-      if (r.status != pgwire::frame_status::need_more) {
-        co_return r;
-      }
-      const std::size_t old = cbuf.size();
-      cbuf.resize(old + 1024);
-      auto [ec, n] = co_await sock.async_read_some(asio::buffer(cbuf.data() + old, 1024), nothrow);
-      cbuf.resize(old + n);
-      if (ec) {
-        co_return pgwire::frame_result{pgwire::frame_status::error, {}, 0, pgwire::errc::truncated};
-      }
-    }
+    return read_packet([](pgwire::bytes_view b) {
+      return pgwire::frame_message(b, pgwire::max_startup_packet);
+    });
   }
 
   void consume(std::size_t n) { cbuf.erase(cbuf.begin(), cbuf.begin() + std::ptrdiff_t(n)); }
