@@ -357,6 +357,8 @@ struct client_session : std::enable_shared_from_this<client_session> {
       co_return false;
     }
     logged_in = true;
+    out.clear();
+    out.shrink_to_fit();  // the welcome is sent; an idle client keeps no buffers
     co_return true;
   }
 
