@@ -501,7 +501,12 @@ def aggregate_runs(runs):
                                           "duration_s", "wall_s", "note")}
                  for r in ok],
     }
-    notes = [f"rep {r['rep']}: {r['note']}" for r in runs if r.get("note")]
+    # runs whose -T was extended for the connection time, or rerun after 0 tx
+    notes = [f"rep {r['rep']}: {r['note']}" for r in runs
+             if r.get("note") and "rerun" in r["note"]]
+    if any(r.get("note") for r in ok):
+        notes.append("-T per rep, including the time to connect the clients: "
+                     + ", ".join(f"{r.get('duration_s')}" for r in ok) + " s")
     if notes:
         agg["run_notes"] = notes
     if errors:
@@ -670,7 +675,8 @@ def cmd_report(a):
         "target_errors": target_errors or None,
         "scenarios": scenarios,
     }
-    repl = [(x, "<tmp>") for x in meta.get("scrub", []) if x]
+    # --scrub order from bench/run: the temp dir, then the repository
+    repl = [(x, name) for x, name in zip(meta.get("scrub", []), ("<tmp>", "<repo>")) if x]
     result = sanitize(result, repl)
     os.makedirs(a.outdir, exist_ok=True)
     with open(os.path.join(a.outdir, "results.json"), "w") as f:
@@ -812,7 +818,7 @@ set yrange [{ymin}:{ymax}]
 set ylabel 'transactions per second (log scale)'
 set grid ytics
 set key top right
-set xtics rotate by -15 noenhanced
+set xtics noenhanced nomirror
 set datafile missing 'NaN'
 plot '{dat}' using 2:xtic(1) title 'direct' lc rgb '#888888', \\
      '' using 3 title 'pgbouncer' lc rgb '#1f77b4', \\
