@@ -7,16 +7,12 @@
 
 #include "pgwire/framer.hpp"
 #include "pgwire/messages.hpp"
+#include "fuzz_common.hpp"
 
 namespace {
 
-constexpr std::uint32_t max_len = 1u << 20;
-
-template <class M>
-void run(const pgwire::frame& f) {
-  M m{};
-  (void)pgwire::decode(f, m);
-}
+using fuzz::check_view;
+using fuzz::run;
 
 bool inside(const void* p, std::size_t n, const pgwire::frame& f) {
   const auto* b = static_cast<const std::uint8_t*>(p);
@@ -96,23 +92,6 @@ void decode_backend(const pgwire::frame& f) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  pgwire::bytes_view in(data, size);
-  for (;;) {
-    const pgwire::frame_result r = pgwire::frame_message(in, max_len);
-    if (r.status == pgwire::frame_status::error) {
-      if (r.error == pgwire::errc::ok) std::abort();
-      break;
-    }
-    if (r.status == pgwire::frame_status::need_more) {
-      if (r.need <= in.size() || r.need < 5 || r.need > std::size_t(max_len) + 1) std::abort();
-      break;
-    }
-    const pgwire::frame& f = r.msg;
-    if (f.size < 5 || f.size > in.size() || f.body.size() != f.size - 5 ||
-        f.body.data() != in.data() + 5)
-      std::abort();
-    decode_backend(f);
-    in = in.subspan(f.size);
-  }
+  fuzz::for_each_frame(pgwire::bytes_view(data, size), decode_backend);
   return 0;
 }
