@@ -1,10 +1,10 @@
 // Client sessions: login (startup, auth, welcome) and the relay between a client and the
 // server it is linked to, in session, transaction and statement mode.
 //
-// Two coroutines per linked client: the session reads the client and writes the server;
-// the pump reads the server and writes the client. Only the pump unlinks: it releases the
-// server when the transaction is over (transaction/statement mode) or when the client has
-// gone (session mode), so a server is never freed under an operation in flight.
+// Login is a coroutine. The relay that follows is two chains of completion handlers (see
+// "link and relay" below). Only the server chain unlinks: it releases the server when the
+// transaction is over (transaction/statement mode) or when the client has gone (session
+// mode), so a server is never freed under an operation in flight.
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -82,7 +82,6 @@ struct client_session : std::enable_shared_from_this<client_session> {
   std::string addr, db_name, user_name;
   pool* pool_ = nullptr;
   server_ptr srv;
-  bool pump_running = false;
 
   // Relay state.
   int pending_rfq = 0;      ///< Query/Sync/FunctionCall sent, ReadyForQuery not yet seen
@@ -129,7 +128,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
     if (closing) return;
     closing = true;
     log::info("{} closing because: {} (age={:.0f}s)", prefix(), reason, seconds_since(connected_at));
-    if (!client_writing) {
+    if (!client_writing && !to_client_pending) {
       out.clear();
       pgwire::write_error(out, "FATAL", sqlstate, reason);
       ::send(sock.native_handle(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -363,6 +362,237 @@ struct client_session : std::enable_shared_from_this<client_session> {
   }
 
   // ------------------------------------------------------------------ link and relay
+  //
+  // After login a session is driven by completion handlers, not coroutines: an idle client
+  // costs one pending wait and no frame, and a transaction costs no coroutine spawn. Two
+  // chains run independently while linked:
+  //   client chain: wait until the client is readable -> read into the shard's scratch
+  //     buffer -> forward to the server (linking first if there is none) -> wait again;
+  //   server chain: read the server into the link buffer -> forward to the client -> read
+  //     again, or unlink when the transaction is over.
+  // Writes are tried at once (non-blocking); only a partial write waits, and the chain
+  // that made it pauses until it is done, which is the backpressure. Slow paths (parameter
+  // replay, server_check_query, errors sent to the client) run as coroutines.
+  using self_ptr = std::shared_ptr<client_session>;
+
+  bool client_armed = false;   ///< a wait on the client socket is pending
+  bool server_armed = false;   ///< a read on the server socket is pending
+  bool to_client_pending = false;  ///< the server chain waits for a partial write to drain
+  pgwire::byte_buffer sbuf;    ///< link buffer, borrowed from the shard while linked
+
+  static void start_relay(self_ptr self) {
+    client_session& c = *self;
+    c.cbuf.clear();
+    c.cbuf.shrink_to_fit();
+    error_code ignored;
+    c.sock.non_blocking(true, ignored);
+    arm_client(std::move(self));
+  }
+
+  static void arm_client(self_ptr self) {
+    client_session& c = *self;
+    c.client_armed = true;
+    c.sock.async_wait(asio::socket_base::wait_read, [self = std::move(self)](error_code ec) mutable {
+      on_client(std::move(self), ec);
+    });
+  }
+
+  /// Client -> server. An idle client holds no read buffer: it waits for readability, then
+  /// reads into its shard's scratch buffer. Bytes are copied into the session's own buffer
+  /// only when they must outlive that read (no server linked yet, or a partial write).
+  static void on_client(self_ptr self, error_code ec) {
+    client_session& c = *self;
+    c.client_armed = false;
+    if (ec || c.closing) {
+      c.finish();
+      return;
+    }
+    const std::size_t n = c.sock.read_some(asio::buffer(c.sh.scratch), ec);
+    if (ec == asio::error::would_block) {
+      arm_client(std::move(self));
+      return;
+    }
+    if (ec) {
+      c.finish();
+      return;
+    }
+    c.last_client_io = clock::now();
+    std::size_t forward = n;
+    bool terminate = false, split_terminate = false;
+    pool& p = *c.pool_;
+    const auto err = c.cscan.feed(
+        pgwire::bytes_view(c.sh.scratch.data(), n), [](char) { return false; },
+        [&](char tag, pgwire::bytes_view, std::size_t header_end) {
+          switch (tag) {
+            case pgwire::fe::query:
+            case pgwire::fe::function_call:
+              ++c.pending_rfq;
+              p.query_count.fetch_add(1, std::memory_order_relaxed);
+              break;
+            case pgwire::fe::sync:
+              ++c.pending_rfq;
+              c.batch_open = false;
+              break;
+            case pgwire::fe::execute:
+              p.query_count.fetch_add(1, std::memory_order_relaxed);
+              c.batch_open = true;
+              break;
+            case pgwire::fe::parse:
+            case pgwire::fe::bind:
+            case pgwire::fe::describe:
+            case pgwire::fe::close:
+            case pgwire::fe::flush:
+              c.batch_open = true;
+              break;
+            case pgwire::fe::terminate:
+              // Not forwarded: the server connection outlives this client.
+              terminate = true;
+              if (header_end >= 5) {
+                forward = std::min(forward, header_end - 5);
+              } else {
+                split_terminate = true;
+              }
+              break;
+            default:
+              break;
+          }
+        });
+    if (err != pgwire::errc::ok) {
+      if (!c.srv) {
+        fail(std::move(self), "08P01", "bad packet header");
+      } else {
+        c.poison_server = true;
+        c.finish();
+      }
+      return;
+    }
+    if (split_terminate) c.poison_server = true;
+    p.bytes_in.fetch_add(n, std::memory_order_relaxed);
+    if (forward > 0) {
+      if (!c.srv) {
+        // Waiting for a server yields to other sessions, which reuse the scratch buffer.
+        c.cbuf.assign(c.sh.scratch.data(), c.sh.scratch.data() + forward);
+        if (terminate) c.closing = true;  // forward what came before the Terminate, then end
+        find_server(std::move(self));
+        return;
+      }
+      const bool sent = send_to_server(self, c.sh.scratch.data(), forward);
+      if (!sent) return;  // the write completes (or fails) on its own and resumes the chain
+    }
+    if (terminate) {
+      c.finish();
+      return;
+    }
+    arm_client(std::move(self));
+  }
+
+  /// Forwards bytes to the linked server. True if they all went at once; otherwise the rest
+  /// is kept in cbuf and written asynchronously, after which the client chain resumes (or
+  /// the session finishes on error), and false is returned.
+  static bool send_to_server(const self_ptr& self, const std::uint8_t* data, std::size_t len) {
+    client_session& c = *self;
+    error_code ec;
+    if (!c.srv->sock.non_blocking()) c.srv->sock.non_blocking(true, ec);
+    std::size_t done = c.srv->sock.write_some(asio::buffer(data, len), ec);
+    if (ec && ec != asio::error::would_block) {
+      // The server chain sees the same failure and reports it to the client.
+      c.finish();
+      return false;
+    }
+    if (ec) done = 0;
+    if (done == len) return true;
+    if (data != c.cbuf.data()) {
+      c.cbuf.assign(data + done, data + len);
+    } else {
+      c.cbuf.erase(c.cbuf.begin(), c.cbuf.begin() + std::ptrdiff_t(done));
+    }
+    asio::async_write(c.srv->sock, asio::buffer(c.cbuf), [self](error_code wec, std::size_t) mutable {
+      client_session& cs = *self;
+      if (wec || cs.closing) {
+        cs.finish();
+        return;
+      }
+      arm_client(std::move(self));
+    });
+    return false;
+  }
+
+  /// The client sent something and has no server: take an idle one at once if possible,
+  /// otherwise queue; either way cbuf is forwarded once linked.
+  static void find_server(self_ptr self) {
+    client_session& c = *self;
+    if (c.rt.refuse_new_links.load()) {
+      fail(std::move(self), "08P01", "pooler is shutting down");
+      return;
+    }
+    bool check = false;
+    server_ptr s = c.rt.take_idle(*c.pool_, c.sh, check);
+    if (s) {
+      got_server(std::move(self), std::move(s), check);
+      return;
+    }
+    pool& p = *c.pool_;
+    c.rt.wait_for_server(p, c.sh, [self = std::move(self)](server_ptr srv, std::string error) mutable {
+      if (!srv) {
+        fail(std::move(self), "08P01", error);
+        return;
+      }
+      got_server(std::move(self), std::move(srv), false);
+    });
+  }
+
+  static void got_server(self_ptr self, server_ptr s, bool check) {
+    client_session& c = *self;
+    if (c.closing && !c.sock.is_open()) {  // killed while waiting
+      c.rt.release(std::move(s), c.sh);
+      c.finish();
+      return;
+    }
+    if (check || s->tracked_key != c.params_key) {
+      asio::co_spawn(c.sh.io, prepare_server(std::move(self), std::move(s), check), asio::detached);
+      return;
+    }
+    c.srv = std::move(s);
+    attach(std::move(self));
+  }
+
+  /// The slow part of linking: server_check_query, then parameter replay.
+  static awaitable<void> prepare_server(self_ptr self, server_ptr s, bool check) {
+    client_session& c = *self;
+    if (check) {
+      s = co_await c.rt.check_server(std::move(s), c.sh);
+      if (!s) {
+        find_server(std::move(self));  // that one was dead: look again
+        co_return;
+      }
+    }
+    c.srv = std::move(s);
+    const bool replayed = co_await c.replay_params();
+    if (!replayed) {
+      c.rt.discard(std::move(c.srv), c.sh, "parameter replay failed");
+      fail(std::move(self), "08P01", "server parameter replay failed");
+      co_return;
+    }
+    attach(std::move(self));
+  }
+
+  /// Linked: start the server chain, forward what the client sent, resume the client chain.
+  static void attach(self_ptr self) {
+    client_session& c = *self;
+    c.pool_->active.fetch_add(1);
+    c.tx_status = 'I';
+    c.sscan.reset();
+    c.sbuf = c.sh.take_buffer();
+    arm_server(self);
+    const bool sent = send_to_server(self, c.cbuf.data(), c.cbuf.size());
+    if (!sent) return;
+    c.cbuf.clear();
+    if (c.closing) {  // a Terminate followed what was just forwarded
+      c.finish();
+      return;
+    }
+    arm_client(std::move(self));
+  }
 
   /// Brings the server's session parameters in line with what this client has seen.
   awaitable<bool> replay_params() {
@@ -393,149 +623,183 @@ struct client_session : std::enable_shared_from_this<client_session> {
     co_return true;
   }
 
-  awaitable<bool> link() {
-    std::string error = "pooler is shutting down";
-    server_ptr s;
-    if (!rt.refuse_new_links.load()) {
-      s = co_await rt.acquire(*pool_, sh, error);
-    }
-    if (!s) {
-      co_await fatal("08P01", error);
-      closing = true;
-      co_return false;
-    }
-    srv = std::move(s);
-    const bool replayed = co_await replay_params();
-    if (!replayed) {
-      rt.discard(std::move(srv), sh, "parameter replay failed");
-      co_await fatal("08P01", "server parameter replay failed");
-      closing = true;
-      co_return false;
-    }
-    pool_->active.fetch_add(1);
-    tx_status = 'I';
-    sscan.reset();
-    pump_running = true;
-    asio::co_spawn(sh.io, pump(shared_from_this()), asio::detached);
-    co_return true;
+  static void arm_server(self_ptr self) {
+    client_session& c = *self;
+    c.server_armed = true;
+    c.srv->sock.async_read_some(asio::buffer(c.sbuf), [self = std::move(self)](error_code ec, std::size_t n) mutable {
+      on_server(std::move(self), ec, n);
+    });
   }
 
-  /// Unlinks the server: back to the pool if it is clean, closed otherwise.
-  awaitable<void> unlink() {
-    pool_->active.fetch_sub(1);
-    server_ptr s = std::move(srv);
-    const config& c = rt.cfg();
-    if (poison_server || !clean() || !s->sock.is_open()) {
-      rt.discard(std::move(s), sh, closing ? "client disconnect while server was not ready" : "unclean server");
-      co_return;
-    }
-    const bool reset = !c.server_reset_query.empty() &&
-                       (pool_->mode == pool_mode::session || c.server_reset_query_always);
-    if (reset) {
-      std::string err;
-      const bool ok = co_await server_simple_query(*s, c.server_reset_query, &err);
-      if (!ok) {
-        rt.discard(std::move(s), sh, fmt::format("server_reset_query failed: {}", err));
-        co_return;
+  /// Server -> client.
+  static void on_server(self_ptr self, error_code ec, std::size_t n) {
+    client_session& c = *self;
+    c.server_armed = false;
+    if (ec) {
+      if (!c.closing) {
+        // The server went away under this client: tell it at once and end the session.
+        log::info("{} server connection lost: {}", c.prefix(), ec.message());
+        c.poison_server = true;
+        unlink(self);
+        fail(std::move(self), "08006", "server conn crashed?");
+        return;
       }
-      s->tracked_key = tracked_key(c, s->params);  // the reset query may have changed them
+      if (ec != asio::error::operation_aborted) c.poison_server = true;
+      unlink(self);
+      return;
     }
-    rt.release(std::move(s), sh);
+    c.last_server_io = clock::now();
+    pool& p = *c.pool_;
+    p.bytes_out.fetch_add(n, std::memory_order_relaxed);
+    bool stmt_violation = false;
+    server_conn& s = *c.srv;
+    const config& cfg = c.rt.cfg();
+    const auto err = c.sscan.feed(
+        pgwire::bytes_view(c.sbuf.data(), n),
+        [](char tag) { return tag == pgwire::be::ready_for_query || tag == pgwire::be::parameter_status; },
+        [&](char tag, pgwire::bytes_view body, std::size_t) {
+          if (tag == pgwire::be::ready_for_query) {
+            if (!body.empty()) c.tx_status = static_cast<char>(body[0]);
+            if (c.pending_rfq > 0) --c.pending_rfq;
+            if (c.tx_status == 'I') p.xact_count.fetch_add(1, std::memory_order_relaxed);
+            if (p.mode == pool_mode::statement && c.tx_status != 'I') stmt_violation = true;
+          } else if (tag == pgwire::be::parameter_status) {
+            pgwire::parameter_status_msg m;
+            const pgwire::frame f{tag, body, body.size() + 5};
+            if (pgwire::decode(f, m) == pgwire::errc::ok) {
+              const std::string k(m.name);
+              s.params[k] = std::string(m.value);
+              if (is_tracked_param(cfg, k)) {
+                c.params[k] = std::string(m.value);
+                s.tracked_key = tracked_key(cfg, s.params);
+                c.params_key = tracked_key(cfg, c.params);
+              }
+            }
+          }
+        });
+    if (err != pgwire::errc::ok) {
+      log::warning("{} bad packet from server: {}", c.prefix(), make_error_code(err).message());
+      c.poison_server = true;
+      unlink(self);
+      fail(std::move(self), "08P01", "server sent a malformed message");
+      return;
+    }
+    if (c.closing) {
+      if (c.clean()) {
+        unlink(self);  // a late async message for a client that has gone
+      } else {
+        arm_server(std::move(self));
+      }
+      return;
+    }
+    if (stmt_violation) {
+      c.poison_server = true;
+      unlink(self);
+      fail(std::move(self), "08P01", "transaction blocks not allowed in statement pooling mode");
+      return;
+    }
+    std::size_t done = c.sock.write_some(asio::buffer(c.sbuf.data(), n), ec);
+    if (ec == asio::error::would_block) {
+      ec = {};
+      done = 0;
+    }
+    if (ec) {
+      client_gone_while_writing(self);
+      return;
+    }
+    if (done < n) {
+      c.to_client_pending = true;
+      asio::async_write(c.sock, asio::buffer(c.sbuf.data() + done, n - done),
+                        [self](error_code wec, std::size_t) mutable {
+                          client_session& cs = *self;
+                          cs.to_client_pending = false;
+                          if (wec) {
+                            client_gone_while_writing(self);
+                            return;
+                          }
+                          server_next(std::move(self));
+                        });
+      return;
+    }
+    server_next(std::move(self));
+  }
+
+  static void client_gone_while_writing(const self_ptr& self) {
+    client_session& c = *self;
+    c.closing = true;
+    if (!c.clean()) c.poison_server = true;
+    unlink(self);
+    c.finish();
+  }
+
+  static void server_next(self_ptr self) {
+    client_session& c = *self;
+    if (c.closing && !c.clean()) {
+      c.poison_server = true;
+    }
+    if (c.releasable() || c.closing) {
+      unlink(self);
+      return;
+    }
+    arm_server(std::move(self));
   }
 
   bool releasable() const {
     return pool_->mode != pool_mode::session && !closing && clean();
   }
 
-  static awaitable<void> pump(std::shared_ptr<client_session> self) {
-    co_await self->run_pump();
+  /// Unlinks the server: back to the pool if it is clean, closed otherwise.
+  static void unlink(const self_ptr& self) {
+    client_session& c = *self;
+    if (!c.srv) return;
+    c.sh.give_buffer(std::move(c.sbuf));
+    c.pool_->active.fetch_sub(1);
+    server_ptr s = std::move(c.srv);
+    runtime& rt = c.rt;
+    const config& cfg = rt.cfg();
+    if (c.poison_server || !c.clean() || !s->sock.is_open()) {
+      rt.discard(std::move(s), c.sh, c.closing ? "client disconnect while server was not ready" : "unclean server");
+      c.poison_server = false;
+      return;
+    }
+    const bool reset = !cfg.server_reset_query.empty() &&
+                       (c.pool_->mode == pool_mode::session || cfg.server_reset_query_always);
+    if (reset) {
+      asio::co_spawn(c.sh.io, reset_and_release(rt, c.sh, std::move(s)), asio::detached);
+      return;
+    }
+    rt.release(std::move(s), c.sh);
   }
 
-  awaitable<void> run_pump() {
-    // The buffer is borrowed from the shard for the length of the link: only clients with a
-    // server hold one.
-    pgwire::byte_buffer sbuf = sh.take_buffer();
-    server_conn& s = *srv;
-    bool stmt_violation = false;
-    for (;;) {
-      auto [ec, n] = co_await s.sock.async_read_some(asio::buffer(sbuf), nothrow);
-      if (ec) {
-        if (!closing) {
-          // The server went away under this client: tell it at once and end the session.
-          log::info("{} server connection lost: {}", prefix(), ec.message());
-          co_await fatal("08006", "server conn crashed?");
-          closing = true;
-          error_code ignored;
-          sock.close(ignored);
-          poison_server = true;
-        } else if (ec != asio::error::operation_aborted) {
-          poison_server = true;
-        }
-        break;
-      }
-      last_server_io = clock::now();
-      pool_->bytes_out.fetch_add(n, std::memory_order_relaxed);
-      const auto err = sscan.feed(
-          pgwire::bytes_view(sbuf.data(), n),
-          [](char tag) { return tag == pgwire::be::ready_for_query || tag == pgwire::be::parameter_status; },
-          [&](char tag, pgwire::bytes_view body, std::size_t) {
-            if (tag == pgwire::be::ready_for_query) {
-              if (!body.empty()) tx_status = static_cast<char>(body[0]);
-              if (pending_rfq > 0) --pending_rfq;
-              if (tx_status == 'I') pool_->xact_count.fetch_add(1, std::memory_order_relaxed);
-              if (pool_->mode == pool_mode::statement && tx_status != 'I') stmt_violation = true;
-            } else if (tag == pgwire::be::parameter_status) {
-              pgwire::parameter_status_msg m;
-              const pgwire::frame f{tag, body, body.size() + 5};
-              if (pgwire::decode(f, m) == pgwire::errc::ok) {
-                const std::string k(m.name);
-                s.params[k] = std::string(m.value);
-                if (is_tracked_param(rt.cfg(), k)) {
-                  params[k] = std::string(m.value);
-                  s.tracked_key = tracked_key(rt.cfg(), s.params);
-                  params_key = tracked_key(rt.cfg(), params);
-                }
-              }
-            }
-          });
-      if (err != pgwire::errc::ok) {
-        log::warning("{} bad packet from server: {}", prefix(), make_error_code(err).message());
-        poison_server = true;
-        if (!closing) {
-          co_await fatal("08P01", "server sent a malformed message");
-        }
-        closing = true;
-        error_code ignored;
-        sock.close(ignored);
-        break;
-      }
-      if (closing) {
-        if (clean()) break;  // a late async message for a client that has gone
-        continue;
-      }
-      if (stmt_violation) {
-        poison_server = true;
-        co_await fatal("08P01", "transaction blocks not allowed in statement pooling mode");
-        closing = true;
-        error_code ignored;
-        sock.close(ignored);
-        break;
-      }
-      client_writing = true;
-      auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(sbuf.data(), n), nothrow);
-      client_writing = false;
-      if (wec) {
-        closing = true;
-        if (!clean()) poison_server = true;
-        error_code ignored;
-        sock.close(ignored);
-        break;
-      }
-      if (releasable()) break;
+  static awaitable<void> reset_and_release(runtime& rt, shard& sh, server_ptr s) {
+    const config& c = rt.cfg();
+    std::string err;
+    const bool ok = co_await server_simple_query(*s, c.server_reset_query, &err);
+    if (!ok) {
+      rt.discard(std::move(s), sh, fmt::format("server_reset_query failed: {}", err));
+      co_return;
     }
-    sh.give_buffer(std::move(sbuf));
-    co_await unlink();
-    pump_running = false;
+    s->tracked_key = tracked_key(c, s->params);  // the reset query may have changed them
+    rt.release(std::move(s), sh);
+  }
+
+  /// Sends a FATAL error to the client, then ends the session.
+  static void fail(self_ptr self, std::string_view sqlstate, std::string_view msg) {
+    client_session& c = *self;
+    c.closing = true;
+    if (c.client_writing || c.to_client_pending) {
+      c.finish();  // something else is writing to the client: no error message
+      return;
+    }
+    c.client_writing = true;
+    asio::co_spawn(c.sh.io, fail_coro(std::move(self), std::string(sqlstate), std::string(msg)), asio::detached);
+  }
+  static awaitable<void> fail_coro(self_ptr self, std::string sqlstate, std::string msg) {
+    co_await self->fatal(sqlstate, msg);
+    self->client_writing = false;
+    self->finish();
+    error_code ignored;
+    self->sock.close(ignored);
   }
 
   // ------------------------------------------------------------------ session
@@ -545,133 +809,42 @@ struct client_session : std::enable_shared_from_this<client_session> {
   static awaitable<void> main(std::shared_ptr<client_session> self) {
     const bool logged_in = co_await self->login();
     if (logged_in) {
-      co_await self->relay();
+      start_relay(std::move(self));
+      co_return;
     }
     self->finish();
   }
 
-  /// Client -> server. An idle client holds no read buffer: it waits for readability, then
-  /// reads into its shard's scratch buffer. Bytes are copied into the session's own buffer
-  /// only when they must outlive that read (no server linked yet, or a partial write).
-  awaitable<void> relay() {
-    cbuf.clear();
-    cbuf.shrink_to_fit();
-    error_code ignored;
-    sock.non_blocking(true, ignored);
-    for (;;) {
-      auto [wait_ec] = co_await sock.async_wait(asio::socket_base::wait_read, nothrow);
-      if (wait_ec || closing) break;
-      error_code ec;
-      const std::size_t n = sock.read_some(asio::buffer(sh.scratch), ec);
-      if (ec == asio::error::would_block) continue;
-      if (ec || closing) break;
-      last_client_io = clock::now();
-      std::size_t forward = n;
-      bool terminate = false, split_terminate = false;
-      const auto err = cscan.feed(
-          pgwire::bytes_view(sh.scratch.data(), n), [](char) { return false; },
-          [&](char tag, pgwire::bytes_view, std::size_t header_end) {
-            switch (tag) {
-              case pgwire::fe::query:
-              case pgwire::fe::function_call:
-                ++pending_rfq;
-                pool_->query_count.fetch_add(1, std::memory_order_relaxed);
-                break;
-              case pgwire::fe::sync:
-                ++pending_rfq;
-                batch_open = false;
-                break;
-              case pgwire::fe::execute:
-                pool_->query_count.fetch_add(1, std::memory_order_relaxed);
-                batch_open = true;
-                break;
-              case pgwire::fe::parse:
-              case pgwire::fe::bind:
-              case pgwire::fe::describe:
-              case pgwire::fe::close:
-              case pgwire::fe::flush:
-                batch_open = true;
-                break;
-              case pgwire::fe::terminate:
-                // Not forwarded: the server connection outlives this client.
-                terminate = true;
-                if (header_end >= 5) {
-                  forward = std::min(forward, header_end - 5);
-                } else {
-                  split_terminate = true;
-                }
-                break;
-              default:
-                break;
-            }
-          });
-      if (err != pgwire::errc::ok) {
-        if (!srv) {
-          co_await fatal("08P01", "bad packet header");
-        } else {
-          poison_server = true;
-        }
-        break;
-      }
-      if (split_terminate) poison_server = true;
-      pool_->bytes_in.fetch_add(n, std::memory_order_relaxed);
-      if (forward > 0) {
-        const std::uint8_t* data = sh.scratch.data();
-        if (!srv) {
-          // Waiting for a server yields to other sessions, which reuse the scratch buffer.
-          cbuf.assign(data, data + forward);
-          data = cbuf.data();
-          const bool linked = co_await link();
-          if (!linked) break;
-        }
-        const bool sent = co_await write_to_server(data, forward);
-        if (!sent) break;  // the pump sees the same failure and reports it to the client
-      }
-      if (terminate) break;
-    }
-  }
-
-  /// Writes at once when the socket takes it all (the common case); otherwise keeps the rest
-  /// in cbuf and waits for the socket to drain.
-  awaitable<bool> write_to_server(const std::uint8_t* data, std::size_t len) {
-    error_code ec;
-    if (!srv->sock.non_blocking()) srv->sock.non_blocking(true, ec);
-    std::size_t done = srv->sock.write_some(asio::buffer(data, len), ec);
-    if (ec && ec != asio::error::would_block) co_return false;
-    if (ec) done = 0;
-    if (done == len) co_return true;
-    if (data != cbuf.data()) {
-      cbuf.assign(data + done, data + len);
-    } else {
-      cbuf.erase(cbuf.begin(), cbuf.begin() + std::ptrdiff_t(done));
-    }
-    auto [wec, wn] = co_await asio::async_write(srv->sock, asio::buffer(cbuf), nothrow);
-    co_return !wec;
-  }
-
-  /// The client is gone (or being closed): let the pump wind down, then forget the client.
+  /// The client is gone (or being closed): let the server chain wind down, then forget the
+  /// client.
   void finish() {
+    closing = true;
     if (finished) return;
     finished = true;
-    closing = true;
-    if (srv && pump_running) {
+    if (srv) {
       error_code ignored;
-      // A clean server has no reply in flight, so cancelling the pump's read loses nothing;
-      // otherwise it is closed and replaced.
-      if (clean() && !poison_server)
-        srv->sock.cancel(ignored);
-      else {
-        poison_server = true;
-        srv->sock.close(ignored);
+      if (server_armed) {
+        // A clean server has no reply in flight, so cancelling the read loses nothing;
+        // otherwise it is closed and replaced. The read's handler unlinks.
+        if (clean() && !poison_server) {
+          srv->sock.cancel(ignored);
+        } else {
+          poison_server = true;
+          srv->sock.close(ignored);
+        }
       }
+      // With a write to the client pending, closing the client socket below ends it and its
+      // handler unlinks.
     }
     if (cancel_key) rt.unregister_client(cancel_key);
     sh.clients.erase(reg);
     rt.client_count.fetch_sub(1);
     if (logged_in && rt.cfg().log_disconnections)
       log::info("{} closing because: client close request (age={:.0f}s)", prefix(), seconds_since(connected_at));
-    error_code ignored;
-    sock.close(ignored);
+    if (!client_writing) {
+      error_code ignored;
+      sock.close(ignored);
+    }
   }
 
   void check_timeouts(const config& c) {

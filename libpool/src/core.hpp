@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -87,15 +88,19 @@ struct server_conn {
 };
 using server_ptr = std::unique_ptr<server_conn>;
 
+/// What a wait for a server ends with: the server, or nullptr and the reason.
+using wait_done = std::function<void(server_ptr, std::string)>;
+
 /// A client waiting for a server. Shared so a hand-off in flight keeps it alive.
 struct waiter {
-  explicit waiter(shard& s);
+  waiter(shard& s, wait_done d);
   shard& home;
   asio::steady_timer timer;  ///< expires at the next deadline; cancelled on delivery
+  wait_done done;            ///< called once, on the home shard, from the timer's handler
   server_ptr delivered;
   std::optional<std::string> failed;  ///< set when the pool gives up on this waiter
   bool gone = false;                  ///< the client stopped waiting (under pool mutex)
-  clock::time_point since;
+  clock::time_point since, wait_deadline, reserve_deadline;
 };
 
 /// Where and as whom a pool logs in.
@@ -236,7 +241,15 @@ class runtime final : public pooler {
                  bool& created);
 
   // ---- pool operations (pool.cpp)
-  /// Waits for a server for this pool on shard s; nullptr + error text on failure.
+  /// Takes an idle server of p on shard s when nobody is queued ahead; nullptr if there is
+  /// none. `needs_check` is set when server_check_query is due before the server is used.
+  server_ptr take_idle(pool& p, shard& s, bool& needs_check);
+  /// Runs server_check_query on srv: the server back if it answered, nullptr (discarded) if not.
+  awaitable<server_ptr> check_server(server_ptr srv, shard& s);
+  /// Queues for a server of p on shard s; `done` runs later on s with the server, or with
+  /// nullptr and the reason (query_wait_timeout, a failed login). Never calls `done` inline.
+  void wait_for_server(pool& p, shard& s, wait_done done);
+  /// take_idle, check_server and wait_for_server in one: nullptr + error text on failure.
   awaitable<server_ptr> acquire(pool& p, shard& s, std::string& error);
   /// Returns a server to its pool (idle, or to the first waiter on any shard).
   void release(server_ptr srv, shard& s);
@@ -273,6 +286,8 @@ class runtime final : public pooler {
   void stop_all();
   std::atomic<bool> stopping_done_{false};
   void try_serve_waiters(pool& p, shard& s);
+  void on_waiter_timer(pool& p, const std::shared_ptr<waiter>& w);
+  void arm_waiter(pool& p, const std::shared_ptr<waiter>& w);
 
   config_ptr cfg_;
   std::shared_ptr<const userlist> users_;

@@ -15,6 +15,10 @@ clock::duration to_duration(double seconds) {
   return std::chrono::duration_cast<clock::duration>(seconds_d(seconds));
 }
 
+/// How much longer than strict FIFO order a waiter on another shard may wait so that a released
+/// server is given to a waiter on its own shard instead of being handed over.
+constexpr auto kLocalWindow = std::chrono::milliseconds(2);
+
 double age_seconds(clock::time_point since) {
   return std::chrono::duration<double>(clock::now() - since).count();
 }
@@ -31,7 +35,8 @@ void deliver_here(runtime& rt, const std::shared_ptr<waiter>& w, server_ptr srv,
 
 }  // namespace
 
-waiter::waiter(shard& s) : home(s), timer(s.io), since(clock::now()) {}
+waiter::waiter(shard& s, wait_done d)
+    : home(s), timer(s.io), done(std::move(d)), since(clock::now()) {}
 
 pool::pool(runtime& rt_, std::string db, std::string user, pool_target t, pool_mode m, int size,
            int min_size, int reserve, std::size_t nshards)
@@ -62,82 +67,135 @@ void shard::drain() {
   }
 }
 
-awaitable<server_ptr> runtime::acquire(pool& p, shard& s, std::string& error) {
+server_ptr runtime::take_idle(pool& p, shard& s, bool& needs_check) {
+  needs_check = false;
   auto& loc = p.locals[s.id];
-  // Fast path, no lock: an idle server on this shard and nobody queued ahead of us.
-  if (p.nwaiters.load() == 0) {
-    while (!loc.idle.empty()) {
-      server_ptr srv = std::move(loc.idle.back());
-      loc.idle.pop_back();
-      loc.idle_count.fetch_sub(1);
-      // A server idle for a while may have been closed by PostgreSQL (the janitor notices
-      // within a second); one that was busy a moment ago is not worth a syscall.
-      const auto idle_for = clock::now() - srv->idle_since;
-      if (idle_for > std::chrono::milliseconds(100) && server_is_dead(*srv)) {
-        discard(std::move(srv), s, "server conn crashed?");
-        continue;
-      }
-      // server_check_query after server_check_delay, as pgbouncer does.
-      const config& cc = cfg();
-      if (!cc.server_check_query.empty() && idle_for > to_duration(cc.server_check_delay)) {
-        std::string err;
-        const bool alive = co_await server_simple_query(*srv, cc.server_check_query, &err);
-        if (!alive) {
-          discard(std::move(srv), s, fmt::format("server_check_query failed: {}", err));
-          continue;
-        }
-        srv->tracked_key = tracked_key(cc, srv->params);
-      }
+  // No lock: the idle list is this shard's own; a queued client elsewhere goes first.
+  if (p.nwaiters.load() != 0) return nullptr;
+  while (!loc.idle.empty()) {
+    server_ptr srv = std::move(loc.idle.back());
+    loc.idle.pop_back();
+    loc.idle_count.fetch_sub(1);
+    // A server idle for a while may have been closed by PostgreSQL (the janitor notices
+    // within a second); one that was busy a moment ago is not worth a syscall.
+    const auto idle_for = clock::now() - srv->idle_since;
+    if (idle_for > std::chrono::milliseconds(100) && server_is_dead(*srv)) {
+      discard(std::move(srv), s, "server conn crashed?");
+      continue;
+    }
+    // server_check_query after server_check_delay, as pgbouncer does.
+    const config& c = cfg();
+    needs_check = !c.server_check_query.empty() && idle_for > to_duration(c.server_check_delay);
+    return srv;
+  }
+  return nullptr;
+}
+
+awaitable<server_ptr> runtime::check_server(server_ptr srv, shard& s) {
+  const config& c = cfg();
+  std::string err;
+  const bool alive = co_await server_simple_query(*srv, c.server_check_query, &err);
+  if (!alive) {
+    discard(std::move(srv), s, fmt::format("server_check_query failed: {}", err));
+    co_return nullptr;
+  }
+  srv->tracked_key = tracked_key(c, srv->params);
+  co_return srv;
+}
+
+awaitable<server_ptr> runtime::acquire(pool& p, shard& s, std::string& error) {
+  for (;;) {
+    bool check = false;
+    server_ptr srv = take_idle(p, s, check);
+    if (!srv) break;
+    if (check) {
+      srv = co_await check_server(std::move(srv), s);
+    }
+    if (srv) {
       co_return srv;
     }
   }
+  // Wait, using a timer as the event the pool's callback fires.
+  struct result {
+    explicit result(asio::io_context& io) : event(io) {}
+    asio::steady_timer event;
+    server_ptr srv;
+    std::string error;
+    bool done = false;
+  };
+  auto r = std::make_shared<result>(s.io);
+  wait_for_server(p, s, [r](server_ptr srv, std::string err) {
+    r->srv = std::move(srv);
+    r->error = std::move(err);
+    r->done = true;
+    r->event.cancel();
+  });
+  while (!r->done) {
+    r->event.expires_at(clock::time_point::max());
+    co_await r->event.async_wait(nothrow);
+  }
+  if (!r->srv) error = std::move(r->error);
+  co_return std::move(r->srv);
+}
 
-  auto w = std::make_shared<waiter>(s);
+void runtime::wait_for_server(pool& p, shard& s, wait_done done) {
+  auto w = std::make_shared<waiter>(s, std::move(done));
+  const config& c = cfg();
+  const auto never = clock::time_point::max();
+  w->wait_deadline = c.query_wait_timeout > 0 ? w->since + to_duration(c.query_wait_timeout) : never;
+  w->reserve_deadline = p.reserve_size > 0 ? w->since + to_duration(c.reserve_pool_timeout) : never;
   {
     std::lock_guard lk(p.mu);
     p.waiters.push_back(w);
     p.nwaiters.fetch_add(1);
   }
   try_serve_waiters(p, s);
+  arm_waiter(p, w);
+}
 
-  const config& c = cfg();
-  const auto never = clock::time_point::max();
-  const auto wait_deadline =
-      c.query_wait_timeout > 0 ? w->since + to_duration(c.query_wait_timeout) : never;
-  auto reserve_deadline =
-      p.reserve_size > 0 ? w->since + to_duration(c.reserve_pool_timeout) : never;
-  for (;;) {
-    if (w->delivered || w->failed) break;
-    w->timer.expires_at(std::min(wait_deadline, reserve_deadline));
-    co_await w->timer.async_wait(nothrow);
-    if (w->delivered || w->failed) break;
-    const auto now = clock::now();
-    if (now >= reserve_deadline) {
-      reserve_deadline = never;
-      launch_server(p, s, true);
-      continue;
+void runtime::arm_waiter(pool& p, const std::shared_ptr<waiter>& w) {
+  w->timer.expires_at(std::min(w->wait_deadline, w->reserve_deadline));
+  w->timer.async_wait([this, &p, w](error_code) { on_waiter_timer(p, w); });
+}
+
+void runtime::on_waiter_timer(pool& p, const std::shared_ptr<waiter>& w) {
+  if (w->delivered || w->failed) {
+    p.wait_time_us.fetch_add(
+        std::uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - w->since).count()),
+        std::memory_order_relaxed);
+    wait_done done = std::move(w->done);
+    if (w->delivered) {
+      done(std::move(w->delivered), {});
+    } else {
+      done(nullptr, std::move(*w->failed));
     }
-    if (now >= wait_deadline) {
+    return;
+  }
+  const auto now = clock::now();
+  if (now >= w->reserve_deadline) {
+    w->reserve_deadline = clock::time_point::max();
+    launch_server(p, w->home, true);
+  } else if (now >= w->wait_deadline) {
+    bool queued = false;
+    {
       std::lock_guard lk(p.mu);
-      w->gone = true;
       auto it = std::find(p.waiters.begin(), p.waiters.end(), w);
       if (it != p.waiters.end()) {
+        queued = true;
+        w->gone = true;
         p.waiters.erase(it);
         p.nwaiters.fetch_sub(1);
       }
-      error = "query_wait_timeout";
-      co_return nullptr;
     }
+    if (queued) {
+      wait_done done = std::move(w->done);
+      done(nullptr, "query_wait_timeout");
+      return;
+    }
+    // Not queued any more: a server is on its way from another shard; wait for it.
+    w->wait_deadline = clock::time_point::max();
   }
-  p.wait_time_us.fetch_add(
-      std::uint64_t(
-          std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - w->since).count()),
-      std::memory_order_relaxed);
-  if (w->failed) {
-    error = *w->failed;
-    co_return nullptr;
-  }
-  co_return std::move(w->delivered);
+  arm_waiter(p, w);
 }
 
 void runtime::release(server_ptr srv, shard& s) {
@@ -158,8 +216,19 @@ void runtime::release(server_ptr srv, shard& s) {
     {
       std::lock_guard lk(p.mu);
       if (p.waiters.empty()) break;
-      w = std::move(p.waiters.front());
-      p.waiters.pop_front();
+      // Prefer a waiter on this shard among those that queued within kLocalWindow of the
+      // oldest: the server stays here (no hand-off), and no one waits more than the window
+      // longer than strict FIFO order would make it.
+      auto pick = p.waiters.begin();
+      const auto horizon = p.waiters.front()->since + kLocalWindow;
+      for (auto it = p.waiters.begin(); it != p.waiters.end() && (*it)->since <= horizon; ++it) {
+        if (&(*it)->home == &s) {
+          pick = it;
+          break;
+        }
+      }
+      w = std::move(*pick);
+      p.waiters.erase(pick);
       p.nwaiters.fetch_sub(1);
     }
     server_ptr give = std::move(loc.idle.back());
