@@ -72,7 +72,7 @@ double seconds_since(clock::time_point t) {
 struct client_session : std::enable_shared_from_this<client_session> {
   client_session(runtime& r, shard& s, stream_socket so, bool unix_socket)
       : rt(r), sh(s), sock(std::move(so)), is_unix(unix_socket),
-        cscan(r.cfg().max_packet_size), sscan(r.cfg().max_packet_size) {}
+        cscan(r.cfg().max_packet_size) {}
 
   runtime& rt;
   shard& sh;
@@ -87,9 +87,8 @@ struct client_session : std::enable_shared_from_this<client_session> {
   int pending_rfq = 0;      ///< Query/Sync/FunctionCall sent, ReadyForQuery not yet seen
   bool batch_open = false;  ///< extended-protocol messages sent since the last Sync
   char tx_status = 'I';
-  pgwire::stream_scanner cscan, sscan;
-  param_map params;  ///< tracked parameters as this client sees them
-  std::string params_key;  ///< tracked_key(params)
+  pgwire::stream_scanner cscan;  ///< message boundaries of what the client sends
+  param_set_ptr params;  ///< tracked parameters as this client sees them (shared, immutable)
 
   std::uint64_t cancel_key = 0;
   std::uint32_t key_pid = 0, key_secret = 0;
@@ -98,7 +97,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
   clock::time_point connected_at = clock::now(), last_client_io = clock::now(),
                     last_server_io = clock::now();
   std::list<client_session*>::iterator reg;
-  pgwire::byte_buffer cbuf, out;
+  pgwire::byte_buffer cbuf;  ///< client bytes that must outlive a read (login, linking)
 
   std::string prefix() const { return fmt::format("C-0x{:x}: {}/{}@{}", id, db_name, user_name, addr); }
 
@@ -106,7 +105,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
 
   awaitable<void> send_error(std::string_view severity, std::string_view sqlstate,
                              std::string_view msg) {
-    out.clear();
+    pgwire::byte_buffer out;
     pgwire::write_error(out, severity, sqlstate, msg);
     co_await asio::async_write(sock, asio::buffer(out), nothrow);
   }
@@ -119,7 +118,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
 
   bool clean() const {
     return pending_rfq == 0 && !batch_open && tx_status == 'I' && cscan.at_boundary() &&
-           sscan.at_boundary();
+           (!srv || srv->scan.at_boundary());
   }
 
   /// Ends the session from outside its coroutines (janitor, shutdown): best-effort error to
@@ -129,7 +128,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
     closing = true;
     log::info("{} closing because: {} (age={:.0f}s)", prefix(), reason, seconds_since(connected_at));
     if (!client_writing && !to_client_pending) {
-      out.clear();
+      pgwire::byte_buffer out;
       pgwire::write_error(out, "FATAL", sqlstate, reason);
       ::send(sock.native_handle(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     }
@@ -248,8 +247,8 @@ struct client_session : std::enable_shared_from_this<client_session> {
       }
       // SSLRequest / GSSENCRequest: not offered (yet); the client continues in plaintext.
       consume(r.msg.size);
-      out.assign(1, std::uint8_t('N'));
-      auto [ec, n] = co_await asio::async_write(sock, asio::buffer(out), nothrow);
+      static const std::uint8_t no_ssl = 'N';
+      auto [ec, n] = co_await asio::async_write(sock, asio::buffer(&no_ssl, 1), nothrow);
       if (ec) {
         co_return false;
       }
@@ -337,16 +336,17 @@ struct client_session : std::enable_shared_from_this<client_session> {
       welcome = s->params;
       rt.release(std::move(s), sh);
     }
+    param_map mine;
     for (const auto& [k, v] : welcome)
-      if (is_tracked_param(c, k)) params[k] = v;
+      if (is_tracked_param(c, k)) mine[k] = v;
     for (auto& [k, v] : startup_tracked) {
-      params[k] = v;
+      mine[k] = v;
       welcome[k] = v;
     }
-    params_key = tracked_key(c, params);
+    params = pool_->intern(c, std::move(mine));
 
     cancel_key = rt.register_client(weak_from_this(), sh.id, key_pid, key_secret);
-    out.clear();
+    pgwire::byte_buffer out;
     pgwire::write_auth_ok(out);
     for (const auto& [k, v] : welcome) pgwire::write_parameter_status(out, k, v);
     pgwire::write_backend_key_data(out, key_pid, key_secret);
@@ -356,8 +356,6 @@ struct client_session : std::enable_shared_from_this<client_session> {
       co_return false;
     }
     logged_in = true;
-    out.clear();
-    out.shrink_to_fit();  // the welcome is sent; an idle client keeps no buffers
     co_return true;
   }
 
@@ -378,7 +376,6 @@ struct client_session : std::enable_shared_from_this<client_session> {
   bool client_armed = false;   ///< a wait on the client socket is pending
   bool server_armed = false;   ///< a read on the server socket is pending
   bool to_client_pending = false;  ///< the server chain waits for a partial write to drain
-  pgwire::byte_buffer sbuf;    ///< link buffer, borrowed from the shard while linked
 
   static void start_relay(self_ptr self) {
     client_session& c = *self;
@@ -548,7 +545,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
       c.finish();
       return;
     }
-    if (check || s->tracked_key != c.params_key) {
+    if (check || s->tracked_key != c.params->key) {
       asio::co_spawn(c.sh.io, prepare_server(std::move(self), std::move(s), check), asio::detached);
       return;
     }
@@ -581,8 +578,9 @@ struct client_session : std::enable_shared_from_this<client_session> {
     client_session& c = *self;
     c.pool_->active.fetch_add(1);
     c.tx_status = 'I';
-    c.sscan.reset();
-    c.sbuf = c.sh.take_buffer();
+    server_conn& s = *c.srv;
+    s.scan.reset();
+    if (s.relay_buf.empty()) s.relay_buf.resize(c.sh.buffer_size);
     arm_server(self);
     const bool sent = send_to_server(self, c.cbuf.data(), c.cbuf.size());
     if (!sent) return;
@@ -596,9 +594,9 @@ struct client_session : std::enable_shared_from_this<client_session> {
 
   /// Brings the server's session parameters in line with what this client has seen.
   awaitable<bool> replay_params() {
-    if (srv->tracked_key == params_key) co_return true;
+    if (srv->tracked_key == params->key) co_return true;
     std::string sql;
-    for (const auto& [k, v] : params) {
+    for (const auto& [k, v] : params->values) {
       auto it = srv->params.find(k);
       if (it != srv->params.end() && it->second == v) continue;
       sql += fmt::format("SET {} = {};", k, quote_literal(v));
@@ -614,19 +612,20 @@ struct client_session : std::enable_shared_from_this<client_session> {
     }
     // The server reports canonical spellings ("utc" -> "UTC"): adopt them so the next link
     // compares equal.
-    for (auto& [k, v] : params) {
+    param_map adopted = params->values;
+    for (auto& [k, v] : adopted) {
       auto it = srv->params.find(k);
       if (it != srv->params.end()) v = it->second;
     }
     srv->tracked_key = tracked_key(rt.cfg(), srv->params);
-    params_key = tracked_key(rt.cfg(), params);
+    params = pool_->intern(rt.cfg(), std::move(adopted));
     co_return true;
   }
 
   static void arm_server(self_ptr self) {
     client_session& c = *self;
     c.server_armed = true;
-    c.srv->sock.async_read_some(asio::buffer(c.sbuf), [self = std::move(self)](error_code ec, std::size_t n) mutable {
+    c.srv->sock.async_read_some(asio::buffer(c.srv->relay_buf), [self = std::move(self)](error_code ec, std::size_t n) mutable {
       on_server(std::move(self), ec, n);
     });
   }
@@ -654,8 +653,8 @@ struct client_session : std::enable_shared_from_this<client_session> {
     bool stmt_violation = false;
     server_conn& s = *c.srv;
     const config& cfg = c.rt.cfg();
-    const auto err = c.sscan.feed(
-        pgwire::bytes_view(c.sbuf.data(), n),
+    const auto err = s.scan.feed(
+        pgwire::bytes_view(s.relay_buf.data(), n),
         [](char tag) { return tag == pgwire::be::ready_for_query || tag == pgwire::be::parameter_status; },
         [&](char tag, pgwire::bytes_view body, std::size_t) {
           if (tag == pgwire::be::ready_for_query) {
@@ -670,9 +669,10 @@ struct client_session : std::enable_shared_from_this<client_session> {
               const std::string k(m.name);
               s.params[k] = std::string(m.value);
               if (is_tracked_param(cfg, k)) {
-                c.params[k] = std::string(m.value);
+                param_map mine = c.params->values;
+                mine[k] = std::string(m.value);
+                c.params = p.intern(cfg, std::move(mine));
                 s.tracked_key = tracked_key(cfg, s.params);
-                c.params_key = tracked_key(cfg, c.params);
               }
             }
           }
@@ -698,7 +698,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
       fail(std::move(self), "08P01", "transaction blocks not allowed in statement pooling mode");
       return;
     }
-    std::size_t done = c.sock.write_some(asio::buffer(c.sbuf.data(), n), ec);
+    std::size_t done = c.sock.write_some(asio::buffer(s.relay_buf.data(), n), ec);
     if (ec == asio::error::would_block) {
       ec = {};
       done = 0;
@@ -709,7 +709,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
     }
     if (done < n) {
       c.to_client_pending = true;
-      asio::async_write(c.sock, asio::buffer(c.sbuf.data() + done, n - done),
+      asio::async_write(c.sock, asio::buffer(s.relay_buf.data() + done, n - done),
                         [self](error_code wec, std::size_t) mutable {
                           client_session& cs = *self;
                           cs.to_client_pending = false;
@@ -752,12 +752,12 @@ struct client_session : std::enable_shared_from_this<client_session> {
   static void unlink(const self_ptr& self) {
     client_session& c = *self;
     if (!c.srv) return;
-    c.sh.give_buffer(std::move(c.sbuf));
     c.pool_->active.fetch_sub(1);
+    const bool reusable = !c.poison_server && c.clean() && c.srv->sock.is_open();
     server_ptr s = std::move(c.srv);
     runtime& rt = c.rt;
     const config& cfg = rt.cfg();
-    if (c.poison_server || !c.clean() || !s->sock.is_open()) {
+    if (!reusable) {
       rt.discard(std::move(s), c.sh, c.closing ? "client disconnect while server was not ready" : "unclean server");
       c.poison_server = false;
       return;

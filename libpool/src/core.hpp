@@ -36,6 +36,7 @@
 
 #include "pgwire/auth.hpp"
 #include "pgwire/framer.hpp"
+#include "pgwire/scanner.hpp"
 #include "pgwire/writer.hpp"
 #include "sluice/config.hpp"
 
@@ -43,7 +44,10 @@ namespace sluice {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
-using stream_socket = asio::generic::stream_protocol::socket;
+// Sockets bound to io_context's own executor: smaller than with any_io_executor, and so is
+// every operation pending on them (an idle client keeps one).
+using stream_socket =
+    asio::basic_stream_socket<asio::generic::stream_protocol, asio::io_context::executor_type>;
 using clock = std::chrono::steady_clock;
 template <class T>
 using awaitable = asio::awaitable<T>;
@@ -70,10 +74,20 @@ struct fn_mail final : mail {
 /// by canonical name.
 using param_map = std::map<std::string, std::string, std::less<>>;
 
+/// A client's tracked parameters with their key (see tracked_key). Immutable and shared:
+/// clients with the same values point to the same set (pool::intern), so an idle client
+/// carries a pointer, not a map.
+struct param_set {
+  param_map values;
+  std::string key;
+};
+using param_set_ptr = std::shared_ptr<const param_set>;
+
 /// One PostgreSQL connection. Owned by exactly one place at a time: a pool's idle list on a
 /// shard, a hand-off in flight, or the client session it is linked to.
 struct server_conn {
-  server_conn(asio::io_context& io, pool& p) : sock(io), owner(&p) {}
+  server_conn(asio::io_context& io, pool& p, std::uint32_t max_packet)
+      : sock(io), owner(&p), scan(max_packet) {}
   stream_socket sock;
   pool* owner;
   int protocol_family = 0;  ///< to rebuild the socket on another shard
@@ -85,6 +99,10 @@ struct server_conn {
   std::string local_addr;
   bool in_login = true;
   pgwire::byte_buffer rbuf;  ///< bytes read but not consumed (login / reset phases)
+  // Relay state while linked to a client. It belongs to the server side of the link, so
+  // idle clients do not carry it.
+  pgwire::stream_scanner scan;     ///< message boundaries of what the server sends
+  pgwire::byte_buffer relay_buf;   ///< read buffer (pkt_buf bytes), allocated on first link
 };
 using server_ptr = std::unique_ptr<server_conn>;
 
@@ -136,6 +154,12 @@ struct pool {
   clock::time_point last_login_failure{};
   bool retry_scheduled = false;
 
+  /// The shared param_set with these values (all tracked), creating it if needed.
+  param_set_ptr intern(const config& cfg, param_map values);
+  std::mutex intern_mu;
+  std::map<std::string, std::weak_ptr<const param_set>, std::less<>> interned;
+  std::size_t intern_sweep_at = 64;
+
   std::atomic<int> nwaiters{0};
   std::atomic<int> active{0};  ///< linked to a client
 
@@ -167,18 +191,7 @@ struct shard {
   /// Read buffer shared by the shard's client sessions: a client's bytes live here only
   /// between a read and the write that forwards them, so idle clients hold no buffer.
   pgwire::byte_buffer scratch = pgwire::byte_buffer(64 * 1024);
-  /// Relay buffers for linked sessions, recycled so steady state allocates nothing.
-  std::vector<pgwire::byte_buffer> spare_buffers;
-  std::size_t buffer_size = 4096;  ///< pkt_buf
-  pgwire::byte_buffer take_buffer() {
-    if (spare_buffers.empty()) return pgwire::byte_buffer(buffer_size);
-    pgwire::byte_buffer b = std::move(spare_buffers.back());
-    spare_buffers.pop_back();
-    return b;
-  }
-  void give_buffer(pgwire::byte_buffer b) {
-    if (spare_buffers.size() < 256) spare_buffers.push_back(std::move(b));
-  }
+  std::size_t buffer_size = 4096;  ///< pkt_buf: size of each server's relay buffer
 
   /// From any thread: run m on this shard.
   void send(mail* m);

@@ -50,6 +50,22 @@ pool::pool(runtime& rt_, std::string db, std::string user, pool_target t, pool_m
       reserve_size(reserve),
       locals(new local[nshards]) {}
 
+param_set_ptr pool::intern(const config& cfg, param_map values) {
+  std::string key = tracked_key(cfg, values);
+  std::lock_guard lk(intern_mu);
+  auto it = interned.find(key);
+  if (it != interned.end()) {
+    if (param_set_ptr live = it->second.lock()) return live;
+  }
+  auto set = std::make_shared<const param_set>(param_set{std::move(values), key});
+  interned.insert_or_assign(std::move(key), set);
+  if (interned.size() >= intern_sweep_at) {
+    std::erase_if(interned, [](const auto& e) { return e.second.expired(); });
+    intern_sweep_at = std::max<std::size_t>(64, 2 * interned.size());
+  }
+  return set;
+}
+
 shard::shard(runtime& r, int i) : rt(r), id(i), janitor(io) {}
 
 void shard::send(mail* m) {
@@ -349,7 +365,7 @@ void runtime::launch_server(pool& p, shard& s, bool reserve) {
     keys = p.scram_keys;
   }
   if (reserve) log::info("{}/{}: taking connection from reserve_pool", p.db_name, p.user_name);
-  auto srv = std::make_unique<server_conn>(s.io, p);
+  auto srv = std::make_unique<server_conn>(s.io, p, std::uint32_t(c.max_packet_size));
   srv->id = next_id.fetch_add(1);
   asio::co_spawn(s.io, open_server(p, s, std::move(srv), keys), asio::detached);
 }

@@ -30,10 +30,10 @@ class stream_scanner {
     std::size_t i = 0;
     while (i < in.size() || (in_body_ && remaining_ == 0)) {
       if (!in_body_) {
-        const std::size_t take = std::min<std::size_t>(5 - hdr_len_, in.size() - i);
+        const std::size_t take = std::min<std::size_t>(5u - hdr_len_, in.size() - i);
         std::memcpy(hdr_ + hdr_len_, in.data() + i, take);
         const bool split = hdr_len_ > 0;
-        hdr_len_ += take;
+        hdr_len_ = static_cast<std::uint8_t>(hdr_len_ + take);
         i += take;
         if (hdr_len_ < 5) break;
         hdr_len_ = 0;
@@ -80,11 +80,12 @@ class stream_scanner {
   }
 
  private:
+  // Laid out small: every relayed connection carries one.
   std::uint32_t max_len_, max_keep_;
-  std::uint8_t hdr_[5] = {};
-  std::size_t hdr_len_ = 0;
-  char tag_ = 0;
   std::uint32_t remaining_ = 0;
+  std::uint8_t hdr_[5] = {};
+  std::uint8_t hdr_len_ = 0;
+  char tag_ = 0;
   bool in_body_ = false, keeping_ = false;
   std::size_t header_end_ = 0;
   byte_buffer kept_;
