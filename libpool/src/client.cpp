@@ -46,6 +46,19 @@ std::string peer_string(int fd, bool is_unix) {
   return fmt::format("{}:{}", host, port);
 }
 
+/// Plain operator new/delete at the requested size (see client_wait_handler).
+template <class T>
+struct exact_allocator {
+  using value_type = T;
+  exact_allocator() noexcept = default;
+  template <class U>
+  exact_allocator(const exact_allocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p); }
+  template <class U>
+  bool operator==(const exact_allocator<U>&) const noexcept { return true; }
+};
+
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
@@ -69,7 +82,7 @@ double seconds_since(clock::time_point t) {
 
 }  // namespace
 
-struct client_session : std::enable_shared_from_this<client_session> {
+struct client_session : client_link {
   client_session(runtime& r, shard& s, stream_socket so, bool unix_socket)
       : rt(r), sh(s), sock(std::move(so)), is_unix(unix_socket),
         cscan(r.cfg().max_packet_size) {}
@@ -78,8 +91,8 @@ struct client_session : std::enable_shared_from_this<client_session> {
   shard& sh;
   stream_socket sock;
   const bool is_unix;
-  std::uint64_t id = 0;
-  std::string addr, db_name, user_name;
+  std::string addr, user_name;
+  std::unique_ptr<std::string> login_db;  ///< the database asked for, until pool_ is known
   pool* pool_ = nullptr;
   server_ptr srv;
 
@@ -90,16 +103,19 @@ struct client_session : std::enable_shared_from_this<client_session> {
   pgwire::stream_scanner cscan;  ///< message boundaries of what the client sends
   param_set_ptr params;  ///< tracked parameters as this client sees them (shared, immutable)
 
-  std::uint64_t cancel_key = 0;
-  std::uint32_t key_pid = 0, key_secret = 0;
+  std::uint32_t key_pid = 0, key_secret = 0;  ///< cancel key given to the client
   bool closing = false, finished = false, client_writing = false, logged_in = false;
   bool poison_server = false;  ///< the server must be closed, not reused
   clock::time_point connected_at = clock::now(), last_client_io = clock::now(),
                     last_server_io = clock::now();
-  std::list<client_session*>::iterator reg;
   pgwire::byte_buffer cbuf;  ///< client bytes that must outlive a read (login, linking)
 
-  std::string prefix() const { return fmt::format("C-0x{:x}: {}/{}@{}", id, db_name, user_name, addr); }
+  /// "C-0x...: db/user@addr" for log lines; the address of the session is its id.
+  std::string prefix() const {
+    const std::string_view db = pool_ ? std::string_view(pool_->db_name) : login_db ? std::string_view(*login_db) : "(nodb)";
+    return fmt::format("C-{}: {}/{}@{}", static_cast<const void*>(this), db,
+                       user_name.empty() ? "(nouser)" : user_name, addr);
+  }
 
   // ------------------------------------------------------------------ small helpers
 
@@ -256,8 +272,9 @@ struct client_session : std::enable_shared_from_this<client_session> {
 
     const auto& sm = pkt.startup;
     user_name = std::string(sm.get("user"));
-    db_name = std::string(sm.get("database"));
-    if (db_name.empty()) db_name = user_name;
+    login_db = std::make_unique<std::string>(sm.get("database"));
+    if (login_db->empty()) *login_db = user_name;
+    const std::string& db_name = *login_db;
     if (user_name.empty()) {
       co_await fatal("08P01", "no username supplied");
       co_return false;
@@ -345,7 +362,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
     }
     params = pool_->intern(c, std::move(mine));
 
-    cancel_key = rt.register_client(weak_from_this(), sh.id, key_pid, key_secret);
+    runtime::new_cancel_key(key_pid, key_secret);
     pgwire::byte_buffer out;
     pgwire::write_auth_ok(out);
     for (const auto& [k, v] : welcome) pgwire::write_parameter_status(out, k, v);
@@ -356,6 +373,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
       co_return false;
     }
     logged_in = true;
+    login_db.reset();  // pool_ names the database from now on
     co_return true;
   }
 
@@ -386,12 +404,21 @@ struct client_session : std::enable_shared_from_this<client_session> {
     arm_client(std::move(self));
   }
 
+  /// The handler of the wait on the client socket. It has its own allocator so that the
+  /// pending operation, the only thing an idle client holds besides the session, is
+  /// allocated at its exact size: Asio's per-thread recycling would hand it whatever larger
+  /// block ran before (an accept, a read), which made idle clients cost ~200 bytes more.
+  struct client_wait_handler {
+    self_ptr self;
+    using allocator_type = exact_allocator<void>;
+    allocator_type get_allocator() const noexcept { return {}; }
+    void operator()(error_code ec) { on_client(std::move(self), ec); }
+  };
+
   static void arm_client(self_ptr self) {
     client_session& c = *self;
     c.client_armed = true;
-    c.sock.async_wait(asio::socket_base::wait_read, [self = std::move(self)](error_code ec) mutable {
-      on_client(std::move(self), ec);
-    });
+    c.sock.async_wait(asio::socket_base::wait_read, client_wait_handler{std::move(self)});
   }
 
   /// Client -> server. An idle client holds no read buffer: it waits for readability, then
@@ -505,6 +532,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
     }
     asio::async_write(c.srv->sock, asio::buffer(c.cbuf), [self](error_code wec, std::size_t) mutable {
       client_session& cs = *self;
+      cs.cbuf = {};
       if (wec || cs.closing) {
         cs.finish();
         return;
@@ -584,7 +612,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
     arm_server(self);
     const bool sent = send_to_server(self, c.cbuf.data(), c.cbuf.size());
     if (!sent) return;
-    c.cbuf.clear();
+    c.cbuf = {};  // an idle client keeps no buffer
     if (c.closing) {  // a Terminate followed what was just forwarded
       c.finish();
       return;
@@ -836,8 +864,7 @@ struct client_session : std::enable_shared_from_this<client_session> {
       // With a write to the client pending, closing the client socket below ends it and its
       // handler unlinks.
     }
-    if (cancel_key) rt.unregister_client(cancel_key);
-    sh.clients.erase(reg);
+    unlink_from_list();
     rt.client_count.fetch_sub(1);
     if (logged_in && rt.cfg().log_disconnections)
       log::info("{} closing because: client close request (age={:.0f}s)", prefix(), seconds_since(connected_at));
@@ -873,20 +900,21 @@ void start_client(runtime& rt, shard& s, stream_socket sock, bool is_unix) {
   const int fd = sock.native_handle();
   if (!is_unix) apply_tcp_options(fd, c);
   auto cs = std::make_shared<client_session>(rt, s, std::move(sock), is_unix);
-  cs->id = rt.next_id.fetch_add(1);
   cs->addr = peer_string(fd, is_unix);
-  s.clients.push_front(cs.get());
-  cs->reg = s.clients.begin();
+  cs->link_into(s.clients);
   rt.client_count.fetch_add(1);
   asio::co_spawn(s.io, client_session::main(std::move(cs)), asio::detached);
 }
 
-void client_check_timeouts(client_session* c, const config& cfg) { c->check_timeouts(cfg); }
-void client_kill(client_session* c, std::string_view reason) { c->kill(reason); }
-bool client_linked(const client_session* c) { return c->srv != nullptr; }
-void client_cancel(client_session* c, shard& s) {
-  if (!c->srv) return;
+void client_check_timeouts(client_link* l, const config& cfg) {
+  static_cast<client_session*>(l)->check_timeouts(cfg);
+}
+bool client_cancel_if(client_link* l, shard& s, std::uint32_t pid, std::uint32_t secret) {
+  auto* c = static_cast<client_session*>(l);
+  if (!c->logged_in || c->key_pid != pid || c->key_secret != secret) return false;
+  if (!c->srv) return true;
   asio::co_spawn(s.io, send_cancel(s.io, c->pool_->target, c->srv->be_pid, c->srv->be_secret), asio::detached);
+  return true;
 }
 
 }  // namespace sluice

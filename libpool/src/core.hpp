@@ -25,7 +25,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -175,6 +174,23 @@ struct pool {
   std::atomic<std::uint64_t> wait_time_us{0};
 };
 
+/// Links a client session into its shard's list (intrusive: no node allocation per client).
+struct client_link {
+  client_link* prev = this;
+  client_link* next = this;
+  void link_into(client_link& head) {
+    prev = &head;
+    next = head.next;
+    head.next->prev = this;
+    head.next = this;
+  }
+  void unlink_from_list() {
+    prev->next = next;
+    next->prev = prev;
+    prev = next = this;
+  }
+};
+
 /// A shard: one io_context, one thread, its own idle servers and clients.
 struct shard {
   shard(runtime& rt, int id);
@@ -186,7 +202,7 @@ struct shard {
   std::thread thread;
   boost::lockfree::queue<mail*> mailbox{256};
   std::atomic<bool> wake_pending{false};
-  std::list<client_session*> clients;  ///< for the janitor and shutdown
+  client_link clients;  ///< list head of this shard's client sessions (janitor, cancel)
   asio::steady_timer janitor;
   /// Read buffer shared by the shard's client sessions: a client's bytes live here only
   /// between a read and the write that forwards them, so idle clients hold no buffer.
@@ -230,7 +246,6 @@ std::string tracked_key(const config& cfg, const param_map& params);
 
 }  // namespace sluice
 
-#include <unordered_map>
 #include "sluice/pooler.hpp"
 
 namespace sluice {
@@ -277,13 +292,10 @@ class runtime final : public pooler {
   awaitable<void> janitor_loop(shard& s);
 
   // ---- cancel keys
-  struct cancel_entry {
-    int shard_id;
-    std::weak_ptr<client_session> client;
-  };
-  std::uint64_t register_client(std::weak_ptr<client_session> c, int shard_id,
-                                std::uint32_t& pid, std::uint32_t& secret);
-  void unregister_client(std::uint64_t key);
+  /// A fresh random key (pid, secret) for a client's BackendKeyData.
+  static void new_cancel_key(std::uint32_t& pid, std::uint32_t& secret);
+  /// Finds the client with this key on any shard and cancels its query. Keys are 64 random
+  /// bits and a cancel is rare, so each shard scans its own clients: no key index is kept.
   void route_cancel(std::uint32_t pid, std::uint32_t secret);
 
   std::atomic<int> client_count{0};
@@ -307,8 +319,6 @@ class runtime final : public pooler {
   std::vector<std::unique_ptr<shard>> shards_;
   std::mutex pools_mu_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<pool>> pools_;
-  std::mutex cancel_mu_;
-  std::unordered_map<std::uint64_t, cancel_entry> cancel_keys_;
 
   std::vector<std::unique_ptr<listener>> listeners_;
   std::atomic<unsigned> rr_{0};
@@ -324,9 +334,8 @@ class runtime final : public pooler {
 /// Starts a client session on shard s for an accepted socket.
 void start_client(runtime& rt, shard& s, stream_socket sock, bool is_unix);
 // Operations on a client session, from its own shard (client.cpp).
-void client_check_timeouts(client_session* c, const config& cfg);
-void client_kill(client_session* c, std::string_view reason);
-bool client_linked(const client_session* c);
-void client_cancel(client_session* c, shard& s);
+void client_check_timeouts(client_link* c, const config& cfg);
+/// Sends a cancel for c's query if it has key (pid, secret); false if the key is not c's.
+bool client_cancel_if(client_link* c, shard& s, std::uint32_t pid, std::uint32_t secret);
 
 }  // namespace sluice

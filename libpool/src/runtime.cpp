@@ -88,38 +88,23 @@ pool* runtime::get_pool(const database_config& db, const std::string& dbname,
 
 // ---------------------------------------------------------------------------- cancel keys
 
-std::uint64_t runtime::register_client(std::weak_ptr<client_session> c, int shard_id,
-                                       std::uint32_t& pid, std::uint32_t& secret) {
-  for (;;) {
-    std::uint32_t k[2];
-    if (!pgwire::random_bytes({reinterpret_cast<std::uint8_t*>(k), sizeof k}))
-      throw std::runtime_error("no randomness for cancel keys");
-    const std::uint64_t key = (std::uint64_t(k[0]) << 32) | k[1];
-    std::lock_guard lk(cancel_mu_);
-    if (cancel_keys_.emplace(key, cancel_entry{shard_id, std::move(c)}).second) {
-      pid = k[0];
-      secret = k[1];
-      return key;
-    }
-  }
-}
-
-void runtime::unregister_client(std::uint64_t key) {
-  std::lock_guard lk(cancel_mu_);
-  cancel_keys_.erase(key);
+void runtime::new_cancel_key(std::uint32_t& pid, std::uint32_t& secret) {
+  std::uint32_t k[2];
+  if (!pgwire::random_bytes({reinterpret_cast<std::uint8_t*>(k), sizeof k}))
+    throw std::runtime_error("no randomness for cancel keys");
+  pid = k[0];
+  secret = k[1];
 }
 
 void runtime::route_cancel(std::uint32_t pid, std::uint32_t secret) {
-  cancel_entry e;
-  {
-    std::lock_guard lk(cancel_mu_);
-    auto it = cancel_keys_.find((std::uint64_t(pid) << 32) | secret);
-    if (it == cancel_keys_.end()) return;  // unknown keys are dropped silently, as PostgreSQL does
-    e = it->second;
+  // Unknown keys are dropped silently, as PostgreSQL does.
+  for (auto& sh : shards_) {
+    sh->post_fn([pid, secret](shard& s) {
+      for (client_link* l = s.clients.next; l != &s.clients; l = l->next) {
+        if (client_cancel_if(l, s, pid, secret)) return;
+      }
+    });
   }
-  shard_at(e.shard_id).post_fn([client = e.client](shard& s) {
-    if (auto c = client.lock()) client_cancel(c.get(), s);
-  });
 }
 
 // ---------------------------------------------------------------------------- listeners
@@ -222,7 +207,7 @@ awaitable<void> runtime::janitor_loop(shard& s) {
       co_return;
     }
     janitor_tick(s);
-    for (client_session* c : s.clients) client_check_timeouts(c, cfg());
+    for (client_link* l = s.clients.next; l != &s.clients; l = l->next) client_check_timeouts(l, cfg());
   }
 }
 
