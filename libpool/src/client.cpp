@@ -609,8 +609,17 @@ struct client_session : client_link {
     server_conn& s = *c.srv;
     s.scan.reset();
     if (s.relay_buf.empty()) s.relay_buf.resize(c.sh.buffer_size);
-    arm_server(self);
+    // The query goes out before the server read is armed: arming costs a syscall (Asio tries
+    // a speculative read), which should not delay the query.
     const bool sent = send_to_server(self, c.cbuf.data(), c.cbuf.size());
+    arm_server(self);
+    if (c.finished) {
+      // The write failed and finish() ran before the read was armed: end the read now so
+      // its handler unlinks (and discards) the server.
+      c.poison_server = true;
+      error_code ignored;
+      c.srv->sock.close(ignored);
+    }
     if (!sent) return;
     c.cbuf = {};  // an idle client keeps no buffer
     if (c.closing) {  // a Terminate followed what was just forwarded
