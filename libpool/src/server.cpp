@@ -2,6 +2,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <unistd.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -148,6 +149,20 @@ bool is_tracked_param(const config& cfg, std::string_view canonical) {
   return false;
 }
 
+/// Registers the socket with the reactor again, without write interest. Asio adds EPOLLOUT to
+/// a descriptor's (edge-triggered) epoll registration the first time it waits for
+/// writability, as connect does, and never removes it; the kernel then reports write space
+/// after each query sent (seen with strace: one extra epoll_wait wake-up per transaction).
+/// A fresh registration asks for reads only; a later partial write adds EPOLLOUT back.
+static void register_read_only(server_conn& s) {
+  error_code ec;
+  const int fd = s.sock.release(ec);
+  if (ec) return;
+  const asio::generic::stream_protocol proto(s.protocol_family, s.protocol_family == AF_UNIX ? 0 : IPPROTO_TCP);
+  s.sock.assign(proto, fd, ec);
+  if (ec) ::close(fd);  // the server is then seen closed and discarded
+}
+
 awaitable<login_result> server_login(server_conn& s, const config& cfg,
                                      std::optional<pgwire::scram_keys> keys) {
   const pool_target& t = s.owner->target;
@@ -240,7 +255,9 @@ awaitable<login_result> server_login(server_conn& s, const config& cfg,
         s.in_login = false;
         s.tracked_key = tracked_key(cfg, s.params);
         s.connected_at = s.idle_since = clock::now();
-        co_return finish({true, {}, {}});
+        login_result ok = finish({true, {}, {}});
+        register_read_only(s);
+        co_return ok;
       }
       default:  // NoticeResponse, NegotiateProtocolVersion: nothing to do
         break;
