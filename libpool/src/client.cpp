@@ -443,7 +443,7 @@ struct client_session : client_link {
     c.last_client_io = clock::now();
     std::size_t forward = n;
     bool terminate = false, split_terminate = false;
-    pool& p = *c.pool_;
+    pool::local& st = c.pool_->locals[c.sh.id];
     const auto err = c.cscan.feed(
         pgwire::bytes_view(c.sh.scratch.data(), n), [](char) { return false; },
         [&](char tag, pgwire::bytes_view, std::size_t header_end) {
@@ -451,14 +451,14 @@ struct client_session : client_link {
             case pgwire::fe::query:
             case pgwire::fe::function_call:
               ++c.pending_rfq;
-              p.query_count.fetch_add(1, std::memory_order_relaxed);
+              bump(st.query_count, std::uint64_t{1});
               break;
             case pgwire::fe::sync:
               ++c.pending_rfq;
               c.batch_open = false;
               break;
             case pgwire::fe::execute:
-              p.query_count.fetch_add(1, std::memory_order_relaxed);
+              bump(st.query_count, std::uint64_t{1});
               c.batch_open = true;
               break;
             case pgwire::fe::parse:
@@ -491,7 +491,7 @@ struct client_session : client_link {
       return;
     }
     if (split_terminate) c.poison_server = true;
-    p.bytes_in.fetch_add(n, std::memory_order_relaxed);
+    bump(st.bytes_in, std::uint64_t(n));
     if (forward > 0) {
       if (!c.srv) {
         // Waiting for a server yields to other sessions, which reuse the scratch buffer.
@@ -604,7 +604,7 @@ struct client_session : client_link {
   /// Linked: start the server chain, forward what the client sent, resume the client chain.
   static void attach(self_ptr self) {
     client_session& c = *self;
-    c.pool_->active.fetch_add(1);
+    bump(c.pool_->locals[c.sh.id].active, 1);
     c.tx_status = 'I';
     server_conn& s = *c.srv;
     s.scan.reset();
@@ -686,7 +686,8 @@ struct client_session : client_link {
     }
     c.last_server_io = clock::now();
     pool& p = *c.pool_;
-    p.bytes_out.fetch_add(n, std::memory_order_relaxed);
+    pool::local& st = p.locals[c.sh.id];
+    bump(st.bytes_out, std::uint64_t(n));
     bool stmt_violation = false;
     server_conn& s = *c.srv;
     const config& cfg = c.rt.cfg();
@@ -697,7 +698,7 @@ struct client_session : client_link {
           if (tag == pgwire::be::ready_for_query) {
             if (!body.empty()) c.tx_status = static_cast<char>(body[0]);
             if (c.pending_rfq > 0) --c.pending_rfq;
-            if (c.tx_status == 'I') p.xact_count.fetch_add(1, std::memory_order_relaxed);
+            if (c.tx_status == 'I') bump(st.xact_count, std::uint64_t{1});
             if (p.mode == pool_mode::statement && c.tx_status != 'I') stmt_violation = true;
           } else if (tag == pgwire::be::parameter_status) {
             pgwire::parameter_status_msg m;
@@ -789,7 +790,7 @@ struct client_session : client_link {
   static void unlink(const self_ptr& self) {
     client_session& c = *self;
     if (!c.srv) return;
-    c.pool_->active.fetch_sub(1);
+    bump(c.pool_->locals[c.sh.id].active, -1);
     const bool reusable = !c.poison_server && c.clean() && c.srv->sock.is_open();
     server_ptr s = std::move(c.srv);
     runtime& rt = c.rt;

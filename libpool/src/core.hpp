@@ -160,19 +160,32 @@ struct pool {
   std::size_t intern_sweep_at = 64;
 
   std::atomic<int> nwaiters{0};
-  std::atomic<int> active{0};  ///< linked to a client
 
-  /// Per shard: idle servers (touched only by that shard) and their count (read by others).
-  struct local {
+  /// Per shard: idle servers (touched only by that shard) and their count (read by others),
+  /// and the shard's share of the statistics. Written only by the shard's thread, so counters
+  /// are bumped with a relaxed load and store (no locked instruction); readers sum over shards.
+  /// Cache-line aligned: shards write their own line only.
+  struct alignas(64) local {
     std::vector<server_ptr> idle;
     std::atomic<int> idle_count{0};
+    std::atomic<int> active{0};  ///< servers linked to a client
+    std::atomic<std::uint64_t> xact_count{0}, query_count{0}, bytes_in{0}, bytes_out{0};
+    std::atomic<std::uint64_t> wait_time_us{0};
   };
   std::unique_ptr<local[]> locals;
-
-  // ---- stats (relaxed atomics; read by the stats API)
-  std::atomic<std::uint64_t> xact_count{0}, query_count{0}, bytes_in{0}, bytes_out{0};
-  std::atomic<std::uint64_t> wait_time_us{0};
+  const std::size_t nshards;
+  int active_total() const {
+    int n = 0;
+    for (std::size_t i = 0; i < nshards; ++i) n += locals[i].active.load(std::memory_order_relaxed);
+    return n;
+  }
 };
+
+/// Adds n to a counter that only the calling thread writes.
+template <class T>
+inline void bump(std::atomic<T>& counter, T n) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
 
 /// Links a client session into its shard's list (intrusive: no node allocation per client).
 struct client_link {

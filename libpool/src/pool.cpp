@@ -48,7 +48,8 @@ pool::pool(runtime& rt_, std::string db, std::string user, pool_target t, pool_m
       pool_size(size),
       min_pool_size(min_size),
       reserve_size(reserve),
-      locals(new local[nshards]) {}
+      locals(new local[nshards]),
+      nshards(nshards) {}
 
 param_set_ptr pool::intern(const config& cfg, param_map values) {
   std::string key = tracked_key(cfg, values);
@@ -176,9 +177,8 @@ void runtime::arm_waiter(pool& p, const std::shared_ptr<waiter>& w) {
 
 void runtime::on_waiter_timer(pool& p, const std::shared_ptr<waiter>& w) {
   if (w->delivered || w->failed) {
-    p.wait_time_us.fetch_add(
-        std::uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - w->since).count()),
-        std::memory_order_relaxed);
+    bump(p.locals[w->home.id].wait_time_us,
+         std::uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - w->since).count()));
     wait_done done = std::move(w->done);
     if (w->delivered) {
       done(std::move(w->delivered), {});

@@ -255,7 +255,7 @@ void runtime::shutdown_poll() {
   } else {
     int active = 0;
     std::lock_guard lk(pools_mu_);
-    for (auto& [k, p] : pools_) active += p->active.load();
+    for (auto& [k, p] : pools_) active += p->active_total();
     done = active == 0;
   }
   if (done) {
