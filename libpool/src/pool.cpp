@@ -255,6 +255,8 @@ void runtime::release(server_ptr srv, shard& s) {
       continue;
     }
     // Re-home the socket: the fd travels, the object is rebuilt on the waiter's shard.
+    log::debug("S-0x{:x}: {}/{} handed over from shard {} to shard {}", give->id, p.db_name,
+               p.user_name, s.id, w->home.id);
     const int family = give->protocol_family;
     error_code ec;
     const int fd = give->sock.release(ec);
