@@ -105,6 +105,7 @@ struct client_session : client_link {
 
   std::uint32_t key_pid = 0, key_secret = 0;  ///< cancel key given to the client
   bool closing = false, finished = false, client_writing = false, logged_in = false;
+  bool waiting = false;  ///< queued for a server (query_wait_timeout applies, not idle timeouts)
   bool poison_server = false;  ///< the server must be closed, not reused
   clock::time_point connected_at = clock::now(), last_client_io = clock::now(),
                     last_server_io = clock::now();
@@ -391,7 +392,6 @@ struct client_session : client_link {
   // replay, server_check_query, errors sent to the client) run as coroutines.
   using self_ptr = std::shared_ptr<client_session>;
 
-  bool client_armed = false;   ///< a wait on the client socket is pending
   bool server_armed = false;   ///< a read on the server socket is pending
   bool to_client_pending = false;  ///< the server chain waits for a partial write to drain
 
@@ -417,7 +417,6 @@ struct client_session : client_link {
 
   static void arm_client(self_ptr self) {
     client_session& c = *self;
-    c.client_armed = true;
     c.sock.async_wait(asio::socket_base::wait_read, client_wait_handler{std::move(self)});
   }
 
@@ -426,7 +425,6 @@ struct client_session : client_link {
   /// only when they must outlive that read (no server linked yet, or a partial write).
   static void on_client(self_ptr self, error_code ec) {
     client_session& c = *self;
-    c.client_armed = false;
     if (ec || c.closing) {
       c.finish();
       return;
@@ -557,7 +555,9 @@ struct client_session : client_link {
       return;
     }
     pool& p = *c.pool_;
+    c.waiting = true;
     c.rt.wait_for_server(p, c.sh, [self = std::move(self)](server_ptr srv, std::string error) mutable {
+      self->waiting = false;
       if (!srv) {
         fail(std::move(self), "08P01", error);
         return;
@@ -891,6 +891,7 @@ struct client_session : client_link {
         kill("client_login_timeout");
       return;
     }
+    if (waiting) return;  // query_wait_timeout is the waiter's own deadline
     if (!srv) {
       if (c.client_idle_timeout > 0 && seconds_since(last_client_io) > c.client_idle_timeout)
         kill("client_idle_timeout");

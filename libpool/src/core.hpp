@@ -244,8 +244,12 @@ awaitable<login_result> server_login(server_conn& s, const config& cfg,
 /// Sends one simple query and reads until ReadyForQuery; ParameterStatus updates s.params.
 /// Returns false (and the error text) if the server failed or the status is not idle.
 awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::string* error);
-/// Applies tcp_socket_buffer and the keepalive settings to a TCP socket.
+/// Applies TCP_NODELAY, the keepalive settings and tcp_user_timeout to a TCP socket.
 void apply_tcp_options(int fd, const config& cfg);
+/// Applies tcp_socket_buffer. Only before the connection exists (a socket about to connect,
+/// or a listener, whose accepted sockets inherit it): buffers shrunk under an established
+/// connection's window stall the peer's sends on the 200 ms persist timer.
+void apply_tcp_buffers(int fd, const config& cfg);
 /// Sends a CancelRequest for this server's backend key to the pool's target.
 awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint32_t pid,
                             std::uint32_t secret);

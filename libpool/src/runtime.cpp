@@ -121,6 +121,7 @@ void runtime::start_listeners() {
     error_code ec;
     l->acc.bind(gep, ec);
     if (ec) throw std::runtime_error(fmt::format("could not bind {}:{}: {}", ep.address().to_string(), ep.port(), ec.message()));
+    apply_tcp_buffers(l->acc.native_handle(), c);  // inherited by accepted sockets
     l->acc.listen(c.listen_backlog);
     if (c.tcp_defer_accept) {
       // Wake the acceptor only when the client has sent its first packet.

@@ -45,10 +45,23 @@ awaitable<error_code> connect_socket(stream_socket& sock, const pool_target& t, 
   for (const auto& r : results) {
     const asio::generic::stream_protocol::endpoint gep(r.endpoint());
     if (sock.is_open()) sock.close();
+    // Options go on before connect: buffer sizes set afterwards do not change the window
+    // scale agreed in the handshake, and a receive buffer shrunk under an established
+    // window made PostgreSQL's sends stall (seen: a 20 MB result at tcp_socket_buffer=16384
+    // took over a minute; pgbouncer, which sets them first, took 0.4 s).
+    error_code oec;
+    sock.open(gep.protocol(), oec);
+    if (oec) {
+      last = oec;
+      continue;
+    }
+    if (cfg) {
+      apply_tcp_buffers(sock.native_handle(), *cfg);
+      apply_tcp_options(sock.native_handle(), *cfg);
+    }
     auto [ec] = co_await sock.async_connect(gep, nothrow);
     if (!ec) {
       family = r.endpoint().protocol().family();
-      if (cfg) apply_tcp_options(sock.native_handle(), *cfg);
       co_return error_code{};
     }
     last = ec;
@@ -90,6 +103,13 @@ std::string error_text(const pgwire::frame& f, std::string* sqlstate = nullptr) 
 
 }  // namespace
 
+void apply_tcp_buffers(int fd, const config& c) {
+  if (c.tcp_socket_buffer > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &c.tcp_socket_buffer, sizeof(int));
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &c.tcp_socket_buffer, sizeof(int));
+  }
+}
+
 void apply_tcp_options(int fd, const config& c) {
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -101,10 +121,6 @@ void apply_tcp_options(int fd, const config& c) {
   }
   if (c.tcp_user_timeout > 0)
     ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &c.tcp_user_timeout, sizeof(int));
-  if (c.tcp_socket_buffer > 0) {
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &c.tcp_socket_buffer, sizeof(int));
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &c.tcp_socket_buffer, sizeof(int));
-  }
 }
 
 std::string canonical_param(std::string_view name) {
