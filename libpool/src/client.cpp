@@ -46,19 +46,6 @@ std::string peer_string(int fd, bool is_unix) {
   return fmt::format("{}:{}", host, port);
 }
 
-/// Plain operator new/delete at the requested size (see client_wait_handler).
-template <class T>
-struct exact_allocator {
-  using value_type = T;
-  exact_allocator() noexcept = default;
-  template <class U>
-  exact_allocator(const exact_allocator<U>&) noexcept {}
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
-  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p); }
-  template <class U>
-  bool operator==(const exact_allocator<U>&) const noexcept { return true; }
-};
-
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
@@ -405,12 +392,12 @@ struct client_session : client_link {
   }
 
   /// The handler of the wait on the client socket. It has its own allocator so that the
-  /// pending operation, the only thing an idle client holds besides the session, is
-  /// allocated at its exact size: Asio's per-thread recycling would hand it whatever larger
-  /// block ran before (an accept, a read), which made idle clients cost ~200 bytes more.
+  /// pending operation, the only thing an idle client holds besides the session, is a block
+  /// of its exact size: Asio's per-thread recycling would hand it whatever larger block ran
+  /// before (an accept, a read), which made idle clients cost ~200 bytes more.
   struct client_wait_handler {
     self_ptr self;
-    using allocator_type = exact_allocator<void>;
+    using allocator_type = pooled_allocator<void>;
     allocator_type get_allocator() const noexcept { return {}; }
     void operator()(error_code ec) { on_client(std::move(self), ec); }
   };
@@ -556,14 +543,17 @@ struct client_session : client_link {
     }
     pool& p = *c.pool_;
     c.waiting = true;
-    c.rt.wait_for_server(p, c.sh, [self = std::move(self)](server_ptr srv, std::string error) mutable {
-      self->waiting = false;
-      if (!srv) {
-        fail(std::move(self), "08P01", error);
-        return;
-      }
-      got_server(std::move(self), std::move(srv), false);
-    });
+    c.rt.wait_for_server(p, c.sh, wait_done{&on_wait_done, std::move(self)});
+  }
+
+  static void on_wait_done(std::shared_ptr<void> ctx, server_ptr srv, std::string error) {
+    auto self = std::static_pointer_cast<client_session>(std::move(ctx));
+    self->waiting = false;
+    if (!srv) {
+      fail(std::move(self), "08P01", error);
+      return;
+    }
+    got_server(std::move(self), std::move(srv), false);
   }
 
   static void got_server(self_ptr self, server_ptr s, bool check) {

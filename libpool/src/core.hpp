@@ -24,7 +24,6 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -59,14 +58,11 @@ struct client_session;
 
 /// Work sent to a shard from another thread.
 struct mail {
-  virtual ~mail() = default;
   virtual void run(shard& s) = 0;
-};
-template <class F>
-struct fn_mail final : mail {
-  explicit fn_mail(F f) : f_(std::move(f)) {}
-  void run(shard& s) override { f_(s); }
-  F f_;
+  virtual void destroy() noexcept = 0;  ///< destroys and frees this mail
+
+ protected:
+  ~mail() = default;
 };
 
 /// The parameters tracked per client and per server connection (ParameterStatus-visible),
@@ -105,8 +101,93 @@ struct server_conn {
 };
 using server_ptr = std::unique_ptr<server_conn>;
 
-/// What a wait for a server ends with: the server, or nullptr and the reason.
-using wait_done = std::function<void(server_ptr, std::string)>;
+/// Free blocks of one size, per thread (see pooled_allocator).
+template <std::size_t Size>
+struct block_cache {
+  static constexpr std::size_t max_blocks = 4096;
+  std::vector<void*> blocks;
+  block_cache() { blocks.reserve(max_blocks); }
+  ~block_cache() {
+    for (void* p : blocks) ::operator delete(p);
+  }
+  static block_cache& mine() {
+    thread_local block_cache cache;
+    return cache;
+  }
+};
+
+/// Allocates single objects from a per-thread free list of blocks of exactly their size, so
+/// that steady-state traffic allocates nothing and a long-lived object holds no more than it
+/// needs (Asio's own recycling hands out any larger cached block). A block freed on another
+/// thread joins that thread's list. Each list keeps at most block_cache::max_blocks.
+template <class T>
+struct pooled_allocator {
+  using value_type = T;
+  pooled_allocator() noexcept = default;
+  template <class U>
+  pooled_allocator(const pooled_allocator<U>&) noexcept {}
+  T* allocate(std::size_t n) {
+    if (n == 1) {
+      auto& cache = block_cache<sizeof(T)>::mine();
+      if (!cache.blocks.empty()) {
+        void* p = cache.blocks.back();
+        cache.blocks.pop_back();
+        return static_cast<T*>(p);
+      }
+    }
+    return static_cast<T*>(::operator new(n * sizeof(T)));
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    if (n == 1) {
+      auto& cache = block_cache<sizeof(T)>::mine();
+      if (cache.blocks.size() < block_cache<sizeof(T)>::max_blocks) {
+        cache.blocks.push_back(p);  // capacity reserved: cannot throw
+        return;
+      }
+    }
+    ::operator delete(p);
+  }
+  template <class U>
+  bool operator==(const pooled_allocator<U>&) const noexcept {
+    return true;
+  }
+};
+
+/// Mail that runs a function object. Allocated from the sender's block cache and freed into
+/// the receiver's: hand-offs in both directions allocate nothing in steady state.
+template <class F>
+struct fn_mail final : mail {
+  explicit fn_mail(F f) : f_(std::move(f)) {}
+  void run(shard& s) override { f_(s); }
+  void destroy() noexcept override {
+    pooled_allocator<fn_mail> a;
+    this->~fn_mail();
+    a.deallocate(this, 1);
+  }
+  static fn_mail* make(F f) {
+    pooled_allocator<fn_mail> a;
+    fn_mail* m = a.allocate(1);
+    try {
+      return new (m) fn_mail(std::move(f));
+    } catch (...) {
+      a.deallocate(m, 1);
+      throw;
+    }
+  }
+  F f_;
+};
+
+/// What a wait for a server ends with: the server, or nullptr and the reason. A function
+/// pointer and the object it is for, so that a wait allocates nothing for its callback
+/// (std::function would: a shared_ptr capture is not stored in place).
+struct wait_done {
+  using fn_type = void (*)(std::shared_ptr<void> ctx, server_ptr srv, std::string error);
+  fn_type fn = nullptr;
+  std::shared_ptr<void> ctx;
+  void operator()(server_ptr srv, std::string error) {
+    fn(std::move(ctx), std::move(srv), std::move(error));
+  }
+};
 
 /// A client waiting for a server. Shared so a hand-off in flight keeps it alive.
 struct waiter {
@@ -226,7 +307,7 @@ struct shard {
   void send(mail* m);
   template <class F>
   void post_fn(F f) {
-    send(new fn_mail<F>(std::move(f)));
+    send(fn_mail<F>::make(std::move(f)));
   }
   void drain();
 };

@@ -79,8 +79,11 @@ void shard::drain() {
   wake_pending.store(false);
   mail* m;
   while (mailbox.pop(m)) {
-    std::unique_ptr<mail> owned(m);
-    owned->run(*this);
+    struct destroy_after {
+      mail* m;
+      ~destroy_after() { m->destroy(); }
+    } guard{m};
+    m->run(*this);
   }
 }
 
@@ -141,12 +144,14 @@ awaitable<server_ptr> runtime::acquire(pool& p, shard& s, std::string& error) {
     bool done = false;
   };
   auto r = std::make_shared<result>(s.io);
-  wait_for_server(p, s, [r](server_ptr srv, std::string err) {
-    r->srv = std::move(srv);
-    r->error = std::move(err);
-    r->done = true;
-    r->event.cancel();
-  });
+  const wait_done::fn_type wake = [](std::shared_ptr<void> ctx, server_ptr srv, std::string err) {
+    auto& res = *static_cast<result*>(ctx.get());
+    res.srv = std::move(srv);
+    res.error = std::move(err);
+    res.done = true;
+    res.event.cancel();
+  };
+  wait_for_server(p, s, wait_done{wake, r});
   while (!r->done) {
     r->event.expires_at(clock::time_point::max());
     co_await r->event.async_wait(nothrow);
@@ -156,7 +161,8 @@ awaitable<server_ptr> runtime::acquire(pool& p, shard& s, std::string& error) {
 }
 
 void runtime::wait_for_server(pool& p, shard& s, wait_done done) {
-  auto w = std::make_shared<waiter>(s, std::move(done));
+  // Pooled: under contention every transaction waits, and allocates nothing for it.
+  auto w = std::allocate_shared<waiter>(pooled_allocator<waiter>{}, s, std::move(done));
   const config& c = cfg();
   const auto never = clock::time_point::max();
   w->wait_deadline = c.query_wait_timeout > 0 ? w->since + to_duration(c.query_wait_timeout) : never;
