@@ -104,7 +104,7 @@ using server_ptr = std::unique_ptr<server_conn>;
 /// Free blocks of one size, per thread (see pooled_allocator).
 template <std::size_t Size>
 struct block_cache {
-  static constexpr std::size_t max_blocks = 4096;
+  static constexpr std::size_t max_blocks = 256;
   std::vector<void*> blocks;
   block_cache() { blocks.reserve(max_blocks); }
   ~block_cache() {
