@@ -197,7 +197,6 @@ struct waiter {
   wait_done done;            ///< called once, on the home shard, from the timer's handler
   server_ptr delivered;
   std::optional<std::string> failed;  ///< set when the pool gives up on this waiter
-  bool gone = false;                  ///< the client stopped waiting (under pool mutex)
   clock::time_point since, wait_deadline, reserve_deadline;
 };
 

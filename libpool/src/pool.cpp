@@ -24,11 +24,7 @@ double age_seconds(clock::time_point since) {
 }
 
 /// Gives a server to a waiter that lives on the current shard.
-void deliver_here(runtime& rt, const std::shared_ptr<waiter>& w, server_ptr srv, shard& s) {
-  if (w->gone) {  // it timed out after the server was already on its way
-    rt.release(std::move(srv), s);
-    return;
-  }
+void deliver_here(const std::shared_ptr<waiter>& w, server_ptr srv) {
   w->delivered = std::move(srv);
   w->timer.cancel();
 }
@@ -204,7 +200,6 @@ void runtime::on_waiter_timer(pool& p, const std::shared_ptr<waiter>& w) {
       auto it = std::find(p.waiters.begin(), p.waiters.end(), w);
       if (it != p.waiters.end()) {
         queued = true;
-        w->gone = true;
         p.waiters.erase(it);
         p.nwaiters.fetch_sub(1);
       }
@@ -257,7 +252,7 @@ void runtime::release(server_ptr srv, shard& s) {
     loc.idle.pop_back();
     loc.idle_count.fetch_sub(1);
     if (&w->home == &s) {
-      deliver_here(*this, w, std::move(give), s);
+      deliver_here(w, std::move(give));
       continue;
     }
     // Re-home the socket: the fd travels, the object is rebuilt on the waiter's shard.
@@ -273,10 +268,10 @@ void runtime::release(server_ptr srv, shard& s) {
       p.nwaiters.fetch_add(1);
       continue;
     }
-    w->home.post_fn([this, w, fd, family, srv = std::move(give)](shard& t) mutable {
+    w->home.post_fn([w, fd, family, srv = std::move(give)](shard& t) mutable {
       const asio::generic::stream_protocol proto(family, family == AF_UNIX ? 0 : IPPROTO_TCP);
       srv->sock = stream_socket(t.io, proto, fd);
-      deliver_here(*this, w, std::move(srv), t);
+      deliver_here(w, std::move(srv));
     });
   }
 }
