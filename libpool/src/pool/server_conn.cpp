@@ -14,7 +14,7 @@
 #include <array>
 #include <cctype>
 
-#include "core.hpp"
+#include "shard/shard.hpp"
 #include "pgwire/messages.hpp"
 #include "sluice/log.hpp"
 

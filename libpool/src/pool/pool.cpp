@@ -4,7 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 
-#include "core.hpp"
+#include "shard/shard.hpp"
 #include "sluice/log.hpp"
 
 namespace sluice {

@@ -17,7 +17,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "core.hpp"
+#include "shard/shard.hpp"
 #include "pgwire/messages.hpp"
 #include "pgwire/scanner.hpp"
 #include "sluice/log.hpp"

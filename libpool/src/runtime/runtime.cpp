@@ -15,7 +15,7 @@
 
 #include <stdexcept>
 
-#include "core.hpp"
+#include "shard/shard.hpp"
 #include "pgwire/crypto.hpp"
 #include "sluice/log.hpp"
 
