@@ -12,8 +12,8 @@
 
 namespace pgwire {
 
-// The helpers declared in crypto_detail.hpp are shared with auth.cpp; they are not part of
-// the library's contract, so they stay out of crypto.hpp.
+// The helpers declared in crypto_detail.hpp are shared with the auth_*.cpp files; they are
+// not part of the library's contract, so they stay out of crypto.hpp.
 
 // ---------------------------------------------------------------- randomness, comparison
 

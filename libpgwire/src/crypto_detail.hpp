@@ -1,5 +1,6 @@
 #pragma once
-// Primitives shared by crypto.cpp and auth.cpp; internal to libpgwire, so not in crypto.hpp.
+// Primitives shared by crypto.cpp and the auth_*.cpp files; internal to libpgwire, so not in
+// crypto.hpp.
 
 #include <span>
 #include <string_view>
