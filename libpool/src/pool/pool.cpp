@@ -1,10 +1,11 @@
 // Pools: acquire/release with exact limits across shards, the cross-shard hand-off, server
 // launches and the per-shard janitor.
+#include "pool/pool.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 
-#include "shard/shard.hpp"
 #include "sluice/log.hpp"
 
 namespace sluice {
@@ -34,9 +35,10 @@ void deliver_here(const std::shared_ptr<waiter>& w, server_ptr srv) {
 waiter::waiter(shard& s, wait_done d)
     : home(s), timer(s.io), done(std::move(d)), since(clock::now()) {}
 
-pool::pool(runtime& rt_, std::string db, std::string user, pool_target t, pool_mode m, int size,
-           int min_size, int reserve, std::size_t nshards)
-    : rt(rt_),
+pool::pool(pool_registry& reg, shard_set& set, std::string db, std::string user, pool_target t,
+           pool_mode m, int size, int min_size, int reserve)
+    : registry(reg),
+      shards(set),
       db_name(std::move(db)),
       user_name(std::move(user)),
       target(std::move(t)),
@@ -44,50 +46,30 @@ pool::pool(runtime& rt_, std::string db, std::string user, pool_target t, pool_m
       pool_size(size),
       min_pool_size(min_size),
       reserve_size(reserve),
-      locals(new local[nshards]),
-      nshards(nshards) {}
+      locals(new local[set.size()]),
+      nshards(set.size()) {}
 
 param_set_ptr pool::intern(const config& cfg, param_map values) {
   std::string key = tracked_key(cfg, values);
-  std::lock_guard lk(intern_mu);
-  auto it = interned.find(key);
-  if (it != interned.end()) {
+  std::lock_guard lk(intern_mu_);
+  auto it = interned_.find(key);
+  if (it != interned_.end()) {
     if (param_set_ptr live = it->second.lock()) return live;
   }
   auto set = std::make_shared<const param_set>(param_set{std::move(values), key});
-  interned.insert_or_assign(std::move(key), set);
-  if (interned.size() >= intern_sweep_at) {
-    std::erase_if(interned, [](const auto& e) { return e.second.expired(); });
-    intern_sweep_at = std::max<std::size_t>(64, 2 * interned.size());
+  interned_.insert_or_assign(std::move(key), set);
+  if (interned_.size() >= intern_sweep_at_) {
+    std::erase_if(interned_, [](const auto& e) { return e.second.expired(); });
+    intern_sweep_at_ = std::max<std::size_t>(64, 2 * interned_.size());
   }
   return set;
 }
 
-shard::shard(runtime& r, int i) : rt(r), id(i), janitor(io) {}
-
-void shard::send(mail* m) {
-  // The queue allocates nodes when its freelist is empty; push fails only when that fails.
-  while (!mailbox.push(m)) std::this_thread::yield();
-  if (!wake_pending.exchange(true)) asio::post(io, [this] { drain(); });
-}
-
-void shard::drain() {
-  wake_pending.store(false);
-  mail* m;
-  while (mailbox.pop(m)) {
-    struct destroy_after {
-      mail* m;
-      ~destroy_after() { m->destroy(); }
-    } guard{m};
-    m->run(*this);
-  }
-}
-
-server_ptr runtime::take_idle(pool& p, shard& s, bool& needs_check) {
+server_ptr pool::take_idle(shard& s, bool& needs_check) {
   needs_check = false;
-  auto& loc = p.locals[s.id];
+  auto& loc = locals[s.id];
   // No lock: the idle list is this shard's own; a queued client elsewhere goes first.
-  if (p.nwaiters.load() != 0) return nullptr;
+  if (nwaiters.load() != 0) return nullptr;
   while (!loc.idle.empty()) {
     server_ptr srv = std::move(loc.idle.back());
     loc.idle.pop_back();
@@ -100,15 +82,15 @@ server_ptr runtime::take_idle(pool& p, shard& s, bool& needs_check) {
       continue;
     }
     // server_check_query after server_check_delay, as pgbouncer does.
-    const config& c = cfg();
+    const config& c = s.cfg();
     needs_check = !c.server_check_query.empty() && idle_for > to_duration(c.server_check_delay);
     return srv;
   }
   return nullptr;
 }
 
-awaitable<server_ptr> runtime::check_server(server_ptr srv, shard& s) {
-  const config& c = cfg();
+awaitable<server_ptr> pool::check_server(server_ptr srv, shard& s) {
+  const config& c = s.cfg();
   std::string err;
   const bool alive = co_await server_simple_query(*srv, c.server_check_query, &err);
   if (!alive) {
@@ -119,10 +101,10 @@ awaitable<server_ptr> runtime::check_server(server_ptr srv, shard& s) {
   co_return srv;
 }
 
-awaitable<server_ptr> runtime::acquire(pool& p, shard& s, std::string& error) {
+awaitable<server_ptr> pool::acquire(shard& s, std::string& error) {
   for (;;) {
     bool check = false;
-    server_ptr srv = take_idle(p, s, check);
+    server_ptr srv = take_idle(s, check);
     if (!srv) break;
     if (check) {
       srv = co_await check_server(std::move(srv), s);
@@ -147,7 +129,7 @@ awaitable<server_ptr> runtime::acquire(pool& p, shard& s, std::string& error) {
     res.done = true;
     res.event.cancel();
   };
-  wait_for_server(p, s, wait_done{wake, r});
+  wait_for_server(s, wait_done{wake, r});
   while (!r->done) {
     r->event.expires_at(clock::time_point::max());
     co_await r->event.async_wait(nothrow);
@@ -156,31 +138,34 @@ awaitable<server_ptr> runtime::acquire(pool& p, shard& s, std::string& error) {
   co_return std::move(r->srv);
 }
 
-void runtime::wait_for_server(pool& p, shard& s, wait_done done) {
+void pool::wait_for_server(shard& s, wait_done done) {
   // Pooled: under contention every transaction waits, and allocates nothing for it.
   auto w = std::allocate_shared<waiter>(pooled_allocator<waiter>{}, s, std::move(done));
-  const config& c = cfg();
+  const config& c = s.cfg();
   const auto never = clock::time_point::max();
-  w->wait_deadline = c.query_wait_timeout > 0 ? w->since + to_duration(c.query_wait_timeout) : never;
-  w->reserve_deadline = p.reserve_size > 0 ? w->since + to_duration(c.reserve_pool_timeout) : never;
+  w->wait_deadline =
+      c.query_wait_timeout > 0 ? w->since + to_duration(c.query_wait_timeout) : never;
+  w->reserve_deadline = reserve_size > 0 ? w->since + to_duration(c.reserve_pool_timeout) : never;
   {
-    std::lock_guard lk(p.mu);
-    p.waiters.push_back(w);
-    p.nwaiters.fetch_add(1);
+    std::lock_guard lk(mu);
+    waiters.push_back(w);
+    nwaiters.fetch_add(1);
   }
-  try_serve_waiters(p, s);
-  arm_waiter(p, w);
+  try_serve_waiters(s);
+  arm_waiter(w);
 }
 
-void runtime::arm_waiter(pool& p, const std::shared_ptr<waiter>& w) {
+void pool::arm_waiter(const std::shared_ptr<waiter>& w) {
   w->timer.expires_at(std::min(w->wait_deadline, w->reserve_deadline));
-  w->timer.async_wait([this, &p, w](error_code) { on_waiter_timer(p, w); });
+  w->timer.async_wait([this, w](error_code) { on_waiter_timer(w); });
 }
 
-void runtime::on_waiter_timer(pool& p, const std::shared_ptr<waiter>& w) {
+void pool::on_waiter_timer(const std::shared_ptr<waiter>& w) {
   if (w->delivered || w->failed) {
-    bump(p.locals[w->home.id].wait_time_us,
-         std::uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - w->since).count()));
+    bump(
+        locals[w->home.id].wait_time_us,
+        std::uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - w->since)
+                          .count()));
     wait_done done = std::move(w->done);
     if (w->delivered) {
       done(std::move(w->delivered), {});
@@ -192,16 +177,16 @@ void runtime::on_waiter_timer(pool& p, const std::shared_ptr<waiter>& w) {
   const auto now = clock::now();
   if (now >= w->reserve_deadline) {
     w->reserve_deadline = clock::time_point::max();
-    launch_server(p, w->home, true);
+    launch_server(w->home, true);
   } else if (now >= w->wait_deadline) {
     bool queued = false;
     {
-      std::lock_guard lk(p.mu);
-      auto it = std::find(p.waiters.begin(), p.waiters.end(), w);
-      if (it != p.waiters.end()) {
+      std::lock_guard lk(mu);
+      auto it = std::find(waiters.begin(), waiters.end(), w);
+      if (it != waiters.end()) {
         queued = true;
-        p.waiters.erase(it);
-        p.nwaiters.fetch_sub(1);
+        waiters.erase(it);
+        nwaiters.fetch_sub(1);
       }
     }
     if (queued) {
@@ -212,41 +197,40 @@ void runtime::on_waiter_timer(pool& p, const std::shared_ptr<waiter>& w) {
     // Not queued any more: a server is on its way from another shard; wait for it.
     w->wait_deadline = clock::time_point::max();
   }
-  arm_waiter(p, w);
+  arm_waiter(w);
 }
 
-void runtime::release(server_ptr srv, shard& s) {
-  pool& p = *srv->owner;
-  const config& c = cfg();
+void pool::release(server_ptr srv, shard& s) {
+  const config& c = s.cfg();
   if (c.server_lifetime > 0 && age_seconds(srv->connected_at) > c.server_lifetime) {
     discard(std::move(srv), s, "server lifetime over");
     return;
   }
   srv->idle_since = clock::now();
-  auto& loc = p.locals[s.id];
+  auto& loc = locals[s.id];
   // Publish the idle server first, then look for waiters: paired with acquire() (enqueue,
   // then look for idle servers) neither side can miss the other.
   loc.idle.push_back(std::move(srv));
   loc.idle_count.fetch_add(1);
-  while (p.nwaiters.load() > 0 && !loc.idle.empty()) {
+  while (nwaiters.load() > 0 && !loc.idle.empty()) {
     std::shared_ptr<waiter> w;
     {
-      std::lock_guard lk(p.mu);
-      if (p.waiters.empty()) break;
+      std::lock_guard lk(mu);
+      if (waiters.empty()) break;
       // Prefer a waiter on this shard among those that queued within kLocalWindow of the
       // oldest: the server stays here (no hand-off), and no one waits more than the window
       // longer than strict FIFO order would make it.
-      auto pick = p.waiters.begin();
-      const auto horizon = p.waiters.front()->since + kLocalWindow;
-      for (auto it = p.waiters.begin(); it != p.waiters.end() && (*it)->since <= horizon; ++it) {
+      auto pick = waiters.begin();
+      const auto horizon = waiters.front()->since + kLocalWindow;
+      for (auto it = waiters.begin(); it != waiters.end() && (*it)->since <= horizon; ++it) {
         if (&(*it)->home == &s) {
           pick = it;
           break;
         }
       }
       w = std::move(*pick);
-      p.waiters.erase(pick);
-      p.nwaiters.fetch_sub(1);
+      waiters.erase(pick);
+      nwaiters.fetch_sub(1);
     }
     server_ptr give = std::move(loc.idle.back());
     loc.idle.pop_back();
@@ -256,16 +240,16 @@ void runtime::release(server_ptr srv, shard& s) {
       continue;
     }
     // Re-home the socket: the fd travels, the object is rebuilt on the waiter's shard.
-    log::debug("S-0x{:x}: {}/{} handed over from shard {} to shard {}", give->id, p.db_name,
-               p.user_name, s.id, w->home.id);
+    log::debug("S-0x{:x}: {}/{} handed over from shard {} to shard {}", give->id, db_name,
+               user_name, s.id, w->home.id);
     const int family = give->protocol_family;
     error_code ec;
     const int fd = give->sock.release(ec);
     if (ec) {
       discard(std::move(give), s, "could not hand over socket");
-      std::lock_guard lk(p.mu);
-      p.waiters.push_front(w);
-      p.nwaiters.fetch_add(1);
+      std::lock_guard lk(mu);
+      waiters.push_front(w);
+      nwaiters.fetch_add(1);
       continue;
     }
     w->home.post_fn([w, fd, family, srv = std::move(give)](shard& t) mutable {
@@ -276,11 +260,10 @@ void runtime::release(server_ptr srv, shard& s) {
   }
 }
 
-void runtime::discard(server_ptr srv, shard& s, std::string_view reason) {
-  pool& p = *srv->owner;
-  if (cfg().log_disconnections)
-    log::info("S-0x{:x}: {}/{}@{}:{} closing because: {} (age={:.0f}s)", srv->id, p.db_name,
-              p.user_name, p.target.host, p.target.port, reason, age_seconds(srv->connected_at));
+void pool::discard(server_ptr srv, shard& s, std::string_view reason) {
+  if (s.cfg().log_disconnections)
+    log::info("S-0x{:x}: {}/{}@{}:{} closing because: {} (age={:.0f}s)", srv->id, db_name,
+              user_name, target.host, target.port, reason, age_seconds(srv->connected_at));
   if (srv->sock.is_open() && !srv->in_login) {
     // Say goodbye so the backend exits at once instead of logging an unexpected EOF.
     pgwire::byte_buffer bye;
@@ -293,50 +276,50 @@ void runtime::discard(server_ptr srv, shard& s, std::string_view reason) {
   srv->sock.close(ignored);
   srv.reset();
   {
-    std::lock_guard lk(p.mu);
-    --p.total;
+    std::lock_guard lk(mu);
+    --total;
   }
-  if (p.nwaiters.load() > 0) try_serve_waiters(p, s);
+  if (nwaiters.load() > 0) try_serve_waiters(s);
 }
 
-void runtime::try_serve_waiters(pool& p, shard& s) {
-  const config& c = cfg();
+void pool::try_serve_waiters(shard& s) {
+  const config& c = s.cfg();
   int to_launch = 0;
   bool schedule_retry = false;
   {
-    std::lock_guard lk(p.mu);
-    const int waiting = int(p.waiters.size());
+    std::lock_guard lk(mu);
+    const int waiting = int(waiters.size());
     if (waiting == 0) return;
-    const bool failing = p.last_login_failure != clock::time_point{} &&
-                         age_seconds(p.last_login_failure) < c.server_login_retry;
+    const bool failing = last_login_failure != clock::time_point{} &&
+                         age_seconds(last_login_failure) < c.server_login_retry;
     if (failing) {
-      schedule_retry = !p.retry_scheduled;
-      p.retry_scheduled = true;
+      schedule_retry = !retry_scheduled;
+      retry_scheduled = true;
     } else {
       // Open as many as there are waiters not yet covered by a connection being opened.
-      to_launch = std::min(waiting - p.connecting, p.pool_size - p.total);
+      to_launch = std::min(waiting - connecting, pool_size - total);
     }
   }
-  for (int i = 0; i < to_launch; ++i) launch_server(p, s, false);
+  for (int i = 0; i < to_launch; ++i) launch_server(s, false);
   if (schedule_retry) {
     auto t = std::make_shared<asio::steady_timer>(s.io);
-    std::unique_lock lk(p.mu);
-    t->expires_at(p.last_login_failure + to_duration(c.server_login_retry));
+    std::unique_lock lk(mu);
+    t->expires_at(last_login_failure + to_duration(c.server_login_retry));
     lk.unlock();
-    t->async_wait([this, &p, &s, t](error_code) {
+    t->async_wait([this, &s, t](error_code) {
       {
-        std::lock_guard lk2(p.mu);
-        p.retry_scheduled = false;
+        std::lock_guard lk2(mu);
+        retry_scheduled = false;
       }
-      try_serve_waiters(p, s);
+      try_serve_waiters(s);
     });
   }
   // Idle servers on other shards serve waiters here: ask their owners to release them.
-  for (auto& other : shards_) {
-    if (other.get() == &s || p.locals[other->id].idle_count.load() == 0) continue;
-    other->post_fn([this, &p](shard& t) {
-      auto& loc = p.locals[t.id];
-      if (p.nwaiters.load() == 0 || loc.idle.empty()) return;
+  for (auto& other : shards.shards) {
+    if (other.get() == &s || locals[other->id].idle_count.load() == 0) continue;
+    other->post_fn([this](shard& t) {
+      auto& loc = locals[t.id];
+      if (nwaiters.load() == 0 || loc.idle.empty()) return;
       server_ptr srv = std::move(loc.idle.back());
       loc.idle.pop_back();
       loc.idle_count.fetch_sub(1);
@@ -345,71 +328,66 @@ void runtime::try_serve_waiters(pool& p, shard& s) {
   }
 }
 
-void runtime::launch_server(pool& p, shard& s, bool reserve) {
-  const config& c = cfg();
+void pool::launch_server(shard& s, bool reserve) {
+  const config& c = s.cfg();
   std::optional<pgwire::scram_keys> keys;
   {
-    std::lock_guard lk(p.mu);
-    const int limit = p.pool_size + (reserve ? p.reserve_size : 0);
-    if (p.total >= limit) return;
-    if (p.max_db_connections > 0 || c.max_user_connections > 0) {
+    std::lock_guard lk(mu);
+    const int limit = pool_size + (reserve ? reserve_size : 0);
+    if (total >= limit) return;
+    if (max_db_connections > 0 || c.max_user_connections > 0) {
       int db_total = 0, user_total = 0;
-      std::lock_guard plk(pools_mu_);
-      for (auto& [key, q] : pools_) {
-        const int n = q->total.load();
-        if (q->db_name == p.db_name) db_total += n;
-        if (q->target.user == p.target.user) user_total += n;
-      }
-      if (p.max_db_connections > 0 && db_total >= p.max_db_connections) return;
+      registry.connection_totals(db_name, target.user, db_total, user_total);
+      if (max_db_connections > 0 && db_total >= max_db_connections) return;
       if (c.max_user_connections > 0 && user_total >= c.max_user_connections) return;
     }
-    ++p.total;
-    ++p.connecting;
-    keys = p.scram_keys;
+    ++total;
+    ++connecting;
+    keys = scram_keys;
   }
-  if (reserve) log::info("{}/{}: taking connection from reserve_pool", p.db_name, p.user_name);
-  auto srv = std::make_unique<server_conn>(s.io, p, std::uint32_t(c.max_packet_size));
-  srv->id = next_id.fetch_add(1);
-  asio::co_spawn(s.io, open_server(p, s, std::move(srv), keys), asio::detached);
+  if (reserve) log::info("{}/{}: taking connection from reserve_pool", db_name, user_name);
+  auto srv = std::make_unique<server_conn>(s.io, *this, std::uint32_t(c.max_packet_size));
+  srv->id = shards.next_id.fetch_add(1);
+  asio::co_spawn(s.io, open_server(s, std::move(srv), keys), asio::detached);
 }
 
-awaitable<void> runtime::open_server(pool& p, shard& s, server_ptr srv,
-                                     std::optional<pgwire::scram_keys> keys) {
-  const login_result r = co_await server_login(*srv, cfg(), keys);
+awaitable<void> pool::open_server(shard& s, server_ptr srv,
+                                  std::optional<pgwire::scram_keys> keys) {
+  const login_result r = co_await server_login(*srv, s.cfg(), keys);
   {
-    std::lock_guard lk(p.mu);
-    --p.connecting;
+    std::lock_guard lk(mu);
+    --connecting;
   }
   if (r.ok) {
     {
-      std::lock_guard lk(p.mu);
-      if (!p.have_welcome) {
-        p.welcome = srv->params;
-        p.have_welcome = true;
+      std::lock_guard lk(mu);
+      if (!have_welcome) {
+        welcome = srv->params;
+        have_welcome = true;
       }
-      p.last_login_failure = {};
-      p.last_login_error.clear();
+      last_login_failure = {};
+      last_login_error.clear();
     }
-    if (cfg().log_connections)
-      log::info("S-0x{:x}: {}/{}@{}:{} new connection to server", srv->id, p.db_name, p.user_name,
-                p.target.host, p.target.port);
+    if (s.cfg().log_connections)
+      log::info("S-0x{:x}: {}/{}@{}:{} new connection to server", srv->id, db_name, user_name,
+                target.host, target.port);
     release(std::move(srv), s);
     co_return;
   }
-  log::warning("S-0x{:x}: {}/{}@{}:{} server login failed: {}", srv->id, p.db_name, p.user_name,
-               p.target.host, p.target.port, r.error);
+  log::warning("S-0x{:x}: {}/{}@{}:{} server login failed: {}", srv->id, db_name, user_name,
+               target.host, target.port, r.error);
   std::vector<std::shared_ptr<waiter>> fail;
   {
-    std::lock_guard lk(p.mu);
-    --p.total;
-    p.last_login_error = r.error;
-    p.last_login_failure = clock::now();
+    std::lock_guard lk(mu);
+    --total;
+    last_login_error = r.error;
+    last_login_failure = clock::now();
     // A server that answered with an error (bad password, no such database) will
     // answer the same to the next attempt: clients still logging in get it now.
-    if (!r.sqlstate.empty() && !p.have_welcome) {
-      fail.assign(p.waiters.begin(), p.waiters.end());
-      p.waiters.clear();
-      p.nwaiters.store(0);
+    if (!r.sqlstate.empty() && !have_welcome) {
+      fail.assign(waiters.begin(), waiters.end());
+      waiters.clear();
+      nwaiters.store(0);
     }
   }
   for (auto& w : fail) {
@@ -421,46 +399,39 @@ awaitable<void> runtime::open_server(pool& p, shard& s, server_ptr srv,
   }
   error_code ignored;
   srv->sock.close(ignored);
-  if (p.nwaiters.load() > 0) try_serve_waiters(p, s);
+  if (nwaiters.load() > 0) try_serve_waiters(s);
 }
 
-void runtime::janitor_tick(shard& s) {
-  const config& c = cfg();
-  std::vector<pool*> all;
-  {
-    std::lock_guard lk(pools_mu_);
-    for (auto& [k, p] : pools_) all.push_back(p.get());
+void pool::tidy(shard& s) {
+  const config& c = s.cfg();
+  auto& idle = locals[s.id].idle;
+  for (std::size_t i = 0; i < idle.size();) {
+    server_conn& srv = *idle[i];
+    const char* reason = nullptr;
+    if (server_is_dead(srv))
+      reason = "server conn crashed?";
+    else if (c.server_idle_timeout > 0 && age_seconds(srv.idle_since) > c.server_idle_timeout &&
+             total > min_pool_size)
+      reason = "server idle timeout";
+    else if (c.server_lifetime > 0 && age_seconds(srv.connected_at) > c.server_lifetime)
+      reason = "server lifetime over";
+    if (!reason) {
+      ++i;
+      continue;
+    }
+    server_ptr gone = std::move(idle[i]);
+    idle.erase(idle.begin() + std::ptrdiff_t(i));
+    locals[s.id].idle_count.fetch_sub(1);
+    discard(std::move(gone), s, reason);
   }
-  for (pool* p : all) {
-    auto& idle = p->locals[s.id].idle;
-    for (std::size_t i = 0; i < idle.size();) {
-      server_conn& srv = *idle[i];
-      const char* reason = nullptr;
-      if (server_is_dead(srv))
-        reason = "server conn crashed?";
-      else if (c.server_idle_timeout > 0 && age_seconds(srv.idle_since) > c.server_idle_timeout &&
-               p->total > p->min_pool_size)
-        reason = "server idle timeout";
-      else if (c.server_lifetime > 0 && age_seconds(srv.connected_at) > c.server_lifetime)
-        reason = "server lifetime over";
-      if (!reason) {
-        ++i;
-        continue;
-      }
-      server_ptr gone = std::move(idle[i]);
-      idle.erase(idle.begin() + std::ptrdiff_t(i));
-      p->locals[s.id].idle_count.fetch_sub(1);
-      discard(std::move(gone), s, reason);
+  // min_pool_size: shard 0 keeps the pool topped up once it has been used.
+  if (s.id == 0 && min_pool_size > 0) {
+    int missing;
+    {
+      std::lock_guard lk(mu);
+      missing = have_welcome ? std::min(min_pool_size, pool_size) - total : 0;
     }
-    // min_pool_size: shard 0 keeps the pool topped up once it has been used.
-    if (s.id == 0 && p->min_pool_size > 0) {
-      int missing;
-      {
-        std::lock_guard lk(p->mu);
-        missing = p->have_welcome ? std::min(p->min_pool_size, p->pool_size) - p->total : 0;
-      }
-      for (int i = 0; i < missing; ++i) launch_server(*p, s, false);
-    }
+    for (int i = 0; i < missing; ++i) launch_server(s, false);
   }
 }
 

@@ -1,21 +1,22 @@
 // Connections to PostgreSQL: connect, log in, run simple queries, send cancel requests.
-#include <sys/socket.h>
+#include "pool/server_conn.hpp"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
-
-#include <algorithm>
-#include <array>
 #include <cctype>
 
-#include "shard/shard.hpp"
 #include "pgwire/messages.hpp"
+#include "pool/pool.hpp"
 #include "sluice/log.hpp"
 
 namespace sluice {
@@ -82,7 +83,8 @@ awaitable<error_code> read_message(server_conn& s, pgwire::frame& f, std::uint32
     }
     const std::size_t old = s.rbuf.size();
     s.rbuf.resize(old + 8192);
-    auto [ec, n] = co_await s.sock.async_read_some(asio::buffer(s.rbuf.data() + old, 8192), nothrow);
+    auto [ec, n] =
+        co_await s.sock.async_read_some(asio::buffer(s.rbuf.data() + old, 8192), nothrow);
     s.rbuf.resize(old + n);
     if (ec) {
       co_return ec;
@@ -115,54 +117,14 @@ void apply_tcp_options(int fd, const config& c) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (c.tcp_keepalive) {
     ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-    if (c.tcp_keepidle > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &c.tcp_keepidle, sizeof(int));
-    if (c.tcp_keepintvl > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &c.tcp_keepintvl, sizeof(int));
+    if (c.tcp_keepidle > 0)
+      ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &c.tcp_keepidle, sizeof(int));
+    if (c.tcp_keepintvl > 0)
+      ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &c.tcp_keepintvl, sizeof(int));
     if (c.tcp_keepcnt > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &c.tcp_keepcnt, sizeof(int));
   }
   if (c.tcp_user_timeout > 0)
     ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &c.tcp_user_timeout, sizeof(int));
-}
-
-std::string canonical_param(std::string_view name) {
-  static constexpr std::array<std::string_view, 14> known = {
-      "client_encoding", "DateStyle", "TimeZone", "IntervalStyle",
-      "standard_conforming_strings", "application_name", "integer_datetimes",
-      "server_encoding", "server_version", "is_superuser", "session_authorization",
-      "default_transaction_read_only", "in_hot_standby", "search_path"};
-  auto ieq = [](std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-             return std::tolower(static_cast<unsigned char>(x)) ==
-                    std::tolower(static_cast<unsigned char>(y));
-           });
-  };
-  for (auto k : known)
-    if (ieq(k, name)) return std::string(k);
-  std::string lower(name);
-  for (auto& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return lower;
-}
-
-std::string tracked_key(const config& cfg, const param_map& params) {
-  std::string key;
-  for (const auto& [k, v] : params) {
-    if (!is_tracked_param(cfg, k)) continue;
-    key += k;
-    key += '=';
-    key += v;
-    key += '\0';
-  }
-  return key;
-}
-
-bool is_tracked_param(const config& cfg, std::string_view canonical) {
-  static constexpr std::array<std::string_view, 6> always = {
-      "client_encoding", "DateStyle", "TimeZone", "IntervalStyle",
-      "standard_conforming_strings", "application_name"};
-  if (std::find(always.begin(), always.end(), canonical) != always.end()) return true;
-  for (const auto& extra : cfg.track_extra_parameters)
-    if (canonical_param(extra) == canonical) return true;
-  return false;
 }
 
 /// Registers the socket with the reactor again, without write interest. Asio adds EPOLLOUT to
@@ -174,7 +136,8 @@ static void register_read_only(server_conn& s) {
   error_code ec;
   const int fd = s.sock.release(ec);
   if (ec) return;
-  const asio::generic::stream_protocol proto(s.protocol_family, s.protocol_family == AF_UNIX ? 0 : IPPROTO_TCP);
+  const asio::generic::stream_protocol proto(s.protocol_family,
+                                             s.protocol_family == AF_UNIX ? 0 : IPPROTO_TCP);
   s.sock.assign(proto, fd, ec);
   if (ec) ::close(fd);  // the server is then seen closed and discarded
 }
@@ -186,8 +149,8 @@ awaitable<login_result> server_login(server_conn& s, const config& cfg,
   auto expired = std::make_shared<bool>(false);
   asio::steady_timer deadline(s.sock.get_executor());
   if (cfg.server_connect_timeout > 0) {
-    deadline.expires_after(std::chrono::duration_cast<clock::duration>(
-        seconds_d(cfg.server_connect_timeout)));
+    deadline.expires_after(
+        std::chrono::duration_cast<clock::duration>(seconds_d(cfg.server_connect_timeout)));
     deadline.async_wait([&sock = s.sock, expired](error_code ec) {
       if (ec || *expired) return;
       *expired = true;
@@ -230,7 +193,9 @@ awaitable<login_result> server_login(server_conn& s, const config& cfg,
         auto step = auth.resume(f);
         if (step.what == pgwire::auth_step::kind::failed) {
           co_return finish(
-              {false, fmt::format("server login failed: {}", make_error_code(step.error).message()), {}});
+              {false,
+               fmt::format("server login failed: {}", make_error_code(step.error).message()),
+               {}});
         }
         if (!step.out.empty()) {
           auto [ec, n] = co_await asio::async_write(s.sock, asio::buffer(step.out), nothrow);
@@ -304,7 +269,8 @@ awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::s
       if (error) *error = error_text(f);
     } else if (f.tag == pgwire::be::parameter_status) {
       pgwire::parameter_status_msg m;
-      if (pgwire::decode(f, m) == pgwire::errc::ok) s.params[std::string(m.name)] = std::string(m.value);
+      if (pgwire::decode(f, m) == pgwire::errc::ok)
+        s.params[std::string(m.name)] = std::string(m.value);
     } else if (f.tag == pgwire::be::ready_for_query) {
       pgwire::ready_for_query_msg m;
       const bool idle = pgwire::decode(f, m) == pgwire::errc::ok && m.status == 'I';

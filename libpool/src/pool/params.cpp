@@ -1,0 +1,60 @@
+// Tracked session parameters: canonical names and the comparison key.
+#include "pool/params.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace sluice {
+
+std::string canonical_param(std::string_view name) {
+  static constexpr std::array<std::string_view, 14> known = {"client_encoding",
+                                                             "DateStyle",
+                                                             "TimeZone",
+                                                             "IntervalStyle",
+                                                             "standard_conforming_strings",
+                                                             "application_name",
+                                                             "integer_datetimes",
+                                                             "server_encoding",
+                                                             "server_version",
+                                                             "is_superuser",
+                                                             "session_authorization",
+                                                             "default_transaction_read_only",
+                                                             "in_hot_standby",
+                                                             "search_path"};
+  auto ieq = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) ==
+                    std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  for (auto k : known)
+    if (ieq(k, name)) return std::string(k);
+  std::string lower(name);
+  for (auto& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return lower;
+}
+
+std::string tracked_key(const config& cfg, const param_map& params) {
+  std::string key;
+  for (const auto& [k, v] : params) {
+    if (!is_tracked_param(cfg, k)) continue;
+    key += k;
+    key += '=';
+    key += v;
+    key += '\0';
+  }
+  return key;
+}
+
+bool is_tracked_param(const config& cfg, std::string_view canonical) {
+  static constexpr std::array<std::string_view, 6> always = {
+      "client_encoding", "DateStyle", "TimeZone", "IntervalStyle", "standard_conforming_strings",
+      "application_name"};
+  if (std::find(always.begin(), always.end(), canonical) != always.end()) return true;
+  for (const auto& extra : cfg.track_extra_parameters)
+    if (canonical_param(extra) == canonical) return true;
+  return false;
+}
+
+}  // namespace sluice

@@ -1,0 +1,35 @@
+#pragma once
+// Tracked session parameters: the ParameterStatus-visible settings sluice keeps equal between
+// a client and whichever server it is linked to (client_encoding, DateStyle, TimeZone, ...).
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "sluice/config.hpp"
+
+namespace sluice {
+
+/// Parameters by canonical name.
+using param_map = std::map<std::string, std::string, std::less<>>;
+
+/// A client's tracked parameters with their key (see tracked_key). Immutable and shared:
+/// clients with the same values point to the same set (pool::intern), so an idle client
+/// carries a pointer, not a map.
+struct param_set {
+  param_map values;
+  std::string key;
+};
+using param_set_ptr = std::shared_ptr<const param_set>;
+
+/// The spelling PostgreSQL reports a parameter with ("datestyle" -> "DateStyle"); unknown
+/// names are lower-cased.
+std::string canonical_param(std::string_view name);
+/// True for the always-tracked parameters and track_extra_parameters.
+bool is_tracked_param(const config& cfg, std::string_view canonical);
+/// The tracked parameters of a map as one string ("name=value\0..."), so that a client and a
+/// server are compared with one string comparison instead of a walk over both maps.
+std::string tracked_key(const config& cfg, const param_map& params);
+
+}  // namespace sluice

@@ -1,0 +1,131 @@
+#pragma once
+// One logical pool per (database, user): acquire and release with limits that hold exactly
+// across all shards, the cross-shard hand-off, server launches and the janitor's pass.
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pgwire/auth.hpp"
+#include "pool/params.hpp"
+#include "pool/server_conn.hpp"
+#include "pool/waiter.hpp"
+#include "shard/shard.hpp"
+#include "sluice/config.hpp"
+
+namespace sluice {
+
+class pool_registry;
+
+struct pool {
+  pool(pool_registry& registry, shard_set& shards, std::string db, std::string user,
+       pool_target target, pool_mode mode, int size, int min_size, int reserve);
+
+  pool_registry& registry;  ///< the other pools, for per-database and per-user limits
+  shard_set& shards;
+  const std::string db_name, user_name;
+  const pool_target target;
+  const pool_mode mode;
+  const int pool_size, min_pool_size, reserve_size;
+  int max_db_connections = 0;  ///< the database's own limit, else [pgbouncer]'s; 0 = none
+
+  // ---- operations; `s` is always the calling thread's shard
+
+  /// Takes an idle server on shard s when nobody is queued ahead; nullptr if there is none.
+  /// `needs_check` is set when server_check_query is due before the server is used.
+  server_ptr take_idle(shard& s, bool& needs_check);
+  /// Runs server_check_query on srv: the server back if it answered, nullptr (discarded) if not.
+  awaitable<server_ptr> check_server(server_ptr srv, shard& s);
+  /// Queues for a server on shard s; `done` runs later on s with the server, or with nullptr
+  /// and the reason (query_wait_timeout, a failed login). Never calls `done` inline.
+  void wait_for_server(shard& s, wait_done done);
+  /// take_idle, check_server and wait_for_server in one: nullptr + error text on failure.
+  awaitable<server_ptr> acquire(shard& s, std::string& error);
+  /// Returns a server of this pool (idle, or to the first waiter on any shard).
+  void release(server_ptr srv, shard& s);
+  /// Closes a server of this pool for good and frees its slot.
+  void discard(server_ptr srv, shard& s, std::string_view reason);
+  /// Opens a new server connection on s if the limits allow; the result goes through
+  /// release() (to a waiter or the idle list).
+  void launch_server(shard& s, bool reserve);
+  /// The janitor's pass over s's idle servers (dead, idle too long, too old), and on shard 0
+  /// the min_pool_size top-up.
+  void tidy(shard& s);
+
+  /// The shared param_set with these values (all tracked), creating it if needed.
+  param_set_ptr intern(const config& cfg, param_map values);
+
+  // ---- slow path, under mu
+  std::mutex mu;
+  std::atomic<int> total{0};  ///< servers open or being opened, all shards (written under mu)
+  int connecting = 0;         ///< of which still logging in
+  std::deque<std::shared_ptr<waiter>> waiters;
+  param_map welcome;  ///< ParameterStatus of the first server login
+  bool have_welcome = false;
+  std::optional<pgwire::scram_keys> scram_keys;  ///< pass-through keys of the last client
+  std::string last_login_error;
+  clock::time_point last_login_failure{};
+  bool retry_scheduled = false;
+
+  std::atomic<int> nwaiters{0};
+
+  /// Per shard: idle servers (touched only by that shard) and their count (read by others),
+  /// and the shard's share of the statistics (see bump()). Cache-line aligned: shards write
+  /// their own line only.
+  struct alignas(64) local {
+    std::vector<server_ptr> idle;
+    std::atomic<int> idle_count{0};
+    std::atomic<int> active{0};  ///< servers linked to a client
+    std::atomic<std::uint64_t> xact_count{0}, query_count{0}, bytes_in{0}, bytes_out{0};
+    std::atomic<std::uint64_t> wait_time_us{0};
+  };
+  std::unique_ptr<local[]> locals;
+  const std::size_t nshards;
+  int active_total() const {
+    int n = 0;
+    for (std::size_t i = 0; i < nshards; ++i) n += locals[i].active.load(std::memory_order_relaxed);
+    return n;
+  }
+
+ private:
+  awaitable<void> open_server(shard& s, server_ptr srv, std::optional<pgwire::scram_keys> keys);
+  void try_serve_waiters(shard& s);
+  void on_waiter_timer(const std::shared_ptr<waiter>& w);
+  void arm_waiter(const std::shared_ptr<waiter>& w);
+
+  std::mutex intern_mu_;
+  std::map<std::string, std::weak_ptr<const param_set>, std::less<>> interned_;
+  std::size_t intern_sweep_at_ = 64;
+};
+
+/// Every pool of the process, by (database, user). Pools live as long as the registry.
+class pool_registry {
+ public:
+  explicit pool_registry(shard_set& shards) : shards_(shards) {}
+  /// The pool for (database entry, client user), created on first use.
+  pool* get(const database_config& db, const std::string& dbname, const std::string& user,
+            const config& cfg, const userlist& users, bool& created);
+  /// Server connections open or opening for this database, and for this server login user,
+  /// over all pools. Call with no pool_registry lock held (a pool's own mu may be held).
+  void connection_totals(std::string_view db, std::string_view user, int& db_total,
+                         int& user_total);
+  /// A snapshot of the pools (they are never removed while the registry lives).
+  std::vector<pool*> all();
+  /// Servers linked to a client, over all pools.
+  int active_total();
+  /// Drops every pool and its idle servers (before the shards' io_contexts go away).
+  void clear();
+
+ private:
+  shard_set& shards_;
+  std::mutex mu_;
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<pool>> pools_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,80 @@
+#pragma once
+// Connections to PostgreSQL: the connection object, its login and the few queries the pooler
+// itself runs on it (check, reset, parameter replay), and cancel requests.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "pgwire/auth.hpp"
+#include "pgwire/scanner.hpp"
+#include "pgwire/writer.hpp"
+#include "pool/params.hpp"
+#include "shard/io.hpp"
+#include "sluice/config.hpp"
+
+namespace sluice {
+
+struct pool;
+
+/// Where and as whom a pool's server connections log in.
+struct pool_target {
+  std::string host;  ///< "" or "/dir" = Unix socket, else a host name or address
+  int port = 5432;
+  std::string dbname, user, password;
+  std::vector<std::pair<std::string, std::string>> startup_params;
+  std::string connect_query;
+};
+
+/// One PostgreSQL connection. Owned by exactly one place at a time: a pool's idle list on a
+/// shard, a hand-off in flight, or the client session it is linked to.
+struct server_conn {
+  server_conn(asio::io_context& io, pool& p, std::uint32_t max_packet)
+      : sock(io), owner(&p), scan(max_packet) {}
+  stream_socket sock;
+  pool* owner;
+  int protocol_family = 0;  ///< to rebuild the socket on another shard
+  std::uint64_t id = 0;     ///< for "S-0x..." log prefixes
+  param_map params;
+  std::string tracked_key;  ///< tracked_key(params): compared with the client's on every link
+  std::uint32_t be_pid = 0, be_secret = 0;
+  clock::time_point connected_at, idle_since;
+  std::string local_addr;
+  bool in_login = true;
+  pgwire::byte_buffer rbuf;  ///< bytes read but not consumed (login / reset phases)
+  // Relay state while linked to a client. It belongs to the server side of the link, so
+  // idle clients do not carry it.
+  pgwire::stream_scanner scan;    ///< message boundaries of what the server sends
+  pgwire::byte_buffer relay_buf;  ///< read buffer (pkt_buf bytes), allocated on first link
+};
+using server_ptr = std::unique_ptr<server_conn>;
+
+struct login_result {
+  bool ok = false;
+  std::string error;     ///< message for logs and clients
+  std::string sqlstate;  ///< when the server sent an ErrorResponse
+};
+/// Connects and logs in (startup, auth, ParameterStatus, BackendKeyData, ReadyForQuery, then
+/// connect_query). Honours server_connect_timeout.
+awaitable<login_result> server_login(server_conn& s, const config& cfg,
+                                     std::optional<pgwire::scram_keys> keys);
+/// Sends one simple query and reads until ReadyForQuery; ParameterStatus updates s.params.
+/// Returns false (and the error text) if the server failed or the status is not idle.
+awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::string* error);
+/// Applies TCP_NODELAY, the keepalive settings and tcp_user_timeout to a TCP socket.
+void apply_tcp_options(int fd, const config& cfg);
+/// Applies tcp_socket_buffer. Only before the connection exists (a socket about to connect,
+/// or a listener, whose accepted sockets inherit it): buffers shrunk under an established
+/// connection's window stall the peer's sends on the 200 ms persist timer.
+void apply_tcp_buffers(int fd, const config& cfg);
+/// Sends a CancelRequest for this server's backend key to the pool's target.
+awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint32_t pid,
+                            std::uint32_t secret);
+/// True if an idle server has been closed by its peer or sent something unexpected.
+bool server_is_dead(server_conn& s);
+
+}  // namespace sluice

@@ -1,0 +1,38 @@
+#pragma once
+// A client waiting for a server connection, and how the wait ends.
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "pool/server_conn.hpp"
+#include "shard/io.hpp"
+
+namespace sluice {
+
+struct shard;
+
+/// What a wait for a server ends with: the server, or nullptr and the reason. A function
+/// pointer and the object it is for, so that a wait allocates nothing for its callback
+/// (std::function would: a shared_ptr capture is not stored in place).
+struct wait_done {
+  using fn_type = void (*)(std::shared_ptr<void> ctx, server_ptr srv, std::string error);
+  fn_type fn = nullptr;
+  std::shared_ptr<void> ctx;
+  void operator()(server_ptr srv, std::string error) {
+    fn(std::move(ctx), std::move(srv), std::move(error));
+  }
+};
+
+/// A client waiting for a server. Shared so a hand-off in flight keeps it alive.
+struct waiter {
+  waiter(shard& s, wait_done d);
+  shard& home;
+  asio::steady_timer timer;  ///< expires at the next deadline; cancelled on delivery
+  wait_done done;            ///< called once, on the home shard, from the timer's handler
+  server_ptr delivered;
+  std::optional<std::string> failed;  ///< set when the pool gives up on this waiter
+  clock::time_point since, wait_deadline, reserve_deadline;
+};
+
+}  // namespace sluice

@@ -1,0 +1,115 @@
+// Listeners: TCP and Unix sockets, and the accept loop that spreads clients over the shards.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <stdexcept>
+
+#include "runtime/listener.hpp"
+#include "runtime/runtime.hpp"
+#include "session/session.hpp"
+#include "sluice/log.hpp"
+
+namespace sluice {
+
+void runtime::start_listeners() {
+  const config& c = cfg();
+  asio::io_context& io = shards_.at(0).io;
+  auto open_tcp = [&](const asio::ip::tcp::endpoint& ep) {
+    auto l = std::make_unique<listener>(io, false);
+    const asio::generic::stream_protocol::endpoint gep(ep);
+    l->acc.open(gep.protocol());
+    l->acc.set_option(asio::socket_base::reuse_address(true));
+    if (ep.address().is_v6()) l->acc.set_option(asio::ip::v6_only(true));
+    error_code ec;
+    l->acc.bind(gep, ec);
+    if (ec)
+      throw std::runtime_error(fmt::format("could not bind {}:{}: {}", ep.address().to_string(),
+                                           ep.port(), ec.message()));
+    apply_tcp_buffers(l->acc.native_handle(), c);  // inherited by accepted sockets
+    l->acc.listen(c.listen_backlog);
+    if (c.tcp_defer_accept) {
+      // Wake the acceptor only when the client has sent its first packet.
+      const int secs = 45;
+      ::setsockopt(l->acc.native_handle(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+    }
+    l->name = fmt::format("{}:{}", ep.address().to_string(), ep.port());
+    listeners_.push_back(std::move(l));
+  };
+  for (const auto& a : c.listen_addr) {
+    if (a == "*") {
+      open_tcp({asio::ip::address_v4::any(), std::uint16_t(c.listen_port)});
+      try {
+        open_tcp({asio::ip::address_v6::any(), std::uint16_t(c.listen_port)});
+      } catch (const std::exception& e) {
+        log::warning("IPv6 listener not available: {}", e.what());
+      }
+      continue;
+    }
+    error_code ec;
+    const auto addr = asio::ip::make_address(a, ec);
+    if (!ec) {
+      open_tcp({addr, std::uint16_t(c.listen_port)});
+      continue;
+    }
+    asio::ip::tcp::resolver r(io);
+    for (const auto& e : r.resolve(a, std::to_string(c.listen_port))) open_tcp(e.endpoint());
+  }
+  if (!c.unix_socket_dir.empty()) {
+    const std::string path = fmt::format("{}/.s.PGSQL.{}", c.unix_socket_dir, c.listen_port);
+    // A socket file left by a crashed process is removed only if nothing answers on it.
+    {
+      asio::local::stream_protocol::socket probe(io);
+      error_code ec;
+      probe.connect(asio::local::stream_protocol::endpoint(path), ec);
+      if (!ec) throw std::runtime_error(fmt::format("unix socket {} is in use", path));
+      ::unlink(path.c_str());
+    }
+    auto l = std::make_unique<listener>(io, true);
+    const asio::generic::stream_protocol::endpoint gep{
+        asio::local::stream_protocol::endpoint(path)};
+    l->acc.open(gep.protocol());
+    error_code ec;
+    l->acc.bind(gep, ec);
+    if (ec) throw std::runtime_error(fmt::format("could not bind {}: {}", path, ec.message()));
+    ::chmod(path.c_str(), mode_t(c.unix_socket_mode));
+    l->acc.listen(c.listen_backlog);
+    l->name = path;
+    unix_paths_.push_back(path);
+    listeners_.push_back(std::move(l));
+  }
+  if (listeners_.empty())
+    throw std::runtime_error("nothing to listen on: set listen_addr or unix_socket_dir");
+  for (auto& l : listeners_) log::info("listening on {}", l->name);
+}
+
+awaitable<void> runtime::accept_loop(listener& l) {
+  for (;;) {
+    shard& target = shards_.at(rr_.fetch_add(1) % shards_.size());
+    auto [ec, sock] = co_await l.acc.async_accept(target.io, nothrow);
+    if (stopping_.load()) {
+      co_return;
+    }
+    if (ec) {
+      if (ec == asio::error::operation_aborted) {
+        co_return;
+      }
+      log::warning("accept failed on {}: {}", l.name, ec.message());
+      // Out of descriptors: back off instead of spinning on the same error.
+      asio::steady_timer pause(shards_.at(0).io, std::chrono::milliseconds(100));
+      co_await pause.async_wait(nothrow);
+      continue;
+    }
+    auto accepted = std::make_shared<stream_socket>(std::move(sock));
+    target.post_fn([this, accepted, is_unix = l.is_unix](shard& t) {
+      start_client(registry_, t, std::move(*accepted), is_unix);
+    });
+  }
+}
+
+}  // namespace sluice

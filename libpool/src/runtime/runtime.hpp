@@ -1,0 +1,51 @@
+#pragma once
+// The whole pooler: shards and their threads, listeners, the pool registry, shutdown.
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "pool/pool.hpp"
+#include "shard/shard.hpp"
+#include "sluice/pooler.hpp"
+
+namespace sluice {
+
+class runtime final : public pooler {
+ public:
+  runtime(config_ptr cfg, std::shared_ptr<const userlist> users);
+  ~runtime() override;
+  void start() override;
+  void wait() override;
+  void shutdown(shutdown_mode mode) override;
+  int shards() const override { return int(shards_.size()); }
+
+  const config& cfg() const noexcept { return *cfg_; }
+
+ private:
+  struct listener;
+  void start_listeners();
+  awaitable<void> accept_loop(listener& l);
+  awaitable<void> janitor_loop(shard& s);
+  void shutdown_poll();
+  void stop_all();
+
+  config_ptr cfg_;
+  std::shared_ptr<const userlist> users_;
+  // Declared before the registry: pools hold idle servers whose sockets belong to the
+  // shards' io_contexts, so the registry goes first.
+  shard_set shards_;
+  pool_registry registry_{shards_};
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopping_done_{false};
+  std::vector<std::unique_ptr<listener>> listeners_;
+  std::atomic<unsigned> rr_{0};
+  std::atomic<int> shutdown_mode_{-1};
+  std::unique_ptr<asio::steady_timer> shutdown_timer_;
+  std::vector<std::string> unix_paths_;
+};
+
+}  // namespace sluice

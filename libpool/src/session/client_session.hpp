@@ -1,0 +1,115 @@
+#pragma once
+// A client session: login (login.cpp), the relay's two chains (relay.cpp), parameter
+// tracking and replay (params.cpp), and its life on the shard (session.cpp).
+//
+// Login is a coroutine. The relay that follows is two chains of completion handlers (see
+// relay.cpp). Only the server chain unlinks: it releases the server when the transaction is
+// over (transaction/statement mode) or when the client has gone (session mode), so a server
+// is never freed under an operation in flight.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pgwire/auth.hpp"
+#include "pgwire/framer.hpp"
+#include "pgwire/scanner.hpp"
+#include "pool/pool.hpp"
+#include "shard/shard.hpp"
+
+namespace sluice {
+
+struct client_session : client_link {
+  client_session(pool_registry& reg, shard& s, stream_socket so, bool unix_socket);
+
+  pool_registry& registry;
+  shard& sh;
+  stream_socket sock;
+  const bool is_unix;
+  std::string addr, user_name;
+  std::unique_ptr<std::string> login_db;  ///< the database asked for, until pool_ is known
+  pool* pool_ = nullptr;
+  server_ptr srv;
+
+  // Relay state.
+  int pending_rfq = 0;      ///< Query/Sync/FunctionCall sent, ReadyForQuery not yet seen
+  bool batch_open = false;  ///< extended-protocol messages sent since the last Sync
+  char tx_status = 'I';
+  pgwire::stream_scanner cscan;  ///< message boundaries of what the client sends
+  param_set_ptr params;  ///< tracked parameters as this client sees them (shared, immutable)
+
+  std::uint32_t key_pid = 0, key_secret = 0;  ///< cancel key given to the client
+  bool closing = false, finished = false, client_writing = false, logged_in = false;
+  bool waiting = false;  ///< queued for a server (query_wait_timeout applies, not idle timeouts)
+  bool poison_server = false;  ///< the server must be closed, not reused
+  clock::time_point connected_at = clock::now(), last_client_io = clock::now(),
+                    last_server_io = clock::now();
+  pgwire::byte_buffer cbuf;        ///< client bytes that must outlive a read (login, linking)
+  bool server_armed = false;       ///< a read on the server socket is pending
+  bool to_client_pending = false;  ///< the server chain waits for a partial write to drain
+
+  using self_ptr = std::shared_ptr<client_session>;
+
+  /// "C-0x...: db/user@addr" for log lines; the address of the session is its id.
+  std::string prefix() const;
+
+  /// No query, transaction or message in flight on either side.
+  bool clean() const {
+    return pending_rfq == 0 && !batch_open && tx_status == 'I' && cscan.at_boundary() &&
+           (!srv || srv->scan.at_boundary());
+  }
+  bool releasable() const { return pool_->mode != pool_mode::session && !closing && clean(); }
+
+  // ---- session.cpp: errors, the end of a session, timeouts
+  awaitable<void> send_error(std::string_view severity, std::string_view sqlstate,
+                             std::string_view msg);
+  /// Closes the client with a FATAL error, as pgbouncer's "closing because" does.
+  awaitable<void> fatal(std::string_view sqlstate, std::string_view msg);
+  /// Ends the session from outside its coroutines (janitor, shutdown).
+  void kill(std::string_view reason, std::string_view sqlstate = "08P01");
+  /// Sends a FATAL error to the client, then ends the session.
+  static void fail(self_ptr self, std::string_view sqlstate, std::string_view msg);
+  static awaitable<void> fail_coro(self_ptr self, std::string sqlstate, std::string msg);
+  /// The client is gone (or being closed): let the server chain wind down, then forget it.
+  void finish();
+  void check_timeouts(const config& c);
+
+  // ---- login.cpp
+  static awaitable<void> main(self_ptr self);
+  awaitable<bool> login();
+  awaitable<bool> authenticate(const config& c, const std::string& user,
+                               std::optional<pgwire::scram_keys>& keys);
+  template <class FrameFn>
+  awaitable<pgwire::frame_result> read_packet(FrameFn frame_fn);
+  awaitable<pgwire::frame_result> read_startup();
+  awaitable<pgwire::frame_result> read_message();
+  void consume(std::size_t n) { cbuf.erase(cbuf.begin(), cbuf.begin() + std::ptrdiff_t(n)); }
+
+  // ---- relay.cpp: the client chain and the server chain
+  static void start_relay(self_ptr self);
+  static void arm_client(self_ptr self);
+  static void on_client(self_ptr self, error_code ec);
+  static bool send_to_server(const self_ptr& self, const std::uint8_t* data, std::size_t len);
+  static void find_server(self_ptr self);
+  static void on_wait_done(std::shared_ptr<void> ctx, server_ptr srv, std::string error);
+  static void got_server(self_ptr self, server_ptr s, bool check);
+  static awaitable<void> prepare_server(self_ptr self, server_ptr s, bool check);
+  static void attach(self_ptr self);
+  static void arm_server(self_ptr self);
+  static void on_server(self_ptr self, error_code ec, std::size_t n);
+  static void client_gone_while_writing(const self_ptr& self);
+  static void server_next(self_ptr self);
+  static void unlink(const self_ptr& self);
+  static awaitable<void> reset_and_release(shard& sh, server_ptr s);
+
+  // ---- params.cpp
+  /// Brings the server's session parameters in line with what this client has seen.
+  awaitable<bool> replay_params();
+  /// A ParameterStatus from the linked server: the server's and, if tracked, the client's
+  /// view of the parameter follow it.
+  void track_parameter_status(pgwire::bytes_view body);
+};
+
+}  // namespace sluice

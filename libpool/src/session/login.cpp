@@ -1,0 +1,272 @@
+// Client login: the startup packet, SSLRequest/GSSENCRequest, authentication per auth_type,
+// the pool for (database, user), and the welcome (AuthenticationOk, ParameterStatus,
+// BackendKeyData, ReadyForQuery).
+#include <algorithm>
+#include <boost/asio/write.hpp>
+#include <cctype>
+
+#include "pgwire/messages.hpp"
+#include "session/client_session.hpp"
+#include "session/session.hpp"
+#include "sluice/log.hpp"
+
+namespace sluice {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+double seconds_since(clock::time_point t) {
+  return std::chrono::duration<double>(clock::now() - t).count();
+}
+
+}  // namespace
+
+// Coroutines take their owner as a parameter (kept in the frame), never as a lambda
+// capture: a capture lives in the closure object, which may die before the frame does.
+awaitable<void> client_session::main(self_ptr self) {
+  const bool logged_in = co_await self->login();
+  if (logged_in) {
+    start_relay(std::move(self));
+    co_return;
+  }
+  self->finish();
+}
+
+/// Reads until cbuf starts with one whole packet as `frame_fn` frames it (startup packets,
+/// then typed messages during authentication, both capped at PostgreSQL's startup limit).
+template <class FrameFn>
+awaitable<pgwire::frame_result> client_session::read_packet(FrameFn frame_fn) {
+  for (;;) {
+    auto r = frame_fn(pgwire::bytes_view(cbuf));
+    if (r.status != pgwire::frame_status::need_more) co_return r;
+    const std::size_t old = cbuf.size();
+    cbuf.resize(old + 1024);
+    auto [ec, n] = co_await sock.async_read_some(asio::buffer(cbuf.data() + old, 1024), nothrow);
+    cbuf.resize(old + n);
+    if (ec) {
+      co_return pgwire::frame_result{pgwire::frame_status::error, {}, 0, pgwire::errc::truncated};
+    }
+  }
+}
+
+awaitable<pgwire::frame_result> client_session::read_startup() {
+  return read_packet(pgwire::frame_startup);
+}
+
+awaitable<pgwire::frame_result> client_session::read_message() {
+  return read_packet(
+      [](pgwire::bytes_view b) { return pgwire::frame_message(b, pgwire::max_startup_packet); });
+}
+
+/// Verifies the client per auth_type; SCRAM keys it proved end up in `keys`.
+awaitable<bool> client_session::authenticate(const config& c, const std::string& user,
+                                             std::optional<pgwire::scram_keys>& keys) {
+  if (c.auth == auth_type::trust || c.auth == auth_type::any) {
+    co_return true;
+  }
+  pgwire::client_auth_method method;
+  switch (c.auth) {
+    case auth_type::plain:
+      method = pgwire::client_auth_method::cleartext;
+      break;
+    case auth_type::md5:
+      method = pgwire::client_auth_method::md5;
+      break;
+    case auth_type::scram_sha_256:
+      method = pgwire::client_auth_method::scram_sha_256;
+      break;
+    default:
+      co_await fatal(
+          "0A000", fmt::format("auth_type {} is not supported by this version", to_string(c.auth)));
+      co_return false;
+  }
+  const std::string* stored = sh.users().find(user);
+  const std::string fail_msg = fmt::format("password authentication failed for user \"{}\"", user);
+  if (!stored) {
+    log::info("{} login failed: no such user in auth_file", prefix());
+    co_await send_error("FATAL", "28P01", fail_msg);
+    co_return false;
+  }
+  pgwire::client_authenticator auth(method, user, *stored);
+  auto step = auth.start();
+  for (;;) {
+    if (step.what == pgwire::auth_step::kind::failed) {
+      log::info("{} login failed: {}", prefix(), make_error_code(step.error).message());
+      co_await send_error("FATAL", "28P01", fail_msg);
+      co_return false;
+    }
+    if (!step.out.empty()) {
+      auto [ec, n] = co_await asio::async_write(sock, asio::buffer(step.out), nothrow);
+      if (ec) {
+        co_return false;
+      }
+    }
+    if (step.what == pgwire::auth_step::kind::done) break;
+    const auto r = co_await read_message();
+    if (r.status != pgwire::frame_status::message) {
+      co_return false;
+    }
+    step = auth.resume(r.msg);
+    consume(r.msg.size);
+  }
+  keys = auth.keys();
+  co_return true;
+}
+
+awaitable<bool> client_session::login() {
+  const config& c = sh.cfg();
+  pgwire::startup_packet pkt;
+  std::size_t startup_size = 0;
+  for (;;) {
+    const auto r = co_await read_startup();
+    if (r.status == pgwire::frame_status::error) {
+      if (r.error != pgwire::errc::truncated) {
+        co_await fatal("08P01", "bad packet header");
+      }
+      co_return false;
+    }
+    const auto err = pgwire::decode_startup(r.msg, pkt);
+    if (err == pgwire::errc::unsupported_protocol) {
+      co_await fatal("08P01", "unsupported protocol version");
+      co_return false;
+    }
+    if (err != pgwire::errc::ok) {
+      co_await fatal("08P01", "invalid startup packet");
+      co_return false;
+    }
+    if (pkt.kind == pgwire::startup_kind::cancel) {
+      route_cancel(sh.set, pkt.cancel.pid, pkt.cancel.secret);
+      co_return false;
+    }
+    if (pkt.kind == pgwire::startup_kind::startup) {
+      // The params are views into cbuf: they are copied out before cbuf moves on.
+      startup_size = r.msg.size;
+      break;
+    }
+    // SSLRequest / GSSENCRequest: not offered (yet); the client continues in plaintext.
+    consume(r.msg.size);
+    static const std::uint8_t no_ssl = 'N';
+    auto [ec, n] = co_await asio::async_write(sock, asio::buffer(&no_ssl, 1), nothrow);
+    if (ec) {
+      co_return false;
+    }
+  }
+
+  const auto& sm = pkt.startup;
+  user_name = std::string(sm.get("user"));
+  login_db = std::make_unique<std::string>(sm.get("database"));
+  if (login_db->empty()) *login_db = user_name;
+  const std::string& db_name = *login_db;
+  if (user_name.empty()) {
+    co_await fatal("08P01", "no username supplied");
+    co_return false;
+  }
+  param_map startup_tracked;
+  for (const auto& [k, v] : sm.params) {
+    if (k == "user" || k == "database") continue;
+    const std::string canon = canonical_param(k);
+    if (is_tracked_param(c, canon)) {
+      startup_tracked[canon] = std::string(v);
+      continue;
+    }
+    const bool ignored =
+        std::any_of(c.ignore_startup_parameters.begin(), c.ignore_startup_parameters.end(),
+                    [&](const std::string& i) { return iequals(i, k); });
+    if (!ignored) {
+      co_await fatal("08P01", fmt::format("unsupported startup parameter: {}", k));
+      co_return false;
+    }
+  }
+  if (c.application_name_add_host) {
+    auto& app = startup_tracked["application_name"];
+    app = fmt::format("{} - {}", app, addr);
+  }
+  consume(startup_size);  // everything needed from the startup packet has been copied
+  if (c.log_connections)
+    log::info("{} login attempt: db={} user={} tls=no", prefix(), db_name, user_name);
+
+  if (sh.set.client_count.load() > c.max_client_conn) {
+    co_await fatal("53300", "no more connections allowed (max_client_conn)");
+    co_return false;
+  }
+  if (db_name == "pgbouncer") {
+    co_await fatal("0A000", "the admin console is not available in this version of sluice");
+    co_return false;
+  }
+  // Authenticate before saying whether the database exists, as pgbouncer does.
+  std::optional<pgwire::scram_keys> keys;
+  const bool authenticated = co_await authenticate(c, user_name, keys);
+  if (!authenticated) {
+    co_return false;
+  }
+  const database_config* db = c.find_database(db_name);
+  if (!db) {
+    co_await fatal("08P01", fmt::format("no such database: {}", db_name));
+    co_return false;
+  }
+  bool created = false;
+  pool_ = registry.get(*db, db_name, user_name, c, sh.users(), created);
+  if (created && db->name == "*") log::info("registered new auto-database: db={}", db_name);
+  if (keys) {
+    std::lock_guard lk(pool_->mu);
+    pool_->scram_keys = keys;
+  }
+
+  // The welcome: ParameterStatus as a server reports them, the client's own values on top.
+  param_map welcome;
+  {
+    std::unique_lock lk(pool_->mu);
+    if (pool_->have_welcome) {
+      welcome = pool_->welcome;
+    } else if (pool_->total == 0 && pool_->last_login_failure != clock::time_point{} &&
+               seconds_since(pool_->last_login_failure) < c.server_login_retry) {
+      const std::string cached = pool_->last_login_error;
+      lk.unlock();
+      co_await fatal(
+          "08P01",
+          fmt::format("server login has been failing, cached error: {} (server_login_retry)",
+                      cached));
+      co_return false;
+    }
+  }
+  if (welcome.empty()) {
+    std::string error;
+    server_ptr s = co_await pool_->acquire(sh, error);
+    if (!s) {
+      co_await fatal("08P01", error);
+      co_return false;
+    }
+    welcome = s->params;
+    pool_->release(std::move(s), sh);
+  }
+  param_map mine;
+  for (const auto& [k, v] : welcome)
+    if (is_tracked_param(c, k)) mine[k] = v;
+  for (auto& [k, v] : startup_tracked) {
+    mine[k] = v;
+    welcome[k] = v;
+  }
+  params = pool_->intern(c, std::move(mine));
+
+  new_cancel_key(key_pid, key_secret);
+  pgwire::byte_buffer out;
+  pgwire::write_auth_ok(out);
+  for (const auto& [k, v] : welcome) pgwire::write_parameter_status(out, k, v);
+  pgwire::write_backend_key_data(out, key_pid, key_secret);
+  pgwire::write_ready_for_query(out, 'I');
+  auto [ec, n] = co_await asio::async_write(sock, asio::buffer(out), nothrow);
+  if (ec) {
+    co_return false;
+  }
+  logged_in = true;
+  login_db.reset();  // pool_ names the database from now on
+  co_return true;
+}
+
+}  // namespace sluice

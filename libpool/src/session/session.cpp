@@ -1,0 +1,217 @@
+// A client session's life on its shard: start, errors, kill, finish, timeouts, cancel.
+#include "session/session.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/write.hpp>
+#include <stdexcept>
+
+#include "pgwire/crypto.hpp"
+#include "session/client_session.hpp"
+#include "sluice/log.hpp"
+
+namespace sluice {
+
+namespace {
+
+std::string peer_string(int fd, bool is_unix) {
+  if (is_unix) return "unix";
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    port = ntohs(a->sin6_port);
+    return fmt::format("[{}]:{}", host, port);
+  }
+  return fmt::format("{}:{}", host, port);
+}
+
+double seconds_since(clock::time_point t) {
+  return std::chrono::duration<double>(clock::now() - t).count();
+}
+
+}  // namespace
+
+client_session::client_session(pool_registry& reg, shard& s, stream_socket so, bool unix_socket)
+    : registry(reg),
+      sh(s),
+      sock(std::move(so)),
+      is_unix(unix_socket),
+      cscan(s.cfg().max_packet_size) {}
+
+std::string client_session::prefix() const {
+  const std::string_view db = pool_      ? std::string_view(pool_->db_name)
+                              : login_db ? std::string_view(*login_db)
+                                         : "(nodb)";
+  return fmt::format("C-{}: {}/{}@{}", static_cast<const void*>(this), db,
+                     user_name.empty() ? "(nouser)" : user_name, addr);
+}
+
+awaitable<void> client_session::send_error(std::string_view severity, std::string_view sqlstate,
+                                           std::string_view msg) {
+  pgwire::byte_buffer out;
+  pgwire::write_error(out, severity, sqlstate, msg);
+  co_await asio::async_write(sock, asio::buffer(out), nothrow);
+}
+
+/// Closes the client with a FATAL error, as pgbouncer's "closing because" does.
+awaitable<void> client_session::fatal(std::string_view sqlstate, std::string_view msg) {
+  if (sh.cfg().log_pooler_errors) log::warning("{} pooler error: {}", prefix(), msg);
+  co_await send_error("FATAL", sqlstate, msg);
+}
+
+/// Ends the session from outside its coroutines (janitor, shutdown): best-effort error to
+/// the client if nothing else is writing to it, then both sockets closed.
+void client_session::kill(std::string_view reason, std::string_view sqlstate) {
+  if (closing) return;
+  closing = true;
+  log::info("{} closing because: {} (age={:.0f}s)", prefix(), reason, seconds_since(connected_at));
+  if (!client_writing && !to_client_pending) {
+    pgwire::byte_buffer out;
+    pgwire::write_error(out, "FATAL", sqlstate, reason);
+    ::send(sock.native_handle(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  error_code ignored;
+  sock.close(ignored);
+  if (srv) {
+    poison_server = true;
+    srv->sock.close(ignored);
+  }
+}
+
+/// Sends a FATAL error to the client, then ends the session.
+void client_session::fail(self_ptr self, std::string_view sqlstate, std::string_view msg) {
+  client_session& c = *self;
+  c.closing = true;
+  if (c.client_writing || c.to_client_pending) {
+    c.finish();  // something else is writing to the client: no error message
+    return;
+  }
+  c.client_writing = true;
+  asio::co_spawn(c.sh.io, fail_coro(std::move(self), std::string(sqlstate), std::string(msg)),
+                 asio::detached);
+}
+
+awaitable<void> client_session::fail_coro(self_ptr self, std::string sqlstate, std::string msg) {
+  co_await self->fatal(sqlstate, msg);
+  self->client_writing = false;
+  self->finish();
+  error_code ignored;
+  self->sock.close(ignored);
+}
+
+/// The client is gone (or being closed): let the server chain wind down, then forget the
+/// client.
+void client_session::finish() {
+  closing = true;
+  if (finished) return;
+  finished = true;
+  if (srv) {
+    error_code ignored;
+    if (server_armed) {
+      // A clean server has no reply in flight, so cancelling the read loses nothing;
+      // otherwise it is closed and replaced. The read's handler unlinks.
+      if (clean() && !poison_server) {
+        srv->sock.cancel(ignored);
+      } else {
+        poison_server = true;
+        srv->sock.close(ignored);
+      }
+    }
+    // With a write to the client pending, closing the client socket below ends it and its
+    // handler unlinks.
+  }
+  unlink_from_list();
+  sh.set.client_count.fetch_sub(1);
+  if (logged_in && sh.cfg().log_disconnections)
+    log::info("{} closing because: client close request (age={:.0f}s)", prefix(),
+              seconds_since(connected_at));
+  if (!client_writing) {
+    error_code ignored;
+    sock.close(ignored);
+  }
+}
+
+void client_session::check_timeouts(const config& c) {
+  if (closing) return;
+  if (!logged_in) {
+    if (c.client_login_timeout > 0 && seconds_since(connected_at) > c.client_login_timeout)
+      kill("client_login_timeout");
+    return;
+  }
+  if (waiting) return;  // query_wait_timeout is the waiter's own deadline
+  if (!srv) {
+    if (c.client_idle_timeout > 0 && seconds_since(last_client_io) > c.client_idle_timeout)
+      kill("client_idle_timeout");
+    return;
+  }
+  if (pending_rfq > 0) {
+    if (c.query_timeout > 0 && seconds_since(last_client_io) > c.query_timeout)
+      kill("query_timeout");
+  } else if (tx_status != 'I' && c.idle_transaction_timeout > 0 &&
+             seconds_since(std::max(last_client_io, last_server_io)) > c.idle_transaction_timeout) {
+    kill("idle transaction timeout");
+  }
+}
+
+void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix) {
+  const config& c = s.cfg();
+  const int fd = sock.native_handle();
+  if (!is_unix) apply_tcp_options(fd, c);
+  auto cs = std::make_shared<client_session>(registry, s, std::move(sock), is_unix);
+  cs->addr = peer_string(fd, is_unix);
+  cs->link_into(s.clients);
+  s.set.client_count.fetch_add(1);
+  asio::co_spawn(s.io, client_session::main(std::move(cs)), asio::detached);
+}
+
+void client_check_timeouts(client_link* l, const config& cfg) {
+  static_cast<client_session*>(l)->check_timeouts(cfg);
+}
+
+namespace {
+
+/// Sends a cancel for c's query if it has key (pid, secret); false if the key is not c's.
+bool client_cancel_if(client_link* l, shard& s, std::uint32_t pid, std::uint32_t secret) {
+  auto* c = static_cast<client_session*>(l);
+  if (!c->logged_in || c->key_pid != pid || c->key_secret != secret) return false;
+  if (!c->srv) return true;
+  asio::co_spawn(s.io, send_cancel(s.io, c->pool_->target, c->srv->be_pid, c->srv->be_secret),
+                 asio::detached);
+  return true;
+}
+
+}  // namespace
+
+void route_cancel(shard_set& shards, std::uint32_t pid, std::uint32_t secret) {
+  // Unknown keys are dropped silently, as PostgreSQL does.
+  for (auto& sh : shards.shards) {
+    sh->post_fn([pid, secret](shard& s) {
+      for (client_link* l = s.clients.next; l != &s.clients; l = l->next) {
+        if (client_cancel_if(l, s, pid, secret)) return;
+      }
+    });
+  }
+}
+
+void new_cancel_key(std::uint32_t& pid, std::uint32_t& secret) {
+  std::uint32_t k[2];
+  if (!pgwire::random_bytes({reinterpret_cast<std::uint8_t*>(k), sizeof k}))
+    throw std::runtime_error("no randomness for cancel keys");
+  pid = k[0];
+  secret = k[1];
+}
+
+}  // namespace sluice

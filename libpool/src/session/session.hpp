@@ -1,0 +1,22 @@
+#pragma once
+// What the runtime needs from client sessions: start one, and reach the ones on a shard.
+
+#include <cstdint>
+
+#include "shard/shard.hpp"
+
+namespace sluice {
+
+class pool_registry;
+
+/// Starts a client session on shard s for an accepted socket.
+void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix);
+/// The janitor's per-second check of one client's login, idle and transaction timeouts.
+void client_check_timeouts(client_link* c, const config& cfg);
+/// A fresh random key (pid, secret) for a client's BackendKeyData.
+void new_cancel_key(std::uint32_t& pid, std::uint32_t& secret);
+/// Finds the client with this key on any shard and cancels its query. Keys are 64 random
+/// bits and a cancel is rare, so each shard scans its own clients: no key index is kept.
+void route_cancel(shard_set& shards, std::uint32_t pid, std::uint32_t secret);
+
+}  // namespace sluice

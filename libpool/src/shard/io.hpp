@@ -1,0 +1,32 @@
+#pragma once
+// The Asio vocabulary every part of libpool uses, and the coroutine rules of this code base.
+//
+// Coroutine rules (GCC 12.2, Debian 12):
+// - never co_await inside an if/while condition: GCC 12.2 miscompiles `if (co_await f())` and
+//   the coroutine then reads garbage (seen here: a segfault in the next resumed frame). Bind
+//   the result to a local first, then test it;
+// - a co_await/co_return in the body of if/else/for/while sits inside braces (GCC bug 106188);
+// - coroutines take what they use as parameters, never as lambda captures.
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+
+namespace sluice {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+// Sockets bound to io_context's own executor: smaller than with any_io_executor, and so is
+// every operation pending on them (an idle client keeps one).
+using stream_socket =
+    asio::basic_stream_socket<asio::generic::stream_protocol, asio::io_context::executor_type>;
+using clock = std::chrono::steady_clock;
+template <class T>
+using awaitable = asio::awaitable<T>;
+inline constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+}  // namespace sluice
