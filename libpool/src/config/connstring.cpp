@@ -1,0 +1,225 @@
+#include "connstring.hpp"
+
+// Connection strings ([databases], [users], [peers]): libpq-style `key=value` pairs separated
+// by blanks; a value may be single-quoted, with '' or \' for a quote and \x for x inside. Keys
+// are case-insensitive.
+
+#include <fmt/format.h>
+
+#include <string_view>
+#include <utility>
+
+#include "sluice/config.hpp"
+#include "values.hpp"
+
+namespace sluice {
+
+using namespace config_detail;
+
+namespace {
+
+struct conn_pair {
+  std::string key;  ///< lower-cased
+  std::string value;
+};
+
+/// libpq-style "k=v k2='quoted v'": blanks around '=' allowed; a quoted value ends at the
+/// closing quote, '' and \x inside quotes stand for ' and x; unquoted values end at a blank.
+std::vector<conn_pair> split_connstring(std::string_view s, const std::string& what,
+                                        const std::string& file, int line) {
+  std::vector<conn_pair> out;
+  std::size_t i = 0;
+  auto skip_blanks = [&] {
+    while (i < s.size() && is_blank(s[i])) ++i;
+  };
+  auto fail = [&](const std::string& msg) -> void {
+    throw config_error(file, line, fmt::format("{}: {}", what, msg));
+  };
+  while (true) {
+    skip_blanks();
+    if (i >= s.size()) break;
+    std::size_t kstart = i;
+    while (i < s.size() && s[i] != '=' && !is_blank(s[i])) ++i;
+    std::string key = lower(s.substr(kstart, i - kstart));
+    skip_blanks();
+    if (i >= s.size() || s[i] != '=')
+      fail(fmt::format("syntax error in connection string: expected '=' after \"{}\"", key));
+    if (key.empty()) fail("syntax error in connection string: '=' without a parameter name");
+    ++i;  // '='
+    skip_blanks();
+    std::string value;
+    if (i < s.size() && s[i] == '\'') {
+      ++i;
+      bool closed = false;
+      while (i < s.size()) {
+        char c = s[i];
+        if (c == '\\') {
+          if (i + 1 >= s.size()) break;
+          value += s[i + 1];
+          i += 2;
+        } else if (c == '\'') {
+          if (i + 1 < s.size() && s[i + 1] == '\'') {
+            value += '\'';
+            i += 2;
+          } else {
+            ++i;
+            closed = true;
+            break;
+          }
+        } else {
+          value += c;
+          ++i;
+        }
+      }
+      if (!closed) fail(fmt::format("unterminated quoted value for \"{}\"", key));
+      if (i < s.size() && !is_blank(s[i]))
+        fail(
+            fmt::format("syntax error in connection string after the quoted value of \"{}\"", key));
+    } else {
+      std::size_t vstart = i;
+      while (i < s.size() && !is_blank(s[i])) ++i;
+      value = std::string(s.substr(vstart, i - vstart));
+      if (value.empty())
+        fail(fmt::format("missing value for \"{}\" (use '' for an empty value)", key));
+    }
+    out.push_back({std::move(key), std::move(value)});
+  }
+  return out;
+}
+
+std::string quote_name(const std::string& name) {
+  return fmt::format("\"{}\"", name);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// [databases]
+
+database_config parse_database_entry(const std::string& name, const std::string& value,
+                                     const std::string& file, int line) {
+  database_config db;
+  db.name = name;
+  db.source = where(file, line);
+  const std::string what = fmt::format("database {}", quote_name(name));
+  if (name.empty()) throw config_error(file, line, "empty database name");
+
+  for (auto& [k, val] : split_connstring(value, what, file, line)) {
+    const value_ctx v{k, val, file, line};
+    auto count = [&] { return parse_nonneg_int(v); };
+    if (k == "host")
+      db.host = val;
+    else if (k == "port")
+      db.port = static_cast<int>(parse_int(v, 1, 65535));
+    else if (k == "dbname")
+      db.dbname = val;
+    else if (k == "user")
+      db.user = val;
+    else if (k == "password")
+      db.password = val;
+    else if (k == "pool_size")
+      db.pool_size = count();
+    else if (k == "min_pool_size")
+      db.min_pool_size = count();
+    else if (k == "reserve_pool" || k == "reserve_pool_size")
+      db.reserve_pool_size = count();
+    else if (k == "max_db_connections")
+      db.max_db_connections = count();
+    else if (k == "pool_mode")
+      db.mode = parse_pool_mode(v);
+    else if (k == "connect_query")
+      db.connect_query = val;
+    else if (k == "client_encoding")
+      db.client_encoding = val;
+    else if (k == "datestyle")
+      db.datestyle = val;
+    else if (k == "timezone")
+      db.timezone = val;
+    else if (k == "application_name")
+      db.application_name = val;
+    else {
+      // Documented, accepted, not acted on yet.
+      if (k == "auth_user" || k == "auth_query" || k == "auth_dbname") {
+      } else if (k == "max_db_client_connections") {
+        count();
+      } else if (k == "server_lifetime") {
+        parse_duration(v);
+      } else if (k == "query_wait_timeout") {
+        parse_duration(v, true);
+      } else if (k == "load_balance_hosts") {
+        check_one_of(v, {"disable", "round-robin"});
+      } else if (k == "target_session_attrs") {
+        check_one_of(v, {"any", "read-write", "read-only", "primary", "standby"});
+      } else {
+        throw config_error(file, line,
+                           fmt::format("{}: unrecognized connection parameter: {}", what, k));
+      }
+      db.unsupported.push_back(fmt::format("{}: {} ({})", what, k, db.source));
+    }
+  }
+  return db;
+}
+
+const database_config* config::find_database(const std::string& name) const noexcept {
+  const database_config* fallback = nullptr;
+  for (const auto& db : databases) {
+    if (db.name == name) return &db;
+    if (db.name == "*") fallback = &db;
+  }
+  return fallback;
+}
+
+// ---------------------------------------------------------------------------------------------
+// [users] and [peers]
+
+namespace config_detail {
+
+std::vector<std::string> check_user_entry(const std::string& name, const std::string& value,
+                                          const std::string& file, int line) {
+  std::vector<std::string> notes;
+  const std::string what = fmt::format("user {}", quote_name(name));
+  for (const auto& [k, val] : split_connstring(value, what, file, line)) {
+    const value_ctx v{k, val, file, line};
+    if (k == "pool_mode")
+      parse_pool_mode(v);
+    else if (k == "pool_size" || k == "reserve_pool_size" || k == "max_user_connections" ||
+             k == "max_user_client_connections")
+      parse_nonneg_int(v);
+    else if (k == "query_timeout" || k == "idle_transaction_timeout" ||
+             k == "transaction_timeout" || k == "client_idle_timeout")
+      parse_duration(v);
+    else if (k == "query_wait_timeout")
+      parse_duration(v, true);
+    else
+      throw config_error(file, line, fmt::format("{}: unknown user parameter: {}", what, k));
+    notes.push_back(fmt::format("{}: {} ({})", what, k, where(file, line)));
+  }
+  return notes;
+}
+
+std::string check_peer_entry(const std::string& name, const std::string& value,
+                             const std::string& file, int line) {
+  long long id = 0;
+  if (!parse_integer_text(name, id) || id < 1 || id > 65535)
+    throw config_error(file, line,
+                       fmt::format("peer id \"{}\" must be a number between 1 and 65535", name));
+  const std::string what = fmt::format("peer {}", name);
+  bool host = false;
+  for (const auto& [k, val] : split_connstring(value, what, file, line)) {
+    const value_ctx v{k, val, file, line};
+    if (k == "host")
+      host = true;
+    else if (k == "port")
+      parse_int(v, 1, 65535);
+    else if (k == "pool_size")
+      parse_nonneg_int(v);
+    else
+      throw config_error(file, line, fmt::format("{}: unknown peer parameter: {}", what, k));
+  }
+  if (!host) throw config_error(file, line, fmt::format("{}: host is required", what));
+  return fmt::format("{} ({})", what, where(file, line));
+}
+
+}  // namespace config_detail
+
+}  // namespace sluice

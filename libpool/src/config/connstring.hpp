@@ -1,0 +1,22 @@
+#pragma once
+// Connection-string entries: [databases] (parse_database_entry, public in sluice/config.hpp),
+// [users] and [peers]. Internal to libpool.
+
+#include <string>
+#include <vector>
+
+namespace sluice::config_detail {
+
+/// Checks one [users] entry (`name = key=value ...`). None of its keys is acted on yet, so it
+/// returns one note per key for config::unsupported: "user \"name\": key (file:line)". Throws
+/// config_error on an unknown key or a bad value.
+std::vector<std::string> check_user_entry(const std::string& name, const std::string& value,
+                                          const std::string& file, int line);
+
+/// Checks one [peers] entry (id 1..65535; host required; port, pool_size). Peers are not acted
+/// on yet, so it returns the note for config::unsupported: "peer N (file:line)". Throws
+/// config_error on a bad id, an unknown key or a bad value.
+std::string check_peer_entry(const std::string& name, const std::string& value,
+                             const std::string& file, int line);
+
+}  // namespace sluice::config_detail

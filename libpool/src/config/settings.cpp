@@ -1,0 +1,278 @@
+#include "settings.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <iterator>
+#include <limits>
+#include <utility>
+
+namespace sluice::config_detail {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// row makers. consteval, and one overload per member type, so a row that pairs a type with a
+// member that cannot hold it, or bounds the member cannot hold, does not compile.
+
+constexpr long long int_max = std::numeric_limits<int>::max();
+
+consteval value_spec spec(value_type type, binding target = {}, long long lo = 0, long long hi = 0,
+                          std::span<const std::string_view> choices = {}) {
+  return {type, lo, hi, choices, target};
+}
+
+consteval value_spec text() {
+  return spec(value_type::string);
+}
+consteval value_spec text(std::string config::*m) {
+  return spec(value_type::string, m);
+}
+consteval value_spec list(std::vector<std::string> config::*m) {
+  return spec(value_type::list, m);
+}
+consteval value_spec integer(long long lo, long long hi) {
+  if (lo > hi) throw "empty integer range";
+  return spec(value_type::integer, {}, lo, hi);
+}
+consteval value_spec integer(int config::*m, long long lo, long long hi) {
+  if (lo > hi || lo < std::numeric_limits<int>::min() || hi > int_max)
+    throw "integer bounds do not fit an int";
+  return spec(value_type::integer, m, lo, hi);
+}
+consteval value_spec integer(std::uint32_t config::*m, long long lo, long long hi) {
+  if (lo > hi || lo < 0 || hi > std::numeric_limits<std::uint32_t>::max())
+    throw "integer bounds do not fit a uint32";
+  return spec(value_type::integer, m, lo, hi);
+}
+/// A size, count or limit: 0..INT_MAX.
+consteval value_spec count() {
+  return integer(0, int_max);
+}
+consteval value_spec count(int config::*m) {
+  return integer(m, 0, int_max);
+}
+consteval value_spec boolean() {
+  return spec(value_type::boolean);
+}
+consteval value_spec boolean(bool config::*m) {
+  return spec(value_type::boolean, m);
+}
+consteval value_spec duration() {
+  return spec(value_type::duration);
+}
+consteval value_spec duration(double config::*m) {
+  return spec(value_type::duration, m);
+}
+consteval value_spec octal_mode(int config::*m) {
+  return spec(value_type::octal_mode, m);
+}
+consteval value_spec pool_mode_of(pool_mode config::*m) {
+  return spec(value_type::pool_mode, m);
+}
+consteval value_spec auth_type_of(auth_type config::*m) {
+  return spec(value_type::auth_type, m);
+}
+consteval value_spec one_of(std::span<const std::string_view> choices) {
+  return spec(value_type::one_of, {}, 0, 0, choices);
+}
+
+constexpr bool reload = true;      // a new value takes effect on RELOAD
+constexpr bool no_reload = false;  // read at startup only
+
+constexpr std::string_view sslmodes[] = {"disable", "allow",     "prefer",
+                                         "require", "verify-ca", "verify-full"};
+
+// ---------------------------------------------------------------------------------------------
+// the table. Reloadability of [pgbouncer] keys is pgbouncer's "changeable" column of SHOW
+// CONFIG. Defaults are sluice's (struct config), which are not always pgbouncer 1.25's.
+
+constexpr setting table[] = {
+    // ---- [pgbouncer], acted on. Grouped as struct config is.
+    // listening
+    {"listen_addr", list(&config::listen_addr), "", no_reload},
+    {"listen_port", integer(&config::listen_port, 1, 65535), "6432", no_reload},
+    {"unix_socket_dir", text(&config::unix_socket_dir), "/tmp", no_reload},
+    {"unix_socket_mode", octal_mode(&config::unix_socket_mode), "0777", no_reload},
+    {"listen_backlog", count(&config::listen_backlog), "128", no_reload},
+    // auth
+    {"auth_type", auth_type_of(&config::auth), "md5", reload},
+    {"auth_file", text(&config::auth_file), "", reload},
+    {"admin_users", list(&config::admin_users), "", reload},
+    {"stats_users", list(&config::stats_users), "", reload},
+    // pools
+    {"pool_mode", pool_mode_of(&config::mode), "session", reload},
+    {"max_client_conn", count(&config::max_client_conn), "100", reload},
+    {"default_pool_size", count(&config::default_pool_size), "20", reload},
+    {"min_pool_size", count(&config::min_pool_size), "0", reload},
+    {"reserve_pool_size", count(&config::reserve_pool_size), "0", reload},
+    {"reserve_pool_timeout", duration(&config::reserve_pool_timeout), "5", reload},
+    {"max_db_connections", count(&config::max_db_connections), "0", reload},
+    {"max_user_connections", count(&config::max_user_connections), "0", reload},
+    // server lifecycle
+    {"server_idle_timeout", duration(&config::server_idle_timeout), "600", reload},
+    {"server_lifetime", duration(&config::server_lifetime), "3600", reload},
+    {"server_connect_timeout", duration(&config::server_connect_timeout), "15", reload},
+    {"server_login_retry", duration(&config::server_login_retry), "15", reload},
+    {"server_reset_query", text(&config::server_reset_query), "DISCARD ALL", reload},
+    {"server_reset_query_always", boolean(&config::server_reset_query_always), "0", reload},
+    {"server_check_query", text(&config::server_check_query), "select 1", reload},
+    {"server_check_delay", duration(&config::server_check_delay), "30", reload},
+    // client timeouts
+    {"query_wait_timeout", duration(&config::query_wait_timeout), "120", reload},
+    {"query_timeout", duration(&config::query_timeout), "0", reload},
+    {"client_idle_timeout", duration(&config::client_idle_timeout), "0", reload},
+    {"client_login_timeout", duration(&config::client_login_timeout), "60", reload},
+    {"idle_transaction_timeout", duration(&config::idle_transaction_timeout), "0", reload},
+    // protocol
+    {"ignore_startup_parameters", list(&config::ignore_startup_parameters), "", reload},
+    {"track_extra_parameters", list(&config::track_extra_parameters), "", no_reload},
+    {"application_name_add_host", boolean(&config::application_name_add_host), "0", reload},
+    {"pkt_buf", integer(&config::pkt_buf, 512, int_max), "4096", no_reload},
+    {"max_packet_size", integer(&config::max_packet_size, 1024, 2147483647), "2147483647", reload},
+    // tcp
+    {"tcp_keepalive", boolean(&config::tcp_keepalive), "1", reload},
+    {"tcp_keepcnt", count(&config::tcp_keepcnt), "0", reload},
+    {"tcp_keepidle", count(&config::tcp_keepidle), "0", reload},
+    {"tcp_keepintvl", count(&config::tcp_keepintvl), "0", reload},
+    {"tcp_user_timeout", count(&config::tcp_user_timeout), "0", reload},
+    {"tcp_defer_accept", boolean(&config::tcp_defer_accept), "0", reload},
+    {"tcp_socket_buffer", count(&config::tcp_socket_buffer), "0", reload},
+    // logging and process
+    {"logfile", text(&config::logfile), "", reload},
+    {"pidfile", text(&config::pidfile), "", no_reload},
+    {"user", text(&config::user), "", no_reload},
+    {"log_connections", boolean(&config::log_connections), "1", reload},
+    {"log_disconnections", boolean(&config::log_disconnections), "1", reload},
+    {"log_pooler_errors", boolean(&config::log_pooler_errors), "1", reload},
+    {"verbose", count(&config::verbose), "0", reload},
+
+    // ---- [pgbouncer], accepted but not acted on yet. Their values are not checked (the
+    // type says what pgbouncer expects; the tests check it against the default).
+    {"auth_dbname", text(), "", reload},
+    {"auth_hba_file", text(), "", reload},
+    {"auth_ident_file", text(), "", reload},
+    {"auth_ldap_options", text(), "", reload},
+    {"auth_query", text(),
+     "SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE rolpassword END FROM "
+     "pg_authid WHERE rolname=$1 AND rolcanlogin",
+     reload},
+    {"auth_user", text(), "", reload},
+    {"autodb_idle_timeout", duration(), "3600", reload},
+    {"cancel_wait_timeout", duration(), "10", reload},
+    {"client_tls13_ciphers", text(), "", reload},
+    {"client_tls_ca_file", text(), "", reload},
+    {"client_tls_cert_file", text(), "", reload},
+    {"client_tls_ciphers", text(), "default", reload},
+    {"client_tls_dheparams", text(), "auto", reload},
+    {"client_tls_ecdhcurve", text(), "auto", reload},
+    {"client_tls_key_file", text(), "", reload},
+    {"client_tls_protocols", text(), "secure", reload},
+    {"client_tls_sslmode", one_of(sslmodes), "disable", reload},
+    {"conffile", text(), "", reload},
+    {"disable_pqexec", boolean(), "0", no_reload},
+    {"dns_max_ttl", duration(), "15", reload},
+    {"dns_nxdomain_ttl", duration(), "15", reload},
+    {"dns_zone_check_period", duration(), "0", reload},
+    {"job_name", text(), "pgbouncer", no_reload},
+    {"log_stats", boolean(), "1", reload},
+    {"login_notify_message", text(), "", reload},
+    {"max_db_client_connections", count(), "0", reload},
+    {"max_prepared_statements", count(), "200", reload},
+    {"max_user_client_connections", count(), "0", reload},
+    {"peer_id", count(), "0", reload},
+    {"pool_idle_timeout", duration(), "0", reload},
+    {"query_wait_notify", duration(), "5", reload},
+    {"resolv_conf", text(), "", no_reload},
+    {"sbuf_loopcnt", count(), "5", reload},
+    {"scram_iterations", count(), "4096", reload},
+    {"server_fast_close", boolean(), "0", reload},
+    {"server_round_robin", boolean(), "0", reload},
+    {"server_tls13_ciphers", text(), "", reload},
+    {"server_tls_ca_file", text(), "", reload},
+    {"server_tls_cert_file", text(), "", reload},
+    {"server_tls_ciphers", text(), "default", reload},
+    {"server_tls_key_file", text(), "", reload},
+    {"server_tls_protocols", text(), "secure", reload},
+    {"server_tls_sslmode", one_of(sslmodes), "prefer", reload},
+    // pgbouncer's Windows-only alias of job_name; SHOW CONFIG does not list it.
+    {"service_name", text(), "", no_reload},
+    {"so_reuseport", boolean(), "0", no_reload},
+    {"stats_period", count(), "60", reload},
+    {"suspend_timeout", duration(), "10", reload},
+    {"syslog", boolean(), "0", reload},
+    {"syslog_facility", text(), "daemon", reload},
+    {"syslog_ident", text(), "pgbouncer", reload},
+    {"transaction_timeout", duration(), "0", reload},
+    {"unix_socket_group", text(), "", no_reload},
+
+    // ---- [sluice]
+    {"workers", integer(&config::workers, 0, 4096), "0", no_reload, section::sluice},
+};
+
+/// Stores a parsed value in the member it was read for. The row makers pair each member type
+/// with the one parsed alternative its value_type yields, so std::get cannot fail.
+struct store {
+  config& cfg;
+  parsed_value& value;
+
+  void operator()(std::monostate) const {}
+  void operator()(int config::*m) const { cfg.*m = static_cast<int>(std::get<long long>(value)); }
+  void operator()(std::uint32_t config::*m) const {
+    cfg.*m = static_cast<std::uint32_t>(std::get<long long>(value));
+  }
+  template <typename T>
+  void operator()(T config::*m) const {
+    cfg.*m = std::move(std::get<T>(value));
+  }
+};
+
+}  // namespace
+
+std::span<const setting> all_settings() noexcept {
+  return table;
+}
+
+const setting* find_setting(section sect, std::string_view key) noexcept {
+  auto it = std::find_if(std::begin(table), std::end(table),
+                         [&](const setting& s) { return s.sect == sect && s.name == key; });
+  return it == std::end(table) ? nullptr : &*it;
+}
+
+parsed_value parse_value(const setting& s, const value_ctx& v) {
+  switch (s.value.type) {
+    case value_type::string:
+      return std::string(trim(v.value));
+    case value_type::integer:
+      return parse_int(v, s.value.min, s.value.max);
+    case value_type::boolean:
+      return parse_bool(v);
+    case value_type::duration:
+      return parse_duration(v);
+    case value_type::list:
+      return parse_list(trim(v.value));
+    case value_type::octal_mode:
+      return static_cast<long long>(parse_octal_mode(v));
+    case value_type::pool_mode:
+      return parse_pool_mode(v);
+    case value_type::auth_type:
+      return parse_auth_type(v);
+    case value_type::one_of:
+      check_one_of(v, s.value.choices);
+      return std::string(trim(v.value));
+  }
+  return std::string(trim(v.value));  // not reached: the switch covers every value_type
+}
+
+void apply(const setting& s, config& cfg, const value_ctx& v) {
+  if (!s.acted_on()) {
+    // An empty value is PgBouncer's "not set": nothing to warn about.
+    if (!v.value.empty())
+      cfg.unsupported.push_back(fmt::format("{} ({})", s.name, where(v.file, v.line)));
+    return;
+  }
+  parsed_value value = parse_value(s, v);
+  std::visit(store{cfg, value}, s.value.target);
+}
+
+}  // namespace sluice::config_detail
