@@ -11,13 +11,18 @@
 #   start_sluice [key=value ...]         writes a pgbouncer.ini and starts sluice as postgres;
 #                                        sets SLUICE_PORT SLUICE_PID SLUICE_LOG SLUICE_INI
 #                                        (key=value lines override [pgbouncer] defaults;
-#                                        "sluice.key=value" goes to the [sluice] section)
+#                                        "sluice.key=value" goes to the [sluice] section;
+#                                        $SLUICE_USERLIST, if set, is the userlist to use and
+#                                        $SLUICE_DATABASES the [databases] lines)
 #   stop_sluice [PID]                    SIGQUIT, then SIGKILL (all of them on exit anyway)
 #   q PORT SQL [psql args]               psql -At through sluice as bench/bench, db bench
 #   qu PORT USER PASSWORD DB SQL [args]  the same as someone else
 #   pg_direct SQL [DB]                   psql -At straight to postgres (Unix socket, postgres)
 #   server_conns                         bench client backends in pg_stat_activity
 #   wait_until SECS DESC CMD...          polls CMD every 0.1 s until it succeeds or dies
+#   fake_pg_start MODE / fake_conns      a misbehaving server (fake_pg.py): FAKE_PORT, and
+#                                        how many connections it has accepted
+#   raw PORT USER DB ACTION...           pgclient.py: raw protocol, prints what comes back
 #   proc_alive PID / wait_gone PID SECS  process checks (zombies count as gone)
 #   bg CMD...                            starts CMD in the background, killed on exit; BG_PID
 #   bg_to FILE CMD...                    the same, output to FILE
@@ -168,6 +173,24 @@ server_conns() {
   pg_direct "select count(*) from pg_stat_activity where usename = 'bench' and backend_type = 'client backend'"
 }
 
+# ---- a misbehaving server (fake_pg.py)
+
+# fake_pg_start MODE: starts fake_pg.py in MODE; sets FAKE_PORT and FAKE_CONNS (a file with one
+# line per connection the fake server accepted).
+fake_pg_start() {
+  local pf=$T/fake-$1-$RANDOM.port
+  bg python3 "$(dirname -- "${BASH_SOURCE[0]}")/fake_pg.py" "$1" "$pf"
+  wait_until 10 "fake server ($1) to listen" test -s "$pf" || die "fake_pg.py $1 did not start"
+  FAKE_PORT=$(cat "$pf")
+  FAKE_CONNS=$pf.conns
+}
+fake_conns() { [[ -f $FAKE_CONNS ]] && wc -l <"$FAKE_CONNS" || echo 0; }
+
+# raw PORT USER DB ACTION...: pgclient.py's transcript (one line per message received)
+raw() {
+  python3 "$(dirname -- "${BASH_SOURCE[0]}")/pgclient.py" "$@"
+}
+
 # ---- through sluice
 
 qu() {  # PORT USER PASSWORD DB SQL [psql args]
@@ -212,7 +235,11 @@ _start_sluice_once() {
   SLUICE_PORT=$(free_port) || die "free_port failed"
   SLUICE_INI="$SLUICE_DIR/pgbouncer.ini"
   SLUICE_LOG="$SLUICE_DIR/sluice.log"
-  _write_userlist "$SLUICE_DIR/userlist.txt"
+  if [[ -n ${SLUICE_USERLIST:-} ]]; then
+    cp "$SLUICE_USERLIST" "$SLUICE_DIR/userlist.txt" || die "cannot copy $SLUICE_USERLIST"
+  else
+    _write_userlist "$SLUICE_DIR/userlist.txt"
+  fi
 
   local -a keys=(listen_addr listen_port unix_socket_dir auth_type auth_file logfile pidfile
                  pool_mode default_pool_size max_client_conn)
@@ -238,7 +265,11 @@ _start_sluice_once() {
   done
   {
     echo "[databases]"
-    echo "bench = host=127.0.0.1 port=$PGPORT dbname=bench"
+    if [[ -n ${SLUICE_DATABASES:-} ]]; then
+      printf '%s\n' "$SLUICE_DATABASES"
+    else
+      echo "bench = host=127.0.0.1 port=$PGPORT dbname=bench"
+    fi
     echo
     echo "[pgbouncer]"
     for k in "${keys[@]}"; do echo "$k = ${val[$k]}"; done

@@ -101,11 +101,13 @@ awaitable<server_ptr> pool::check_server(server_ptr srv, shard& s) {
   co_return srv;
 }
 
-awaitable<server_ptr> pool::acquire(shard& s, std::string& error) {
+awaitable<server_ptr> pool::acquire_idle(shard& s) {
   for (;;) {
     bool check = false;
     server_ptr srv = take_idle(s, check);
-    if (!srv) break;
+    if (!srv) {
+      co_return nullptr;
+    }
     if (check) {
       srv = co_await check_server(std::move(srv), s);
     }
@@ -113,32 +115,9 @@ awaitable<server_ptr> pool::acquire(shard& s, std::string& error) {
       co_return srv;
     }
   }
-  // Wait, using a timer as the event the pool's callback fires.
-  struct result {
-    explicit result(asio::io_context& io) : event(io) {}
-    asio::steady_timer event;
-    server_ptr srv;
-    std::string error;
-    bool done = false;
-  };
-  auto r = std::make_shared<result>(s.io);
-  const wait_done::fn_type wake = [](std::shared_ptr<void> ctx, server_ptr srv, std::string err) {
-    auto& res = *static_cast<result*>(ctx.get());
-    res.srv = std::move(srv);
-    res.error = std::move(err);
-    res.done = true;
-    res.event.cancel();
-  };
-  wait_for_server(s, wait_done{wake, r});
-  while (!r->done) {
-    r->event.expires_at(clock::time_point::max());
-    co_await r->event.async_wait(nothrow);
-  }
-  if (!r->srv) error = std::move(r->error);
-  co_return std::move(r->srv);
 }
 
-void pool::wait_for_server(shard& s, wait_done done) {
+waiter* pool::wait_for_server(shard& s, wait_done done) {
   // Pooled: under contention every transaction waits, and allocates nothing for it.
   auto w = std::allocate_shared<waiter>(pooled_allocator<waiter>{}, s, std::move(done));
   const config& c = s.cfg();
@@ -153,6 +132,24 @@ void pool::wait_for_server(shard& s, wait_done done) {
   }
   try_serve_waiters(s);
   arm_waiter(w);
+  return w.get();
+}
+
+void pool::cancel_wait(waiter& w) {
+  bool queued = false;
+  {
+    std::lock_guard lk(mu);
+    auto it = std::find_if(waiters.begin(), waiters.end(),
+                           [&](const std::shared_ptr<waiter>& q) { return q.get() == &w; });
+    if (it != waiters.end()) {
+      queued = true;
+      waiters.erase(it);
+      nwaiters.fetch_sub(1);
+    }
+  }
+  if (!queued) return;
+  w.failed = wait_error{"08P01", "client gone while waiting for a server"};
+  w.timer.cancel();
 }
 
 void pool::arm_waiter(const std::shared_ptr<waiter>& w) {
@@ -191,7 +188,7 @@ void pool::on_waiter_timer(const std::shared_ptr<waiter>& w) {
     }
     if (queued) {
       wait_done done = std::move(w->done);
-      done(nullptr, "query_wait_timeout");
+      done(nullptr, wait_error{"08P01", "query_wait_timeout"});
       return;
     }
     // Not queued any more: a server is on its way from another shard; wait for it.
@@ -382,18 +379,25 @@ awaitable<void> pool::open_server(shard& s, server_ptr srv,
     --total;
     last_login_error = r.error;
     last_login_failure = clock::now();
-    // A server that answered with an error (bad password, no such database) will
-    // answer the same to the next attempt: clients still logging in get it now.
-    if (!r.sqlstate.empty() && !have_welcome) {
+    // Until a first login has worked, the next attempt would most likely fail the same way
+    // (bad password, no such database, nothing listening): the clients waiting for this
+    // pool's first server hear it now instead of at their own timeout. Later clients get
+    // the cached error until server_login_retry has passed (login.cpp).
+    if (!have_welcome) {
       fail.assign(waiters.begin(), waiters.end());
       waiters.clear();
       nwaiters.store(0);
     }
   }
+  // The server's own SQLSTATE and message, as pgbouncer 1.20+ forwards them; 08P01 and the
+  // reason when the server gave none.
+  const wait_error why = r.sqlstate.empty()
+                             ? wait_error{"08P01", fmt::format("server login failed: {}", r.error)}
+                             : wait_error{r.sqlstate, r.error};
   for (auto& w : fail) {
-    w->home.post_fn([w, msg = r.error](shard&) {
+    w->home.post_fn([w, why](shard&) {
       if (w->delivered) return;
-      w->failed = msg;
+      w->failed = why;
       w->timer.cancel();
     });
   }

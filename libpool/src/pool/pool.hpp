@@ -43,10 +43,15 @@ struct pool {
   /// Runs server_check_query on srv: the server back if it answered, nullptr (discarded) if not.
   awaitable<server_ptr> check_server(server_ptr srv, shard& s);
   /// Queues for a server on shard s; `done` runs later on s with the server, or with nullptr
-  /// and the reason (query_wait_timeout, a failed login). Never calls `done` inline.
-  void wait_for_server(shard& s, wait_done done);
-  /// take_idle, check_server and wait_for_server in one: nullptr + error text on failure.
-  awaitable<server_ptr> acquire(shard& s, std::string& error);
+  /// and the reason (query_wait_timeout, a failed login). Never calls `done` inline. The
+  /// waiter returned stays valid until `done` has run; pass it to cancel_wait to give up.
+  waiter* wait_for_server(shard& s, wait_done done);
+  /// The client behind w has gone: take w out of the queue at once, so that no server is
+  /// launched or kept for it; its `done` then runs with an error. If w is no longer queued, a
+  /// server (or a failure) is already on its way and ends the wait as usual.
+  void cancel_wait(waiter& w);
+  /// take_idle and, when due, check_server, until a server answers or none is idle.
+  awaitable<server_ptr> acquire_idle(shard& s);
   /// Returns a server of this pool (idle, or to the first waiter on any shard).
   void release(server_ptr srv, shard& s);
   /// Closes a server of this pool for good and frees its slot.

@@ -192,10 +192,7 @@ awaitable<login_result> server_login(server_conn& s, const config& cfg,
       case pgwire::be::authentication: {
         auto step = auth.resume(f);
         if (step.what == pgwire::auth_step::kind::failed) {
-          co_return finish(
-              {false,
-               fmt::format("server login failed: {}", make_error_code(step.error).message()),
-               {}});
+          co_return finish({false, make_error_code(step.error).message(), {}});
         }
         if (!step.out.empty()) {
           auto [ec, n] = co_await asio::async_write(s.sock, asio::buffer(step.out), nothrow);

@@ -12,14 +12,20 @@ namespace sluice {
 
 struct shard;
 
+/// Why a wait for a server ended without one: what the client is told.
+struct wait_error {
+  std::string sqlstate = "08P01";
+  std::string message;
+};
+
 /// What a wait for a server ends with: the server, or nullptr and the reason. A function
 /// pointer and the object it is for, so that a wait allocates nothing for its callback
 /// (std::function would: a shared_ptr capture is not stored in place).
 struct wait_done {
-  using fn_type = void (*)(std::shared_ptr<void> ctx, server_ptr srv, std::string error);
+  using fn_type = void (*)(std::shared_ptr<void> ctx, server_ptr srv, wait_error error);
   fn_type fn = nullptr;
   std::shared_ptr<void> ctx;
-  void operator()(server_ptr srv, std::string error) {
+  void operator()(server_ptr srv, wait_error error) {
     fn(std::move(ctx), std::move(srv), std::move(error));
   }
 };
@@ -31,7 +37,7 @@ struct waiter {
   asio::steady_timer timer;  ///< expires at the next deadline; cancelled on delivery
   wait_done done;            ///< called once, on the home shard, from the timer's handler
   server_ptr delivered;
-  std::optional<std::string> failed;  ///< set when the pool gives up on this waiter
+  std::optional<wait_error> failed;  ///< set when the pool gives up on this waiter
   clock::time_point since, wait_deadline, reserve_deadline;
 };
 

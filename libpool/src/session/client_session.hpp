@@ -32,6 +32,9 @@ struct client_session : client_link {
   std::unique_ptr<std::string> login_db;  ///< the database asked for, until pool_ is known
   pool* pool_ = nullptr;
   server_ptr srv;
+  /// Queued for a server: the pool's waiter, for cancel_wait (query_wait_timeout applies
+  /// then, not the idle timeouts).
+  waiter* wait_ = nullptr;
 
   // Relay state.
   int pending_rfq = 0;      ///< Query/Sync/FunctionCall sent, ReadyForQuery not yet seen
@@ -42,7 +45,6 @@ struct client_session : client_link {
 
   std::uint32_t key_pid = 0, key_secret = 0;  ///< cancel key given to the client
   bool closing = false, finished = false, client_writing = false, logged_in = false;
-  bool waiting = false;  ///< queued for a server (query_wait_timeout applies, not idle timeouts)
   bool poison_server = false;  ///< the server must be closed, not reused
   clock::time_point connected_at = clock::now(), last_client_io = clock::now(),
                     last_server_io = clock::now();
@@ -75,10 +77,17 @@ struct client_session : client_link {
   /// The client is gone (or being closed): let the server chain wind down, then forget it.
   void finish();
   void check_timeouts(const config& c);
+  /// Leaves the pool's wait queue if queued (the client is gone or being closed).
+  void leave_queue();
+  /// While queued, the client socket is not read: watch it so that a client that closes
+  /// leaves the queue at once instead of holding its place (and a server) for nobody.
+  static void watch_while_queued(self_ptr self);
 
   // ---- login.cpp
   static awaitable<void> main(self_ptr self);
-  awaitable<bool> login();
+  awaitable<bool> login(const self_ptr& self);
+  /// Queues for a server (the pool's first, during login) until one comes or the wait fails.
+  awaitable<server_ptr> wait_in_queue(const self_ptr& self, wait_error& error);
   awaitable<bool> authenticate(const config& c, const std::string& user,
                                std::optional<pgwire::scram_keys>& keys);
   template <class FrameFn>
@@ -93,7 +102,7 @@ struct client_session : client_link {
   static void on_client(self_ptr self, error_code ec);
   static bool send_to_server(const self_ptr& self, const std::uint8_t* data, std::size_t len);
   static void find_server(self_ptr self);
-  static void on_wait_done(std::shared_ptr<void> ctx, server_ptr srv, std::string error);
+  static void on_wait_done(std::shared_ptr<void> ctx, server_ptr srv, wait_error error);
   static void got_server(self_ptr self, server_ptr s, bool check);
   static awaitable<void> prepare_server(self_ptr self, server_ptr s, bool check);
   static void attach(self_ptr self);

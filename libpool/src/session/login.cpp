@@ -1,8 +1,9 @@
 // Client login: the startup packet, SSLRequest/GSSENCRequest, authentication per auth_type,
 // the pool for (database, user), and the welcome (AuthenticationOk, ParameterStatus,
 // BackendKeyData, ReadyForQuery).
-#include <algorithm>
 #include <boost/asio/write.hpp>
+
+#include <algorithm>
 #include <cctype>
 
 #include "pgwire/messages.hpp"
@@ -30,7 +31,7 @@ double seconds_since(clock::time_point t) {
 // Coroutines take their owner as a parameter (kept in the frame), never as a lambda
 // capture: a capture lives in the closure object, which may die before the frame does.
 awaitable<void> client_session::main(self_ptr self) {
-  const bool logged_in = co_await self->login();
+  const bool logged_in = co_await self->login(self);
   if (logged_in) {
     start_relay(std::move(self));
     co_return;
@@ -119,7 +120,35 @@ awaitable<bool> client_session::authenticate(const config& c, const std::string&
   co_return true;
 }
 
-awaitable<bool> client_session::login() {
+awaitable<server_ptr> client_session::wait_in_queue(const self_ptr& self, wait_error& error) {
+  // The pool's callback fires a timer this coroutine waits on.
+  struct result {
+    explicit result(asio::io_context& io) : event(io) {}
+    asio::steady_timer event;
+    server_ptr srv;
+    wait_error error;
+    bool done = false;
+  };
+  auto r = std::make_shared<result>(sh.io);
+  const wait_done::fn_type wake = [](std::shared_ptr<void> ctx, server_ptr srv, wait_error err) {
+    auto& res = *static_cast<result*>(ctx.get());
+    res.srv = std::move(srv);
+    res.error = std::move(err);
+    res.done = true;
+    res.event.cancel();
+  };
+  wait_ = pool_->wait_for_server(sh, wait_done{wake, r});
+  watch_while_queued(self);
+  while (!r->done) {
+    r->event.expires_at(clock::time_point::max());
+    co_await r->event.async_wait(nothrow);
+  }
+  wait_ = nullptr;
+  if (!r->srv) error = std::move(r->error);
+  co_return std::move(r->srv);
+}
+
+awaitable<bool> client_session::login(const self_ptr& self) {
   const config& c = sh.cfg();
   pgwire::startup_packet pkt;
   std::size_t startup_size = 0;
@@ -236,10 +265,16 @@ awaitable<bool> client_session::login() {
     }
   }
   if (welcome.empty()) {
-    std::string error;
-    server_ptr s = co_await pool_->acquire(sh, error);
+    wait_error error;
+    server_ptr s = co_await pool_->acquire_idle(sh);
     if (!s) {
-      co_await fatal("08P01", error);
+      s = co_await wait_in_queue(self, error);
+    }
+    if (!s) {
+      if (closing) {  // killed (client_login_timeout) or gone while queued
+        co_return false;
+      }
+      co_await fatal(error.sqlstate, error.message);
       co_return false;
     }
     welcome = s->params;

@@ -187,15 +187,19 @@ void client_session::find_server(self_ptr self) {
     return;
   }
   pool& p = *c.pool_;
-  c.waiting = true;
-  p.wait_for_server(c.sh, wait_done{&on_wait_done, std::move(self)});
+  c.wait_ = p.wait_for_server(c.sh, wait_done{&on_wait_done, self});
+  watch_while_queued(std::move(self));
 }
 
-void client_session::on_wait_done(std::shared_ptr<void> ctx, server_ptr srv, std::string error) {
+void client_session::on_wait_done(std::shared_ptr<void> ctx, server_ptr srv, wait_error error) {
   auto self = std::static_pointer_cast<client_session>(std::move(ctx));
-  self->waiting = false;
+  self->wait_ = nullptr;
   if (!srv) {
-    fail(std::move(self), "08P01", error);
+    if (self->closing) {  // the client left the queue: nobody to tell
+      self->finish();
+      return;
+    }
+    fail(std::move(self), error.sqlstate, error.message);
     return;
   }
   got_server(std::move(self), std::move(srv), false);

@@ -78,6 +78,7 @@ void client_session::kill(std::string_view reason, std::string_view sqlstate) {
   if (closing) return;
   closing = true;
   log::info("{} closing because: {} (age={:.0f}s)", prefix(), reason, seconds_since(connected_at));
+  leave_queue();
   if (!client_writing && !to_client_pending) {
     pgwire::byte_buffer out;
     pgwire::write_error(out, "FATAL", sqlstate, reason);
@@ -118,6 +119,7 @@ void client_session::finish() {
   closing = true;
   if (finished) return;
   finished = true;
+  leave_queue();
   if (srv) {
     error_code ignored;
     if (server_armed) {
@@ -151,7 +153,7 @@ void client_session::check_timeouts(const config& c) {
       kill("client_login_timeout");
     return;
   }
-  if (waiting) return;  // query_wait_timeout is the waiter's own deadline
+  if (wait_) return;  // query_wait_timeout is the waiter's own deadline
   if (!srv) {
     if (c.client_idle_timeout > 0 && seconds_since(last_client_io) > c.client_idle_timeout)
       kill("client_idle_timeout");
@@ -164,6 +166,46 @@ void client_session::check_timeouts(const config& c) {
              seconds_since(std::max(last_client_io, last_server_io)) > c.idle_transaction_timeout) {
     kill("idle transaction timeout");
   }
+}
+
+void client_session::leave_queue() {
+  if (!wait_) return;
+  waiter* w = wait_;
+  wait_ = nullptr;  // the wait still ends through its callback, which sees the session closing
+  pool_->cancel_wait(*w);
+}
+
+namespace {
+
+/// The handler of the watch on a queued client's socket, allocated like client_wait_handler
+/// (relay.cpp): a waiting client holds this one operation.
+struct queued_watch_handler {
+  client_session::self_ptr self;
+  using allocator_type = pooled_allocator<void>;
+  allocator_type get_allocator() const noexcept { return {}; }
+  void operator()(error_code ec) {
+    client_session& c = *self;
+    // Linked or closed meanwhile: the relay (or nobody) reads the socket now.
+    if (ec || !c.wait_ || c.closing) return;
+    char b;
+    const ssize_t n = ::recv(c.sock.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return;  // more input pipelined: it waits for the server with the rest
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      client_session::watch_while_queued(std::move(self));
+      return;
+    }
+    if (c.sh.cfg().log_disconnections)
+      log::info("{} closing because: client close request while waiting for a server (age={:.0f}s)",
+                c.prefix(), seconds_since(c.connected_at));
+    c.finish();
+  }
+};
+
+}  // namespace
+
+void client_session::watch_while_queued(self_ptr self) {
+  client_session& c = *self;
+  c.sock.async_wait(asio::socket_base::wait_read, queued_watch_handler{std::move(self)});
 }
 
 void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix) {

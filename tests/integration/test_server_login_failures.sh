@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Server login failures reach the clients waiting for a pool's first server at once: the
+# server's SQLSTATE and message when it sent them, 08P01 and the reason otherwise; later
+# clients get the cached error until server_login_retry. Each failure is logged once.
+source "$(dirname -- "$0")/lib.sh"
+
+expect_line() {  # TRANSCRIPT LINE-PREFIX WHAT
+  grep -qF -- "$2" <<<"$1" || die "$3: expected a line '$2', got: $(tr '\n' '|' <<<"$1")"
+}
+logged_once() {  # TEXT
+  local n
+  n=$(grep -cF -- "server login failed: $1" "$SLUICE_LOG")
+  ((n >= 1)) || die "no 'server login failed: $1' in the log"
+  ! grep -q 'server login failed: server login failed' "$SLUICE_LOG" || die "'server login failed' twice in a line"
+}
+use_fake() {  # MODE [sluice settings...]
+  fake_pg_start "$1"
+  SLUICE_DATABASES="bench = host=127.0.0.1 port=$FAKE_PORT dbname=bench"
+  shift
+  start_sluice auth_type=trust server_login_retry=60 client_login_timeout=60 query_wait_timeout=60 "$@"
+}
+
+# A server that never answers the startup: the client hears it at server_connect_timeout,
+# not at client_login_timeout.
+use_fake silent server_connect_timeout=1
+out=$(raw "$SLUICE_PORT" bench bench)
+expect_line "$out" "E 08P01 server login failed: connect timeout" "silent server"
+logged_once "connect timeout"
+stop_sluice
+
+# An ErrorResponse without a SQLSTATE is a failure too, not a reason to retry silently.
+use_fake error_nocode
+out=$(raw "$SLUICE_PORT" bench bench)
+expect_line "$out" "E 08P01 server login failed: the fake server refuses you" "error without SQLSTATE"
+logged_once "the fake server refuses you"
+stop_sluice
+
+# The server's own SQLSTATE reaches the client; the next client gets the cached error.
+use_fake error_28P01
+out=$(raw "$SLUICE_PORT" bench bench)
+expect_line "$out" 'E 28P01 password authentication failed for user "bench"' "28P01 from the server"
+out=$(raw "$SLUICE_PORT" bench bench)
+expect_line "$out" 'E 08P01 server login has been failing, cached error: password authentication failed for user "bench" (server_login_retry)' "second client"
+((${#out} > 0 && $(fake_conns) == 1)) || die "the cached error should not cost a new server login ($(fake_conns) connections)"
+stop_sluice
+
+pass
