@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Server login failures reach the clients waiting for a pool's first server at once: the
 # server's SQLSTATE and message when it sent them, 08P01 and the reason otherwise; later
-# clients get the cached error until server_login_retry. Each failure is logged once.
+# clients get the cached error until server_login_retry. Authentication messages from the
+# server are bounded as libpq bounds them. Each failure is logged once.
 source "$(dirname -- "$0")/lib.sh"
 
 expect_line() {  # TRANSCRIPT LINE-PREFIX WHAT
@@ -42,6 +43,14 @@ expect_line "$out" 'E 28P01 password authentication failed for user "bench"' "28
 out=$(raw "$SLUICE_PORT" bench bench)
 expect_line "$out" 'E 08P01 server login has been failing, cached error: password authentication failed for user "bench" (server_login_retry)' "second client"
 ((${#out} > 0 && $(fake_conns) == 1)) || die "the cached error should not cost a new server login ($(fake_conns) connections)"
+stop_sluice
+
+# A SCRAM server-first-message with a 100 kB nonce: refused, as libpq refuses it.
+printf '"bench" "bench"\n' >"$T/plain-userlist.txt"
+SLUICE_USERLIST=$T/plain-userlist.txt use_fake scram_big_nonce
+out=$(raw "$SLUICE_PORT" bench bench)
+expect_line "$out" "E 08P01 server login failed: the server sent an authentication message longer than 2000 bytes" "oversized SASLContinue"
+logged_once "the server sent an authentication message longer than 2000 bytes"
 stop_sluice
 
 pass

@@ -70,10 +70,17 @@ awaitable<error_code> connect_socket(stream_socket& sock, const pool_target& t, 
   co_return last;
 }
 
+/// libpq refuses authentication requests longer than this; so does sluice (a SCRAM
+/// server-first-message with a 100 kB nonce was accepted before).
+constexpr std::uint32_t max_auth_message = 2000;
+
 /// Reads until s.rbuf starts with one whole message. The caller consumes f.size bytes.
-awaitable<error_code> read_message(server_conn& s, pgwire::frame& f, std::uint32_t max_len) {
+/// Authentication requests ('R') are held to auth_max, every other message to max_len.
+awaitable<error_code> read_message(server_conn& s, pgwire::frame& f, std::uint32_t max_len,
+                                   std::uint32_t auth_max = 0xffffffffu) {
   for (;;) {
-    const auto r = pgwire::frame_message(s.rbuf, max_len);
+    const bool auth = !s.rbuf.empty() && s.rbuf[0] == pgwire::be::authentication;
+    const auto r = pgwire::frame_message(s.rbuf, auth ? std::min(auth_max, max_len) : max_len);
     if (r.status == pgwire::frame_status::message) {
       f = r.msg;
       co_return error_code{};
@@ -184,8 +191,16 @@ awaitable<login_result> server_login(server_conn& s, const config& cfg,
   pgwire::server_authenticator auth(t.user, t.password, keys);
   for (;;) {
     pgwire::frame f;
-    const error_code rec = co_await read_message(s, f, cfg.max_packet_size);
+    const error_code rec = co_await read_message(s, f, cfg.max_packet_size, max_auth_message);
     if (rec) {
+      if (rec == pgwire::errc::length_too_large && !s.rbuf.empty() &&
+          s.rbuf[0] == pgwire::be::authentication) {
+        co_return finish({false,
+                          fmt::format("the server sent an authentication message longer than {} "
+                                      "bytes",
+                                      max_auth_message),
+                          {}});
+      }
       co_return finish({false, fmt::format("login failed: {}", rec.message()), {}});
     }
     switch (f.tag) {
