@@ -164,6 +164,13 @@ server_authenticator::server_authenticator(std::string user, std::string passwor
       keys_(std::move(keys)),
       scram_nonce_(std::move(scram_nonce)) {}
 
+errc server_authenticator::needs_plaintext(password_kind kind) const {
+  if (password_.empty()) return keys_ ? errc::password_is_scram_secret : errc::no_password;
+  if (kind == password_kind::md5) return errc::password_is_md5_hash;
+  if (kind == password_kind::scram) return errc::password_is_scram_secret;
+  return errc::ok;
+}
+
 auth_step server_authenticator::resume(const frame& msg) {
   auto fail = [this](errc e) {
     state_ = sa_failed;
@@ -188,7 +195,7 @@ auth_step server_authenticator::resume(const frame& msg) {
     case auth_code::cleartext: {
       if (state_ != sa_new) return fail(errc::unexpected_message);
       // Sending a stored hash as a "password" would leak it and could not work anyway.
-      if (password_.empty() || kind != password_kind::plain) return fail(errc::auth_unsupported);
+      if (const errc e = needs_plaintext(kind); e != errc::ok) return fail(e);
       byte_buffer out;
       write_password(out, password_);
       state_ = sa_password_sent;
@@ -197,7 +204,8 @@ auth_step server_authenticator::resume(const frame& msg) {
 
     case auth_code::md5: {
       if (state_ != sa_new) return fail(errc::unexpected_message);
-      if (password_.empty() || kind == password_kind::scram) return fail(errc::auth_unsupported);
+      if (password_.empty()) return fail(keys_ ? errc::password_is_scram_secret : errc::no_password);
+      if (kind == password_kind::scram) return fail(errc::password_is_scram_secret);
       const std::string hash =
           kind == password_kind::md5 ? password_ : md5_password_hash(user_, password_);
       const std::string answer =
@@ -214,12 +222,19 @@ auth_step server_authenticator::resume(const frame& msg) {
       if (std::find(m.mechanisms.begin(), m.mechanisms.end(), scram_mechanism) ==
           m.mechanisms.end())
         return fail(errc::auth_unsupported);
-      if (keys_)
-        scram_.emplace(scram_client::with_keys(*keys_, scram_nonce_));
-      else if (!password_.empty() && kind == password_kind::plain)
+      // A plaintext password computes the proof with this server's salt and iteration count;
+      // keys recovered from a client fit only the secret they came from, so they are the
+      // fallback for a stored SCRAM secret, never a substitute for a known password.
+      if (!password_.empty() && kind == password_kind::plain)
         scram_.emplace(scram_client::with_password(password_, scram_nonce_));
+      else if (keys_)
+        scram_.emplace(scram_client::with_keys(*keys_, scram_nonce_));
+      else if (kind == password_kind::md5)
+        return fail(errc::password_is_md5_hash);
+      else if (kind == password_kind::scram)
+        return fail(errc::scram_keys_unknown);  // a secret alone cannot compute a proof
       else
-        return fail(errc::auth_unsupported);  // a stored secret alone cannot compute a proof
+        return fail(errc::no_password);
       const std::string first = scram_->client_first();
       if (first.empty()) return fail(scram_nonce_.empty() ? errc::crypto_failure : errc::bad_field);
       byte_buffer out;

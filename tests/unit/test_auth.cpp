@@ -531,8 +531,16 @@ TEST_CASE("pass-through: recovered SCRAM keys log in where the same secret is st
       server_authenticator pooler("bob", "", keys);
       const outcome o = exchange(backend, pooler);
       CHECK(o.server == kind::failed);
-      CHECK(o.server_error == errc::auth_unsupported);
+      CHECK(o.server_error == errc::password_is_scram_secret);
     }
+  }
+  SECTION("a plaintext password wins over keys that fit another secret") {
+    // The userlist holds the plaintext; the keys came from verifying a client against it
+    // with sluice's own salt. The server's secret has another salt: only the password fits.
+    client_authenticator backend(client_auth_method::scram_sha_256, "bob",
+                                 secret_for("secret", "salt number two!"));
+    server_authenticator pooler("bob", "secret", keys);
+    CHECK(exchange(backend, pooler).ok());
   }
 }
 
@@ -691,14 +699,14 @@ TEST_CASE("server_authenticator refuses what it cannot or must not do", "[auth]"
       {"secret", request(9), errc::auth_unsupported},  // SSPI
       {"secret", request(4), errc::bad_field},         // unknown code
       {"secret", sasl_plus, errc::auth_unsupported},   // only channel binding on offer
-      {"", cleartext, errc::auth_unsupported},
-      {md5_hash, cleartext, errc::auth_unsupported},  // never send a hash as a password
-      {scram, cleartext, errc::auth_unsupported},
-      {"", md5, errc::auth_unsupported},
-      {scram, md5, errc::auth_unsupported},
-      {"", sasl, errc::auth_unsupported},
-      {md5_hash, sasl, errc::auth_unsupported},
-      {scram, sasl, errc::auth_unsupported},  // a secret alone cannot make a proof
+      {"", cleartext, errc::no_password},
+      {md5_hash, cleartext, errc::password_is_md5_hash},  // never send a hash as a password
+      {scram, cleartext, errc::password_is_scram_secret},
+      {"", md5, errc::no_password},
+      {scram, md5, errc::password_is_scram_secret},
+      {"", sasl, errc::no_password},
+      {md5_hash, sasl, errc::password_is_md5_hash},
+      {scram, sasl, errc::scram_keys_unknown},  // a secret alone cannot make a proof
   };
   for (const auto& r : rows) {
     CAPTURE(r.password, static_cast<int>(r.err));

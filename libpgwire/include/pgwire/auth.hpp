@@ -103,8 +103,11 @@ class client_authenticator {
 };
 
 /// sluice as the client, logging in to PostgreSQL. Feed it every 'R' message the server sends;
-/// it answers cleartext, MD5 and SCRAM-SHA-256 requests from a password (plaintext or md5
-/// hash) or from pass-through SCRAM keys. `done` means AuthenticationOk arrived.
+/// it answers cleartext, MD5 and SCRAM-SHA-256 requests from a password (plaintext, md5 hash
+/// or SCRAM secret, as auth_file stores it) or from pass-through SCRAM keys. A plaintext
+/// password is preferred to keys. `done` means AuthenticationOk arrived. A request the
+/// stored password cannot answer fails with the errc saying why (no_password,
+/// password_is_md5_hash, password_is_scram_secret, scram_keys_unknown).
 class server_authenticator {
  public:
   server_authenticator(std::string user, std::string password,
@@ -113,6 +116,8 @@ class server_authenticator {
   auth_step resume(const frame& msg);
 
  private:
+  /// ok if password_ is plaintext; otherwise why cleartext/SCRAM-from-password cannot work.
+  errc needs_plaintext(password_kind kind) const;
   std::string user_, password_;
   std::optional<scram_keys> keys_;
   std::string scram_nonce_;

@@ -21,6 +21,11 @@ enum class errc {
   bad_secret,             ///< a stored secret (md5 / SCRAM) is malformed
   server_signature_mismatch,  ///< the server's SCRAM signature does not verify
   crypto_failure,         ///< OpenSSL refused an operation
+  // Logging in to a server with what is stored: why a request cannot be answered.
+  no_password,               ///< the server asks for a password and none is configured
+  password_is_md5_hash,      ///< cleartext or SCRAM asked for, only an MD5 hash stored
+  password_is_scram_secret,  ///< cleartext or MD5 asked for, only a SCRAM secret stored
+  scram_keys_unknown,        ///< a SCRAM secret stored, but no client has supplied its keys
 };
 
 /// The category every pgwire::errc belongs to.

@@ -70,6 +70,10 @@ class stream_scanner {
     return errc::ok;
   }
 
+  /// Bytes of a message header seen so far when a header is incomplete, else 0. A relay holds
+  /// them back until the header is whole and checked, so that no part of a message it refuses
+  /// (too long) has been forwarded.
+  std::size_t partial_header() const noexcept { return in_body_ ? 0 : hdr_len_; }
   /// True between messages: no header or body partly seen.
   bool at_boundary() const noexcept { return !in_body_ && hdr_len_ == 0; }
   void reset() noexcept {

@@ -1,5 +1,4 @@
 // The registry of pools: one per (database, user), created on first use.
-#include "pgwire/crypto.hpp"
 #include "pool/pool.hpp"
 
 namespace sluice {
@@ -14,11 +13,11 @@ pool* pool_registry::get(const database_config& db, const std::string& dbname,
   t.user = db.user.empty() ? user : db.user;
   t.password = db.password;
   if (t.password.empty()) {
-    // From the userlist: plaintext or an md5 hash can log in directly; a SCRAM secret needs
-    // the client's keys (pass-through), which the pool learns when a client logs in.
-    if (const std::string* stored = users.find(t.user);
-        stored && pgwire::classify_password(*stored) != pgwire::password_kind::scram)
-      t.password = *stored;
+    // From the userlist, as stored: plaintext or an md5 hash logs in directly; a SCRAM secret
+    // needs the keys of a client that proved it (pass-through), which the pool learns when a
+    // client logs in with SCRAM. The server login says which of these cannot answer what the
+    // server asks.
+    if (const std::string* stored = users.find(t.user)) t.password = *stored;
   }
   if (!db.client_encoding.empty())
     t.startup_params.emplace_back("client_encoding", db.client_encoding);
