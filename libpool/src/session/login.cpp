@@ -111,6 +111,11 @@ awaitable<bool> client_session::authenticate(const config& c, const std::string&
     if (step.what == pgwire::auth_step::kind::done) break;
     const auto r = co_await read_message();
     if (r.status != pgwire::frame_status::message) {
+      // truncated: the client went away, nothing to say. Anything else is a bad packet.
+      if (r.error != pgwire::errc::truncated) {
+        co_await fatal("08P01", fmt::format("invalid authentication message: {}",
+                                            make_error_code(r.error).message()));
+      }
       co_return false;
     }
     step = auth.resume(r.msg);
@@ -183,6 +188,15 @@ awaitable<bool> client_session::login(const self_ptr& self) {
     static const std::uint8_t no_ssl = 'N';
     auto [ec, n] = co_await asio::async_write(sock, asio::buffer(&no_ssl, 1), nothrow);
     if (ec) {
+      co_return false;
+    }
+    if (!cbuf.empty()) {
+      // Bytes that came with the request were sent before the answer: they cannot be
+      // encrypted, and taking them as the next packet is the CVE-2021-23214 hole. Refuse, as
+      // PostgreSQL does.
+      co_await fatal("08P01", pkt.kind == pgwire::startup_kind::ssl_request
+                                  ? "received unencrypted data after SSL request"
+                                  : "received unencrypted data after GSSAPI encryption request");
       co_return false;
     }
   }
