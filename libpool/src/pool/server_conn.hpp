@@ -50,6 +50,11 @@ struct server_conn {
   // idle clients do not carry it.
   pgwire::stream_scanner scan;    ///< message boundaries of what the server sends
   pgwire::byte_buffer relay_buf;  ///< read buffer (pkt_buf bytes), allocated on first link
+  /// An incomplete message header at the end of a read, held back from the client until the
+  /// rest arrives (see stream_scanner::partial_header), and how many of those bytes start
+  /// relay_buf in the read now pending.
+  std::uint8_t relay_hold[4] = {};
+  std::uint8_t relay_hold_len = 0, relay_held = 0;
 };
 using server_ptr = std::unique_ptr<server_conn>;
 

@@ -15,6 +15,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
 
+#include <cstring>
+
 #include "pgwire/messages.hpp"
 #include "pgwire/scanner.hpp"
 #include "session/client_session.hpp"
@@ -72,6 +74,7 @@ void client_session::on_client(self_ptr self, error_code ec) {
   c.last_client_io = clock::now();
   std::size_t forward = n;
   bool terminate = false, split_terminate = false;
+  int unknown_tag = -1;  // a message type the frontend protocol does not have
   pool::local& st = c.pool_->locals[c.sh.id];
   const auto err = c.cscan.feed(
       pgwire::bytes_view(c.sh.scratch.data(), n), [](char) { return false; },
@@ -97,6 +100,10 @@ void client_session::on_client(self_ptr self, error_code ec) {
           case pgwire::fe::flush:
             c.batch_open = true;
             break;
+          case pgwire::fe::copy_data:
+          case pgwire::fe::copy_done:
+          case pgwire::fe::copy_fail:
+            break;
           case pgwire::fe::terminate:
             // Not forwarded: the server connection outlives this client.
             terminate = true;
@@ -107,9 +114,18 @@ void client_session::on_client(self_ptr self, error_code ec) {
             }
             break;
           default:
+            if (unknown_tag < 0) unknown_tag = static_cast<unsigned char>(tag);
             break;
         }
       });
+  if (unknown_tag >= 0) {
+    // PostgreSQL kills its backend for this; never forward it, end the client instead, as
+    // pgbouncer does (nothing of this read is forwarded).
+    log::warning("{} unknown pkt from client: {}/0x{:x}", c.prefix(), unknown_tag, unknown_tag);
+    if (!c.clean()) c.poison_server = true;
+    fail(std::move(self), "08P01", "unknown pkt");
+    return;
+  }
   if (err != pgwire::errc::ok) {
     if (!c.srv) {
       fail(std::move(self), "08P01", "bad packet header");
@@ -247,6 +263,7 @@ void client_session::attach(self_ptr self) {
   c.tx_status = 'I';
   server_conn& s = *c.srv;
   s.scan.reset();
+  s.relay_hold_len = 0;
   if (s.relay_buf.empty()) s.relay_buf.resize(c.sh.buffer_size);
   // The query goes out before the server read is armed: arming costs a syscall (Asio tries
   // a speculative read), which should not delay the query.
@@ -271,7 +288,12 @@ void client_session::attach(self_ptr self) {
 void client_session::arm_server(self_ptr self) {
   client_session& c = *self;
   c.server_armed = true;
-  c.srv->sock.async_read_some(asio::buffer(c.srv->relay_buf),
+  server_conn& s = *c.srv;
+  // A header held back from the last read goes in front of what this read brings.
+  std::memcpy(s.relay_buf.data(), s.relay_hold, s.relay_hold_len);
+  s.relay_held = s.relay_hold_len;
+  c.srv->sock.async_read_some(asio::buffer(s.relay_buf.data() + s.relay_held,
+                                           s.relay_buf.size() - s.relay_held),
                               [self = std::move(self)](error_code ec, std::size_t n) mutable {
                                 on_server(std::move(self), ec, n);
                               });
@@ -298,16 +320,22 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
   pool& p = *c.pool_;
   pool::local& st = p.locals[c.sh.id];
   bump(st.bytes_out, std::uint64_t(n));
-  bool stmt_violation = false;
+  bool stmt_violation = false, bad_status = false;
   server_conn& s = *c.srv;
+  const std::size_t held = s.relay_held;
   const auto err = s.scan.feed(
-      pgwire::bytes_view(s.relay_buf.data(), n),
+      pgwire::bytes_view(s.relay_buf.data() + held, n),
       [](char tag) {
         return tag == pgwire::be::ready_for_query || tag == pgwire::be::parameter_status;
       },
       [&](char tag, pgwire::bytes_view body, std::size_t) {
         if (tag == pgwire::be::ready_for_query) {
-          if (!body.empty()) c.tx_status = static_cast<char>(body[0]);
+          const char status = body.size() == 1 ? static_cast<char>(body[0]) : '?';
+          if (status != 'I' && status != 'T' && status != 'E') {
+            bad_status = true;  // not relayed: nothing of this read reaches the client
+            return;
+          }
+          c.tx_status = status;
           if (c.pending_rfq > 0) --c.pending_rfq;
           if (c.tx_status == 'I') bump(st.xact_count, std::uint64_t{1});
           if (p.mode == pool_mode::statement && c.tx_status != 'I') stmt_violation = true;
@@ -315,13 +343,21 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
           c.track_parameter_status(body);
         }
       });
-  if (err != pgwire::errc::ok) {
-    log::warning("{} bad packet from server: {}", c.prefix(), make_error_code(err).message());
+  if (err != pgwire::errc::ok || bad_status) {
+    // A broken server: never reused, and the client is told whose fault it is.
+    const std::string why = bad_status ? "server sent ReadyForQuery with an invalid status"
+                                       : fmt::format("server sent a malformed message: {}",
+                                                     make_error_code(err).message());
+    log::warning("{} bad packet from server: {}", c.prefix(), why);
     c.poison_server = true;
     unlink(self);
-    fail(std::move(self), "08P01", "server sent a malformed message");
+    fail(std::move(self), "08P01", why);
     return;
   }
+  // Forward everything but an incomplete header at the end, which waits for its rest.
+  s.relay_hold_len = static_cast<std::uint8_t>(s.scan.partial_header());
+  const std::size_t forward = held + n - s.relay_hold_len;
+  std::memcpy(s.relay_hold, s.relay_buf.data() + forward, s.relay_hold_len);
   if (c.closing) {
     if (c.clean()) {
       unlink(self);  // a late async message for a client that has gone
@@ -336,7 +372,8 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
     fail(std::move(self), "08P01", "transaction blocks not allowed in statement pooling mode");
     return;
   }
-  std::size_t done = c.sock.write_some(asio::buffer(s.relay_buf.data(), n), ec);
+  std::size_t done = 0;
+  if (forward > 0) done = c.sock.write_some(asio::buffer(s.relay_buf.data(), forward), ec);
   if (ec == asio::error::would_block) {
     ec = {};
     done = 0;
@@ -345,9 +382,9 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
     client_gone_while_writing(self);
     return;
   }
-  if (done < n) {
+  if (done < forward) {
     c.to_client_pending = true;
-    asio::async_write(c.sock, asio::buffer(s.relay_buf.data() + done, n - done),
+    asio::async_write(c.sock, asio::buffer(s.relay_buf.data() + done, forward - done),
                       [self](error_code wec, std::size_t) mutable {
                         client_session& cs = *self;
                         cs.to_client_pending = false;
