@@ -125,7 +125,7 @@ _close_sess_fds() {
   local n f
   for n in "${!_S_FD[@]}"; do
     f=${_S_FD[$n]}
-    exec {f}>&- 2>/dev/null || true
+    { exec {f}>&-; } 2>/dev/null || true
   done
 }
 
@@ -372,7 +372,7 @@ sess_expect() {
 sess_close() {
   local name=$1
   local fd=${_S_FD[$name]:-} pid=${_S_PID[$name]:-}
-  [[ -n $fd ]] && exec {fd}>&- 2>/dev/null
+  [[ -n $fd ]] && { exec {fd}>&-; } 2>/dev/null
   unset "_S_FD[$name]"
   [[ -n $pid ]] || return 0
   wait_gone "$pid" 10 || _kill_pid "$pid"
@@ -387,7 +387,7 @@ _on_exit() {
   local n pid d f
   for n in "${!_S_FD[@]}"; do
     f=${_S_FD[$n]}
-    exec {f}>&- 2>/dev/null
+    { exec {f}>&-; } 2>/dev/null
   done
   for n in "${!_S_PID[@]}"; do _kill_pid "${_S_PID[$n]}"; done
   for pid in "${_BG_PIDS[@]}"; do _kill_pid "$pid"; done
