@@ -14,7 +14,9 @@
 #                                        "sluice.key=value" goes to the [sluice] section;
 #                                        $SLUICE_USERLIST, if set, is the userlist to use and
 #                                        $SLUICE_DATABASES the [databases] lines)
-#   stop_sluice [PID]                    SIGQUIT, then SIGKILL (all of them on exit anyway)
+#   stop_sluice [PID]                    SIGQUIT and wait for the exit (sanitizer exit checks
+#                                        run), SIGKILL after 5 s (60 s in a sanitizer build,
+#                                        where a kill fails the test); all of them on exit
 #   q PORT SQL [psql args]               psql -At through sluice as bench/bench, db bench
 #   qu PORT USER PASSWORD DB SQL [args]  the same as someone else
 #   pg_direct SQL [DB]                   psql -At straight to postgres (Unix socket, postgres)
@@ -33,6 +35,15 @@
 #
 # Everything a test starts is stopped by the EXIT trap; on failure the trap prints the tail of
 # each sluice log and the interactive sessions' transcripts.
+#
+# Sanitizer builds (-DSLUICE_SANITIZE=..., CTest sets SLUICE_SANITIZE): every process the test
+# starts, sluice in the background included, writes its ASan/LSan/UBSan/TSan reports to
+# $T/san/ (log_path appended to the caller's *SAN_OPTIONS: the later flag wins, the caller's
+# other flags stay); a report a sluice wrote to its stderr instead (UBSan in GCC's
+# ASan+UBSan builds) is taken from there. The EXIT trap, after sluice has exited, fails the
+# test if any report exists, prints each one's head and copies it next to the caller's own
+# log_path (as <log_path>.<test>.<pid>), if the caller set one. In other builds the options
+# are unused.
 
 set -u -o pipefail
 
@@ -76,6 +87,65 @@ chmod 755 "$T"
 # run a copy of the binary from the test's own directory.
 install -m 755 "$SLUICE_BIN" "$T/sluice" || die "could not copy $SLUICE_BIN"
 SLUICE_BIN=$T/sluice
+
+# ---- sanitizer reports (see the header)
+SAN_DIR=$T/san
+mkdir -p "$SAN_DIR" || die "mkdir $SAN_DIR failed"
+((IS_ROOT)) && chown postgres:postgres "$SAN_DIR"
+_san_log_path() {  # VAR: the caller's log_path in $VAR (the last one wins, as in the runtimes)
+  local f p='' parts=()
+  IFS=$' \t\r,:' read -ra parts <<<"${!1:-}"  # the runtimes' flag separators
+  for f in "${parts[@]}"; do [[ $f == log_path=* ]] && p=${f#log_path=}; done
+  echo "$p"
+}
+declare -A _SAN_CALLER=([asan]=$(_san_log_path ASAN_OPTIONS) [ubsan]=$(_san_log_path UBSAN_OPTIONS)
+                        [tsan]=$(_san_log_path TSAN_OPTIONS))
+# Suppressions: copied here because the postgres user may not reach the source tree.
+_SAN_SUPP=$(cd "$(dirname -- "${BASH_SOURCE[0]}")/../sanitizers" 2>/dev/null && pwd)
+[[ -n $_SAN_SUPP && -r $_SAN_SUPP/lsan.supp ]] || die "no tests/sanitizers/lsan.supp beside lib.sh"
+install -m 644 "$_SAN_SUPP/lsan.supp" "$T/lsan.supp" || die "could not copy lsan.supp"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SAN_DIR/asan"
+# print_suppressions=0: with a log_path, the list of suppressions used would itself be a file.
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$T/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$SAN_DIR/ubsan"
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}log_path=$SAN_DIR/tsan"
+SLUICE_SANITIZE=${SLUICE_SANITIZE:-}
+_SAN_FAILED=''  # set when a sanitized sluice had to be SIGKILLed (its exit checks never ran)
+
+# _san_reports: 0 if no sanitizer report exists; else prints each report's head, copies it to
+# the caller's log_path folder and returns 1.
+_san_reports() {
+  local f base kind dest n=0 d
+  # GCC's ASan+UBSan builds: UBSan ignores log_path and writes to stderr (libubsan's call that
+  # would set its report file binds to libasan's copy of it). A sluice's stderr is its stdout
+  # file here: a report found there becomes a report file like the others.
+  for d in "${_SLUICE_DIRS[@]}"; do
+    f=$d/stdout
+    [[ -f $f ]] || continue
+    if grep -qE ': runtime error: ' "$f"; then kind=ubsan
+    elif grep -qE 'WARNING: ThreadSanitizer' "$f"; then kind=tsan
+    elif grep -qE '^==[0-9]+==ERROR: [A-Za-z]+Sanitizer' "$f"; then kind=asan
+    else continue
+    fi
+    grep -vE '^[0-9]{4}-[0-9]{2}-[0-9]{2} ' "$f" >"$SAN_DIR/$kind.${d##*/}-stderr"
+  done
+  for f in "$SAN_DIR"/*; do
+    [[ -f $f ]] || continue
+    n=$((n + 1))
+    base=${f##*/}
+    kind=${base%%.*}
+    echo "---- sanitizer report $f (first 60 lines)" >&2
+    head -n 60 "$f" >&2
+    dest=${_SAN_CALLER[$kind]:-}
+    case $dest in
+      '' | stderr | stdout) ;;
+      *) mkdir -p -- "$(dirname -- "$dest")" 2>/dev/null
+         cp -- "$f" "$dest.$TEST_NAME.${base#*.}" 2>/dev/null ||
+           echo "---- could not copy $f to $dest.$TEST_NAME.${base#*.}" >&2 ;;
+    esac
+  done
+  ((n == 0))
+}
 
 # ---- bookkeeping for the EXIT trap
 declare -a _BG_PIDS=() _SLUICE_PIDS=() _SLUICE_DIRS=()
@@ -130,7 +200,7 @@ _close_sess_fds() {
   local n f
   for n in "${!_S_FD[@]}"; do
     f=${_S_FD[$n]}
-    exec {f}>&- 2>/dev/null || true
+    { exec {f}>&-; } 2>/dev/null || true
   done
 }
 
@@ -317,8 +387,17 @@ _start_sluice_once() {
 stop_sluice() {  # [PID]
   local pid=${1:-$SLUICE_PID}
   proc_alive "$pid" || return 0
+  # SIGQUIT: sluice exits at once, normally, so the sanitizers' exit-time checks (leaks) run;
+  # a SIGKILLed process reports nothing. Under a sanitizer the exit (leak scan, symbolizing)
+  # takes longer, so the kill waits longer there and counts as a failure.
   kill -QUIT "$pid" 2>/dev/null
-  wait_gone "$pid" 5 || { kill -KILL "$pid" 2>/dev/null; wait_gone "$pid" 5; }
+  wait_gone "$pid" "$([[ -n $SLUICE_SANITIZE ]] && echo 60 || echo 5)" && return 0
+  kill -KILL "$pid" 2>/dev/null
+  wait_gone "$pid" 5
+  if [[ -n $SLUICE_SANITIZE ]]; then
+    note "sluice $pid did not exit within 60 s of SIGQUIT: killed, its sanitizer exit checks lost"
+    _SAN_FAILED=1
+  fi
 }
 
 # ---- interactive psql sessions: psql reads a fifo we keep open; its output goes to a file.
@@ -403,7 +482,7 @@ sess_expect() {
 sess_close() {
   local name=$1
   local fd=${_S_FD[$name]:-} pid=${_S_PID[$name]:-}
-  [[ -n $fd ]] && exec {fd}>&- 2>/dev/null
+  [[ -n $fd ]] && { exec {fd}>&-; } 2>/dev/null
   unset "_S_FD[$name]"
   [[ -n $pid ]] || return 0
   wait_gone "$pid" 10 || _kill_pid "$pid"
@@ -418,11 +497,20 @@ _on_exit() {
   local n pid d f
   for n in "${!_S_FD[@]}"; do
     f=${_S_FD[$n]}
-    exec {f}>&- 2>/dev/null
+    { exec {f}>&-; } 2>/dev/null
   done
   for n in "${!_S_PID[@]}"; do _kill_pid "${_S_PID[$n]}"; done
   for pid in "${_BG_PIDS[@]}"; do _kill_pid "$pid"; done
   for pid in "${_SLUICE_PIDS[@]}"; do stop_sluice "$pid"; done
+  # Every sluice has exited: its reports are complete. A report fails the test.
+  if ! _san_reports; then
+    echo "FAIL [$TEST_NAME]: sanitizer report(s) above" >&2
+    ((rc != 0)) || rc=1
+  fi
+  if [[ -n $_SAN_FAILED ]]; then
+    echo "FAIL [$TEST_NAME]: a sluice under $SLUICE_SANITIZE had to be killed" >&2
+    ((rc != 0)) || rc=1
+  fi
   if ((rc != 0)); then
     for d in "${_SLUICE_DIRS[@]}"; do
       [[ -f $d/pgbouncer.ini ]] || continue
