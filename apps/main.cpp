@@ -15,6 +15,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "sluice/config.hpp"
 #include "sluice/log.hpp"
@@ -49,13 +50,14 @@ void usage(const char* prog) {
       "  -u, --user=USERNAME  assume identity of USERNAME\n"
       "  -v, --verbose        increase verbosity\n"
       "  -V, --version        show version, then exit\n"
+      "      --check          check CONFIG_FILE (and its auth_file), list every error, exit\n"
       "  -h, --help           show this help, then exit\n\n"
       "CONFIG_FILE is a pgbouncer.ini; sluice-only settings go in a [sluice] section.\n",
       prog);
 }
 
 struct options {
-  bool daemon = false, quiet = false;
+  bool daemon = false, quiet = false, check = false;
   int verbose = 0;
   std::string user, config;
 };
@@ -76,6 +78,8 @@ int parse_args(int argc, char** argv, options& o) {
     } else if (a == "-V" || a == "--version") {
       std::printf("sluice %s\n", SLUICE_VERSION);
       return 0;
+    } else if (a == "--check") {
+      o.check = true;
     } else if (a == "-d" || a == "--daemon") {
       o.daemon = true;
     } else if (a == "-q" || a == "--quiet") {
@@ -159,14 +163,38 @@ bool daemonize() {
 
 }  // namespace
 
+/// --check: every error of the file and of its auth_file, one per line; 0 if there is none.
+/// Runs as any user, root included: it only reads.
+int check_config(const std::string& path) {
+  std::vector<std::string> errors;
+  try {
+    const sluice::config c = sluice::load_ini(path);
+    if (!c.auth_file.empty()) sluice::load_userlist(c.auth_file);
+  } catch (const sluice::config_error& e) {
+    errors = e.all();
+    if (errors.empty()) errors.emplace_back(e.what());
+  } catch (const std::exception& e) {
+    errors.emplace_back(e.what());
+  }
+  for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+  if (!errors.empty()) return 1;
+  std::printf("%s: configuration is valid\n", path.c_str());
+  return 0;
+}
+
 int main(int argc, char** argv) {
   options opt;
   if (const int rc = parse_args(argc, argv, opt); rc >= 0) return rc;
+  if (opt.check) return check_config(opt.config);
 
   std::shared_ptr<sluice::config> cfg;
   std::shared_ptr<sluice::userlist> users;
   try {
     cfg = std::make_shared<sluice::config>(sluice::load_ini(opt.config));
+  } catch (const sluice::config_error& e) {
+    if (e.all().empty()) std::fprintf(stderr, "FATAL %s\n", e.what());
+    for (const auto& one : e.all()) std::fprintf(stderr, "FATAL %s\n", one.c_str());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "FATAL %s\n", e.what());
     return 1;

@@ -556,3 +556,26 @@ TEST_CASE("load_userlist rejects broken lines and missing files", "[config]") {
   CHECK(e.line() == 0);
   CHECK_THAT(e.what(), Catch::Contains("No such file or directory"));
 }
+
+TEST_CASE("load_ini reads on after an error and reports every one with file:line", "[config]") {
+  temp_dir d;
+  const std::string inc = d.write("inc.ini", "listen_port = 0\n");
+  const std::string p = d.write("all.ini", trust_header +
+                                               "default_pool_size = lots\n"  // line 3
+                                               "no_such_key = 1\n"           // line 4
+                                               "%include " + inc + "\n"       // inc.ini:1
+                                               "[nonsense]\n"                // line 6
+                                               "whatever = 1\n"              // skipped
+                                               "[pgbouncer]\n"
+                                               "max_client_conn = 7\n");
+  const config_error e = expect_error([&] { sluice::load_ini(p); });
+  CHECK(e.line() == 3);
+  const auto& all = e.all();
+  REQUIRE(all.size() == 4);
+  CHECK(all[0].rfind(p + ":3: ", 0) == 0);
+  CHECK(all[0].find("default_pool_size") != std::string::npos);
+  CHECK(all[1] == p + ":4: unknown parameter: no_such_key");
+  CHECK(all[2].rfind(inc + ":1: ", 0) == 0);
+  CHECK(all[2].find("listen_port") != std::string::npos);
+  CHECK(all[3] == p + ":6: unknown section [nonsense]");
+}

@@ -27,10 +27,15 @@ class config_error : public std::runtime_error {
   config_error(std::string file, int line, const std::string& message);
   const std::string& file() const noexcept { return file_; }
   int line() const noexcept { return line_; }
+  /// Every error found in the file, first one included, each as "file:line: message". A
+  /// loader that reads on after an error (load_ini) throws its first error with all of them.
+  const std::vector<std::string>& all() const noexcept { return all_; }
+  void set_all(std::vector<std::string> all) { all_ = std::move(all); }
 
  private:
   std::string file_;
   int line_;
+  std::vector<std::string> all_;
 };
 
 using seconds_d = std::chrono::duration<double>;
@@ -130,7 +135,8 @@ struct config {
 using config_ptr = std::shared_ptr<const config>;
 
 /// Parses a pgbouncer.ini (with %include). Throws config_error with file:line on any error:
-/// unknown section or key, bad value, missing required key.
+/// unknown section or key, bad value, missing required key. It reads the whole file before
+/// throwing: the error thrown is the first, config_error::all() lists every one.
 config load_ini(const std::string& path);
 
 /// Parses one [databases] connection string ("host=... port=... dbname=..."). Throws

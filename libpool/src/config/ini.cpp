@@ -79,8 +79,19 @@ class ini_loader {
     if (int err = read_whole_file(path, text))
       throw config_error(path, 0, fmt::format("cannot read config file: {}", std::strerror(err)));
     parse(path, text, 0);
-    if (!got_main_) throw config_error(path, 0, "the [pgbouncer] section is missing");
-    validate(path);
+    try {
+      if (!got_main_) throw config_error(path, 0, "the [pgbouncer] section is missing");
+      validate(path);
+    } catch (const config_error& e) {
+      note(e);
+    }
+    if (!errors_.empty()) {
+      config_error first = errors_.front();
+      std::vector<std::string> all;
+      for (const auto& e : errors_) all.emplace_back(e.what());
+      first.set_all(std::move(all));
+      throw first;
+    }
   }
 
  private:
@@ -88,36 +99,50 @@ class ini_loader {
   std::string section_;  ///< lower-cased; empty before the first section header
   bool got_main_ = false;
   std::map<std::string, where_set> seen_;  ///< [pgbouncer] key -> where it was last set
+  std::vector<config_error> errors_;       ///< every error so far, in file order
+  bool bad_section_ = false;  ///< in a section whose header was refused: its keys are skipped
+
+  void note(const config_error& e) { errors_.push_back(e); }
 
   void parse(const std::string& file, const std::string& text, int depth) {
     auto lines = split_lines(text);
     for (std::size_t n = 0; n < lines.size(); ++n) {
-      const int line = static_cast<int>(n) + 1;
-      std::string_view s = trim(lines[n]);
-      if (s.empty()) continue;
-      if (s == "%include") throw config_error(file, line, "%include without a file name");
-      if (s.size() > 8 && s.substr(0, 8) == "%include" && is_blank(s[8])) {
-        include(file, line, std::string(trim(s.substr(8))), depth);
-        continue;
+      // Read on after an error, so that --check can list every one.
+      try {
+        parse_line(file, static_cast<int>(n) + 1, trim(lines[n]), depth);
+      } catch (const config_error& e) {
+        note(e);
       }
-      if (s.front() == ';' || s.front() == '#') continue;
-      if (s.front() == '[') {
-        auto close = s.find(']');
-        if (close == std::string_view::npos)
-          throw config_error(file, line, "syntax error: section header without ']'");
-        auto rest = trim(s.substr(close + 1));
-        if (!rest.empty() && rest.front() != ';' && rest.front() != '#')
-          throw config_error(file, line, "syntax error: unexpected text after the section header");
-        start_section(file, line, std::string(trim(s.substr(1, close - 1))));
-        continue;
-      }
-      auto [key, rest] = read_key(file, line, s);
-      rest = trim(rest);
-      if (rest.empty() || rest.front() != '=')
-        throw config_error(file, line, "syntax error: expected 'key = value'");
-      rest.remove_prefix(1);
-      set(file, line, key, std::string(trim(rest)));
     }
+  }
+
+  void parse_line(const std::string& file, int line, std::string_view s, int depth) {
+    if (s.empty()) return;
+    if (s == "%include") throw config_error(file, line, "%include without a file name");
+    if (s.size() > 8 && s.substr(0, 8) == "%include" && is_blank(s[8])) {
+      include(file, line, std::string(trim(s.substr(8))), depth);
+      return;
+    }
+    if (s.front() == ';' || s.front() == '#') return;
+    if (s.front() == '[') {
+      auto close = s.find(']');
+      if (close == std::string_view::npos)
+        throw config_error(file, line, "syntax error: section header without ']'");
+      auto rest = trim(s.substr(close + 1));
+      if (!rest.empty() && rest.front() != ';' && rest.front() != '#')
+        throw config_error(file, line, "syntax error: unexpected text after the section header");
+      bad_section_ = true;  // until the header is accepted
+      start_section(file, line, std::string(trim(s.substr(1, close - 1))));
+      bad_section_ = false;
+      return;
+    }
+    if (bad_section_) return;
+    auto [key, rest] = read_key(file, line, s);
+    rest = trim(rest);
+    if (rest.empty() || rest.front() != '=')
+      throw config_error(file, line, "syntax error: expected 'key = value'");
+    rest.remove_prefix(1);
+    set(file, line, key, std::string(trim(rest)));
   }
 
   /// Reads the key at the start of s: quoted ("..."/'...' with doubled quotes) or bare.
