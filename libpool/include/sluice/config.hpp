@@ -139,6 +139,15 @@ using config_ptr = std::shared_ptr<const config>;
 /// throwing: the error thrown is the first, config_error::all() lists every one.
 config load_ini(const std::string& path);
 
+/// What changed from one configuration to the next (for the log line after a reload):
+/// settings as "name old -> new", databases as "database x added/removed/changed", and the
+/// changed settings that only a restart applies.
+struct config_diff {
+  std::vector<std::string> changes;
+  std::vector<std::string> needs_restart;
+};
+config_diff diff_configs(const config& before, const config& after);
+
 /// Parses one [databases] connection string ("host=... port=... dbname=..."). Throws
 /// config_error(file, line, ...) on an unknown key or bad value.
 database_config parse_database_entry(const std::string& name, const std::string& value,

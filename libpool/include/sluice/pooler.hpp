@@ -26,6 +26,11 @@ class pooler {
   virtual void shutdown(shutdown_mode mode) = 0;
   /// Number of shards actually running.
   virtual int shards() const = 0;
+  /// Online reload with a configuration and userlist already loaded and validated: every
+  /// shard switches to them (new logins see new databases and users at once), every pool
+  /// takes its new limits and target. Settings that only a restart changes keep their old
+  /// effect. No client is dropped. Thread-safe.
+  virtual void reload(config_ptr cfg, std::shared_ptr<const userlist> users) = 0;
 };
 
 std::unique_ptr<pooler> make_pooler(config_ptr cfg, std::shared_ptr<const userlist> users);

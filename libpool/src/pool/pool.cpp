@@ -35,19 +35,58 @@ void deliver_here(const std::shared_ptr<waiter>& w, server_ptr srv) {
 waiter::waiter(shard& s, wait_done d)
     : home(s), timer(s.io), done(std::move(d)), since(clock::now()) {}
 
-pool::pool(pool_registry& reg, shard_set& set, std::string db, std::string user, pool_target t,
-           pool_mode m, int size, int min_size, int reserve)
+pool::pool(pool_registry& reg, shard_set& set, std::string db, std::string user,
+           pool_settings st)
     : registry(reg),
       shards(set),
       db_name(std::move(db)),
       user_name(std::move(user)),
-      target(std::move(t)),
-      mode(m),
-      pool_size(size),
-      min_pool_size(min_size),
-      reserve_size(reserve),
+      mode(st.mode),
+      pool_size(st.pool_size),
+      min_pool_size(st.min_pool_size),
+      reserve_size(st.reserve_size),
+      max_db_connections(st.max_db_connections),
       locals(new local[set.size()]),
-      nshards(set.size()) {}
+      nshards(set.size()),
+      target_(std::make_shared<const pool_target>(std::move(st.target))) {}
+
+std::shared_ptr<const pool_target> pool::target() const {
+  std::lock_guard lk(mu);
+  return target_;
+}
+
+void pool::reconfigure(pool_settings st) {
+  const int old_limit = pool_size.load() + reserve_size.load();
+  bool new_target = false;
+  {
+    std::lock_guard lk(mu);
+    if (!(*target_ == st.target)) {
+      new_target = true;
+      target_ = std::make_shared<const pool_target>(std::move(st.target));
+      generation.fetch_add(1);
+      // What was learnt from the old target says nothing about the new one.
+      have_welcome = false;
+      last_login_failure = {};
+      last_login_error.clear();
+    }
+    mode.store(st.mode);
+    pool_size.store(st.pool_size);
+    min_pool_size.store(st.min_pool_size);
+    reserve_size.store(st.reserve_size);
+    max_db_connections.store(st.max_db_connections);
+  }
+  removed.store(false);
+  // Idle servers that no longer fit close now, on the shards that hold them.
+  if (new_target || st.pool_size + st.reserve_size < old_limit) {
+    for (auto& sh : shards.shards) sh->post_fn([this](shard& t) { tidy(t); });
+  }
+}
+
+const char* pool::surplus(const server_conn& srv) const {
+  if (srv.generation != generation.load()) return "database configuration changed";
+  if (total.load() > pool_size.load() + reserve_size.load()) return "pool size reduced";
+  return nullptr;
+}
 
 param_set_ptr pool::intern(const config& cfg, param_map values) {
   std::string key = tracked_key(cfg, values);
@@ -90,7 +129,8 @@ server_ptr pool::take_idle(shard& s, bool& needs_check) {
 }
 
 awaitable<server_ptr> pool::check_server(server_ptr srv, shard& s) {
-  const config& c = s.cfg();
+  const config_ptr keep = s.cfg_ptr();  // a reload may replace the shard's config meanwhile
+  const config& c = *keep;
   std::string err;
   const bool alive = co_await server_simple_query(*srv, c.server_check_query, &err);
   if (!alive) {
@@ -203,6 +243,10 @@ void pool::release(server_ptr srv, shard& s) {
     discard(std::move(srv), s, "server lifetime over");
     return;
   }
+  if (const char* why = surplus(*srv)) {
+    discard(std::move(srv), s, why);
+    return;
+  }
   srv->idle_since = clock::now();
   auto& loc = locals[s.id];
   // Publish the idle server first, then look for waiters: paired with acquire() (enqueue,
@@ -260,7 +304,7 @@ void pool::release(server_ptr srv, shard& s) {
 void pool::discard(server_ptr srv, shard& s, std::string_view reason) {
   if (s.cfg().log_disconnections)
     log::info("S-0x{:x}: {}/{}@{}:{} closing because: {} (age={:.0f}s)", srv->id, db_name,
-              user_name, target.host, target.port, reason, age_seconds(srv->connected_at));
+              user_name, srv->target->host, srv->target->port, reason, age_seconds(srv->connected_at));
   if (srv->sock.is_open() && !srv->in_login) {
     // Say goodbye so the backend exits at once instead of logging an unexpected EOF.
     pgwire::byte_buffer bye;
@@ -328,29 +372,32 @@ void pool::try_serve_waiters(shard& s) {
 void pool::launch_server(shard& s, bool reserve) {
   const config& c = s.cfg();
   std::optional<pgwire::scram_keys> keys;
+  std::shared_ptr<const pool_target> tgt;
   {
     std::lock_guard lk(mu);
-    const int limit = pool_size + (reserve ? reserve_size : 0);
+    const int limit = pool_size.load() + (reserve ? reserve_size.load() : 0);
     if (total >= limit) return;
     if (max_db_connections > 0 || c.max_user_connections > 0) {
       int db_total = 0, user_total = 0;
-      registry.connection_totals(db_name, target.user, db_total, user_total);
+      registry.connection_totals(db_name, user_name, db_total, user_total);
       if (max_db_connections > 0 && db_total >= max_db_connections) return;
       if (c.max_user_connections > 0 && user_total >= c.max_user_connections) return;
     }
     ++total;
     ++connecting;
     keys = scram_keys;
+    tgt = target_;
   }
   if (reserve) log::info("{}/{}: taking connection from reserve_pool", db_name, user_name);
-  auto srv = std::make_unique<server_conn>(s.io, *this, std::uint32_t(c.max_packet_size));
+  auto srv = std::make_unique<server_conn>(s.io, *this, std::move(tgt), generation.load(),
+                                           std::uint32_t(c.max_packet_size));
   srv->id = shards.next_id.fetch_add(1);
   asio::co_spawn(s.io, open_server(s, std::move(srv), keys), asio::detached);
 }
 
 awaitable<void> pool::open_server(shard& s, server_ptr srv,
                                   std::optional<pgwire::scram_keys> keys) {
-  const login_result r = co_await server_login(*srv, s.cfg(), keys);
+  const login_result r = co_await server_login(*srv, s.cfg_ptr(), keys);
   {
     std::lock_guard lk(mu);
     --connecting;
@@ -367,12 +414,12 @@ awaitable<void> pool::open_server(shard& s, server_ptr srv,
     }
     if (s.cfg().log_connections)
       log::info("S-0x{:x}: {}/{}@{}:{} new connection to server", srv->id, db_name, user_name,
-                target.host, target.port);
+                srv->target->host, srv->target->port);
     release(std::move(srv), s);
     co_return;
   }
   log::warning("S-0x{:x}: {}/{}@{}:{} server login failed: {}", srv->id, db_name, user_name,
-               target.host, target.port, r.error);
+               srv->target->host, srv->target->port, r.error);
   std::vector<std::shared_ptr<waiter>> fail;
   {
     std::lock_guard lk(mu);
@@ -419,6 +466,8 @@ void pool::tidy(shard& s) {
       reason = "server idle timeout";
     else if (c.server_lifetime > 0 && age_seconds(srv.connected_at) > c.server_lifetime)
       reason = "server lifetime over";
+    else
+      reason = surplus(srv);
     if (!reason) {
       ++i;
       continue;

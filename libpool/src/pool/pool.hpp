@@ -23,17 +23,36 @@ namespace sluice {
 
 class pool_registry;
 
+/// What a pool is configured with, from its [databases] entry, the [pgbouncer] defaults and
+/// the userlist. Applied whole at creation and on every reload.
+struct pool_settings {
+  pool_target target;
+  pool_mode mode = pool_mode::session;
+  int pool_size = 0, min_pool_size = 0, reserve_size = 0;
+  int max_db_connections = 0;  ///< the database's own limit, else [pgbouncer]'s; 0 = none
+};
+
 struct pool {
   pool(pool_registry& registry, shard_set& shards, std::string db, std::string user,
-       pool_target target, pool_mode mode, int size, int min_size, int reserve);
+       pool_settings settings);
 
   pool_registry& registry;  ///< the other pools, for per-database and per-user limits
   shard_set& shards;
   const std::string db_name, user_name;
-  const pool_target target;
-  const pool_mode mode;
-  const int pool_size, min_pool_size, reserve_size;
-  int max_db_connections = 0;  ///< the database's own limit, else [pgbouncer]'s; 0 = none
+  // Reloadable: read on any shard, written by reconfigure().
+  std::atomic<pool_mode> mode;
+  std::atomic<int> pool_size, min_pool_size, reserve_size, max_db_connections;
+  /// Bumped when the target changes: servers of an older generation are closed when idle
+  /// or released, never reused.
+  std::atomic<std::uint64_t> generation{0};
+  /// The database was removed from the configuration: its clients are refused.
+  std::atomic<bool> removed{false};
+
+  /// Where servers log in now (a snapshot: a reload may replace it).
+  std::shared_ptr<const pool_target> target() const;
+  /// A reload's new settings: limits apply at once (servers above a smaller size close as
+  /// they are released), a changed target starts a new generation.
+  void reconfigure(pool_settings settings);
 
   // ---- operations; `s` is always the calling thread's shard
 
@@ -67,7 +86,7 @@ struct pool {
   param_set_ptr intern(const config& cfg, param_map values);
 
   // ---- slow path, under mu
-  std::mutex mu;
+  mutable std::mutex mu;
   std::atomic<int> total{0};  ///< servers open or being opened, all shards (written under mu)
   int connecting = 0;         ///< of which still logging in
   std::deque<std::shared_ptr<waiter>> waiters;
@@ -100,6 +119,9 @@ struct pool {
 
  private:
   awaitable<void> open_server(shard& s, server_ptr srv, std::optional<pgwire::scram_keys> keys);
+  /// Why srv must not be kept (an old generation, a pool now smaller), or nullptr.
+  const char* surplus(const server_conn& srv) const;
+  std::shared_ptr<const pool_target> target_;  // under mu
   void try_serve_waiters(shard& s);
   void on_waiter_timer(const std::shared_ptr<waiter>& w);
   void arm_waiter(const std::shared_ptr<waiter>& w);
@@ -116,6 +138,9 @@ class pool_registry {
   /// The pool for (database entry, client user), created on first use.
   pool* get(const database_config& db, const std::string& dbname, const std::string& user,
             const config& cfg, const userlist& users, bool& created);
+  /// A reload: every pool takes its settings from the new configuration and userlist, or is
+  /// marked removed when its database is gone.
+  void reconfigure(const config& cfg, const userlist& users);
   /// Server connections open or opening for this database, and for this server login user,
   /// over all pools. Call with no pool_registry lock held (a pool's own mu may be held).
   void connection_totals(std::string_view db, std::string_view user, int& db_total,

@@ -3,10 +3,13 @@
 
 namespace sluice {
 
-pool* pool_registry::get(const database_config& db, const std::string& dbname,
-                         const std::string& user, const config& c, const userlist& users,
-                         bool& created) {
-  pool_target t;
+namespace {
+
+/// The settings of the pool for (database entry, client user).
+pool_settings settings_for(const database_config& db, const std::string& dbname,
+                           const std::string& user, const config& c, const userlist& users) {
+  pool_settings st;
+  pool_target& t = st.target;
   t.host = db.host;
   t.port = db.port;
   t.dbname = db.dbname.empty() ? dbname : db.dbname;
@@ -26,21 +29,49 @@ pool* pool_registry::get(const database_config& db, const std::string& dbname,
   if (!db.application_name.empty())
     t.startup_params.emplace_back("application_name", db.application_name);
   t.connect_query = db.connect_query;
+  st.mode = db.mode.value_or(c.mode);
+  st.pool_size = db.pool_size.value_or(c.default_pool_size);
+  st.min_pool_size = db.min_pool_size.value_or(c.min_pool_size);
+  st.reserve_size = db.reserve_pool_size.value_or(c.reserve_pool_size);
+  st.max_db_connections = db.max_db_connections.value_or(c.max_db_connections);
+  return st;
+}
 
+}  // namespace
+
+pool* pool_registry::get(const database_config& db, const std::string& dbname,
+                         const std::string& user, const config& c, const userlist& users,
+                         bool& created) {
+  pool_settings st = settings_for(db, dbname, user, c, users);
   std::lock_guard lk(mu_);
-  auto key = std::make_pair(dbname, t.user);
+  auto key = std::make_pair(dbname, st.target.user);
   auto it = pools_.find(key);
   created = it == pools_.end();
   if (!created) return it->second.get();
-  std::string pool_user = t.user;
-  auto p = std::make_unique<pool>(
-      *this, shards_, dbname, std::move(pool_user), std::move(t), db.mode.value_or(c.mode),
-      db.pool_size.value_or(c.default_pool_size), db.min_pool_size.value_or(c.min_pool_size),
-      db.reserve_pool_size.value_or(c.reserve_pool_size));
-  p->max_db_connections = db.max_db_connections.value_or(c.max_db_connections);
+  std::string pool_user = st.target.user;
+  auto p = std::make_unique<pool>(*this, shards_, dbname, std::move(pool_user), std::move(st));
   pool* raw = p.get();
   pools_.emplace(std::move(key), std::move(p));
   return raw;
+}
+
+void pool_registry::reconfigure(const config& c, const userlist& users) {
+  std::lock_guard lk(mu_);
+  for (auto& [key, p] : pools_) {
+    const database_config* db = c.find_database(p->db_name);
+    pool_settings st;
+    // The pool's key user is the server login user: the client's unless the entry names one.
+    if (db) st = settings_for(*db, p->db_name, p->user_name, c, users);
+    if (!db || st.target.user != p->user_name) {
+      // Gone, or now logging in as someone else (a new pool will serve new clients): its
+      // clients are refused, and its servers close as they come back.
+      p->removed.store(true);
+      p->generation.fetch_add(1);
+      for (auto& sh : shards_.shards) sh->post_fn([q = p.get()](shard& t) { q->tidy(t); });
+      continue;
+    }
+    p->reconfigure(std::move(st));
+  }
 }
 
 void pool_registry::connection_totals(std::string_view db, std::string_view user, int& db_total,
@@ -50,7 +81,7 @@ void pool_registry::connection_totals(std::string_view db, std::string_view user
   for (auto& [key, q] : pools_) {
     const int n = q->total.load();
     if (q->db_name == db) db_total += n;
-    if (q->target.user == user) user_total += n;
+    if (q->user_name == user) user_total += n;
   }
 }
 

@@ -149,9 +149,12 @@ static void register_read_only(server_conn& s) {
   if (ec) ::close(fd);  // the server is then seen closed and discarded
 }
 
-awaitable<login_result> server_login(server_conn& s, const config& cfg,
+awaitable<login_result> server_login(server_conn& s, config_ptr cfg_ptr,
                                      std::optional<pgwire::scram_keys> keys) {
-  const pool_target& t = s.owner->target;
+  // Held for the whole login: a reload may replace the shard's config meanwhile.
+  const config& cfg = *cfg_ptr;
+  const std::shared_ptr<const pool_target> target = s.target;
+  const pool_target& t = *target;
   // One deadline for connect and login: server_connect_timeout.
   auto expired = std::make_shared<bool>(false);
   asio::steady_timer deadline(s.sock.get_executor());

@@ -28,15 +28,19 @@ struct pool_target {
   std::string dbname, user, password;
   std::vector<std::pair<std::string, std::string>> startup_params;
   std::string connect_query;
+  bool operator==(const pool_target&) const = default;
 };
 
 /// One PostgreSQL connection. Owned by exactly one place at a time: a pool's idle list on a
 /// shard, a hand-off in flight, or the client session it is linked to.
 struct server_conn {
-  server_conn(asio::io_context& io, pool& p, std::uint32_t max_packet)
-      : sock(io), owner(&p), scan(max_packet) {}
+  server_conn(asio::io_context& io, pool& p, std::shared_ptr<const pool_target> t,
+              std::uint64_t gen, std::uint32_t max_packet)
+      : sock(io), owner(&p), target(std::move(t)), generation(gen), scan(max_packet) {}
   stream_socket sock;
   pool* owner;
+  std::shared_ptr<const pool_target> target;  ///< where it logged in (the pool's at launch)
+  std::uint64_t generation;  ///< the pool's generation at launch: older ones are not reused
   int protocol_family = 0;  ///< to rebuild the socket on another shard
   std::uint64_t id = 0;     ///< for "S-0x..." log prefixes
   param_map params;
@@ -65,7 +69,7 @@ struct login_result {
 };
 /// Connects and logs in (startup, auth, ParameterStatus, BackendKeyData, ReadyForQuery, then
 /// connect_query). Honours server_connect_timeout.
-awaitable<login_result> server_login(server_conn& s, const config& cfg,
+awaitable<login_result> server_login(server_conn& s, config_ptr cfg,
                                      std::optional<pgwire::scram_keys> keys);
 /// Sends one simple query and reads until ReadyForQuery; ParameterStatus updates s.params.
 /// Returns false (and the error text) if the server failed or the status is not idle.

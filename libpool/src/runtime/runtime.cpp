@@ -61,6 +61,14 @@ void runtime::start() {
   log::info("process up: sluice {}, {} shard(s)", SLUICE_VERSION, shards_.size());
 }
 
+void runtime::reload(config_ptr cfg, std::shared_ptr<const userlist> users) {
+  // Each shard reads its own snapshot on its own thread: the swap is mailed to it.
+  for (auto& sp : shards_.shards) {
+    sp->post_fn([cfg, users](shard& s) { s.set_config(cfg, users); });
+  }
+  registry_.reconfigure(*cfg, *users);
+}
+
 void runtime::shutdown(shutdown_mode mode) {
   const int previous = shutdown_mode_.exchange(int(mode));
   if (mode == shutdown_mode::immediate || previous >= 0) {

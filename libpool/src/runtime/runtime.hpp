@@ -21,6 +21,7 @@ class runtime final : public pooler {
   void wait() override;
   void shutdown(shutdown_mode mode) override;
   int shards() const override { return int(shards_.size()); }
+  void reload(config_ptr cfg, std::shared_ptr<const userlist> users) override;
 
   const config& cfg() const noexcept { return *cfg_; }
 

@@ -154,7 +154,8 @@ awaitable<server_ptr> client_session::wait_in_queue(const self_ptr& self, wait_e
 }
 
 awaitable<bool> client_session::login(const self_ptr& self) {
-  const config& c = sh.cfg();
+  const config_ptr keep = sh.cfg_ptr();  // a reload may replace the shard's config meanwhile
+  const config& c = *keep;
   pgwire::startup_packet pkt;
   std::size_t startup_size = 0;
   for (;;) {

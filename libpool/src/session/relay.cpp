@@ -196,6 +196,11 @@ void client_session::find_server(self_ptr self) {
     fail(std::move(self), "08P01", "pooler is shutting down");
     return;
   }
+  if (c.pool_->removed.load()) {
+    fail(std::move(self), "08P01",
+         fmt::format("database \"{}\" was removed from the configuration", c.pool_->db_name));
+    return;
+  }
   bool check = false;
   server_ptr s = c.pool_->take_idle(c.sh, check);
   if (s) {
@@ -445,7 +450,8 @@ void client_session::unlink(const self_ptr& self) {
 
 awaitable<void> client_session::reset_and_release(shard& sh, server_ptr s) {
   pool& p = *s->owner;
-  const config& c = sh.cfg();
+  const config_ptr keep = sh.cfg_ptr();  // a reload may replace the shard's config meanwhile
+  const config& c = *keep;
   std::string err;
   const bool ok = co_await server_simple_query(*s, c.server_reset_query, &err);
   if (!ok) {

@@ -110,9 +110,16 @@ struct shard {
   pgwire::byte_buffer scratch = pgwire::byte_buffer(64 * 1024);
   std::size_t buffer_size = 4096;  ///< pkt_buf: size of each server's relay buffer
 
-  /// The configuration and userlist this shard runs with: read on its own thread only.
+  /// The configuration and userlist this shard runs with: read on its own thread only. A
+  /// reload replaces them (set_config, on this thread), so a coroutine that reads them across
+  /// a suspension keeps a cfg_ptr() copy instead of the reference.
   const config& cfg() const noexcept { return *cfg_; }
+  const config_ptr& cfg_ptr() const noexcept { return cfg_; }
   const userlist& users() const noexcept { return *users_; }
+  void set_config(config_ptr cfg, std::shared_ptr<const userlist> users) {
+    cfg_ = std::move(cfg);
+    users_ = std::move(users);
+  }
 
   /// From any thread: run m on this shard.
   void send(mail* m);

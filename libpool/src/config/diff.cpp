@@ -1,0 +1,80 @@
+// What a reload changes: the settings whose values differ, and the databases added, removed
+// or changed, for the log line after a reload.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "settings.hpp"
+
+namespace sluice {
+
+namespace {
+
+using namespace config_detail;
+
+/// A setting's value in cfg as pgbouncer.ini would write it.
+std::string show(const setting& s, const config& cfg) {
+  struct visitor {
+    const setting& s;
+    const config& cfg;
+    std::string operator()(std::monostate) const { return {}; }
+    std::string operator()(std::string config::*m) const { return cfg.*m; }
+    std::string operator()(std::vector<std::string> config::*m) const {
+      return fmt::format("{}", fmt::join(cfg.*m, ","));
+    }
+    std::string operator()(int config::*m) const {
+      return s.value.type == value_type::octal_mode ? fmt::format("{:04o}", cfg.*m)
+                                                    : std::to_string(cfg.*m);
+    }
+    std::string operator()(std::uint32_t config::*m) const { return std::to_string(cfg.*m); }
+    std::string operator()(double config::*m) const { return fmt::format("{:g}", cfg.*m); }
+    std::string operator()(bool config::*m) const { return cfg.*m ? "1" : "0"; }
+    std::string operator()(pool_mode config::*m) const { return to_string(cfg.*m); }
+    std::string operator()(auth_type config::*m) const { return to_string(cfg.*m); }
+  };
+  return std::visit(visitor{s, cfg}, s.value.target);
+}
+
+bool same_database(const database_config& a, const database_config& b) {
+  return a.host == b.host && a.port == b.port && a.dbname == b.dbname && a.user == b.user &&
+         a.password == b.password && a.pool_size == b.pool_size &&
+         a.min_pool_size == b.min_pool_size && a.reserve_pool_size == b.reserve_pool_size &&
+         a.max_db_connections == b.max_db_connections && a.mode == b.mode &&
+         a.connect_query == b.connect_query && a.client_encoding == b.client_encoding &&
+         a.datestyle == b.datestyle && a.timezone == b.timezone &&
+         a.application_name == b.application_name;
+}
+
+const database_config* find_exact(const config& c, const std::string& name) {
+  for (const auto& db : c.databases)
+    if (db.name == name) return &db;
+  return nullptr;
+}
+
+}  // namespace
+
+config_diff diff_configs(const config& before, const config& after) {
+  config_diff d;
+  for (const setting& s : all_settings()) {
+    if (!s.acted_on()) continue;
+    const std::string a = show(s, before), b = show(s, after);
+    if (a == b) continue;
+    // No row holds a secret: passwords live in [databases] and the auth_file, which are
+    // reported only as "changed".
+    d.changes.push_back(
+        fmt::format("{} {} -> {}", s.name, a.empty() ? "''" : a, b.empty() ? "''" : b));
+    if (!s.reloadable) d.needs_restart.emplace_back(s.name);
+  }
+  for (const auto& db : after.databases) {
+    const database_config* old = find_exact(before, db.name);
+    if (!old)
+      d.changes.push_back(fmt::format("database {} added", db.name));
+    else if (!same_database(*old, db))
+      d.changes.push_back(fmt::format("database {} changed", db.name));
+  }
+  for (const auto& db : before.databases)
+    if (!find_exact(after, db.name))
+      d.changes.push_back(fmt::format("database {} removed", db.name));
+  return d;
+}
+
+}  // namespace sluice
