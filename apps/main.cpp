@@ -52,13 +52,15 @@ void usage(const char* prog) {
       "  -v, --verbose        increase verbosity\n"
       "  -V, --version        show version, then exit\n"
       "      --check          check CONFIG_FILE (and its auth_file), list every error, exit\n"
+      "      --convert-config print CONFIG_FILE (a pgbouncer.ini) as sluice.toml, exit\n"
       "  -h, --help           show this help, then exit\n\n"
-      "CONFIG_FILE is a pgbouncer.ini; sluice-only settings go in a [sluice] section.\n",
+      "CONFIG_FILE is a pgbouncer.ini, or a sluice.toml (by its .toml name); sluice-only\n"
+      "settings go in a [sluice] section of either.\n",
       prog);
 }
 
 struct options {
-  bool daemon = false, quiet = false, check = false;
+  bool daemon = false, quiet = false, check = false, convert = false;
   int verbose = 0;
   std::string user, config;
 };
@@ -81,6 +83,8 @@ int parse_args(int argc, char** argv, options& o) {
       return 0;
     } else if (a == "--check") {
       o.check = true;
+    } else if (a == "--convert-config") {
+      o.convert = true;
     } else if (a == "-d" || a == "--daemon") {
       o.daemon = true;
     } else if (a == "-q" || a == "--quiet") {
@@ -169,7 +173,7 @@ bool daemonize() {
 int check_config(const std::string& path) {
   std::vector<std::string> errors;
   try {
-    const sluice::config c = sluice::load_ini(path);
+    const sluice::config c = sluice::load_config(path);
     if (!c.auth_file.empty()) sluice::load_userlist(c.auth_file);
   } catch (const sluice::config_error& e) {
     errors = e.all();
@@ -190,7 +194,7 @@ void reload(sluice::pooler& p, const std::string& path, sluice::config_ptr& curr
   std::shared_ptr<sluice::config> next;
   std::shared_ptr<sluice::userlist> users;
   try {
-    next = std::make_shared<sluice::config>(sluice::load_ini(path));
+    next = std::make_shared<sluice::config>(sluice::load_config(path));
     users = std::make_shared<sluice::userlist>(
         next->auth_file.empty() ? sluice::userlist{} : sluice::load_userlist(next->auth_file));
   } catch (const sluice::config_error& e) {
@@ -214,11 +218,21 @@ int main(int argc, char** argv) {
   options opt;
   if (const int rc = parse_args(argc, argv, opt); rc >= 0) return rc;
   if (opt.check) return check_config(opt.config);
+  if (opt.convert) {
+    try {
+      std::fputs(sluice::convert_ini_to_toml(opt.config).c_str(), stdout);
+      return 0;
+    } catch (const sluice::config_error& e) {
+      if (e.all().empty()) std::fprintf(stderr, "%s\n", e.what());
+      for (const auto& one : e.all()) std::fprintf(stderr, "%s\n", one.c_str());
+      return 1;
+    }
+  }
 
   std::shared_ptr<sluice::config> cfg;
   std::shared_ptr<sluice::userlist> users;
   try {
-    cfg = std::make_shared<sluice::config>(sluice::load_ini(opt.config));
+    cfg = std::make_shared<sluice::config>(sluice::load_config(opt.config));
   } catch (const sluice::config_error& e) {
     if (e.all().empty()) std::fprintf(stderr, "FATAL %s\n", e.what());
     for (const auto& one : e.all()) std::fprintf(stderr, "FATAL %s\n", one.c_str());

@@ -13,7 +13,9 @@
 #                                        (key=value lines override [pgbouncer] defaults;
 #                                        "sluice.key=value" goes to the [sluice] section;
 #                                        $SLUICE_USERLIST, if set, is the userlist to use and
-#                                        $SLUICE_DATABASES the [databases] lines)
+#                                        $SLUICE_DATABASES the [databases] lines; with
+#                                        $SLUICE_TOML set, sluice runs from the sluice.toml
+#                                        that --convert-config makes of that ini)
 #   stop_sluice [PID]                    SIGQUIT and wait for the exit (sanitizer exit checks
 #                                        run), SIGKILL after 5 s (60 s in a sanitizer build,
 #                                        where a kill fails the test); all of them on exit
@@ -350,6 +352,13 @@ _start_sluice_once() {
     fi
   } >"$SLUICE_INI"
   chmod 644 "$SLUICE_INI" "$SLUICE_DIR/userlist.txt"
+  if [[ -n ${SLUICE_TOML:-} ]]; then
+    # The same settings as sluice.toml, written by --convert-config from the ini just made.
+    "$SLUICE_BIN" --convert-config "$SLUICE_INI" >"$SLUICE_DIR/sluice.toml" ||
+      die "--convert-config $SLUICE_INI failed"
+    chmod 644 "$SLUICE_DIR/sluice.toml"
+    SLUICE_INI=$SLUICE_DIR/sluice.toml
+  fi
 
   # Its own session (setsid), so a signal meant for the test never reaches it by accident.
   (

@@ -579,3 +579,91 @@ TEST_CASE("load_ini reads on after an error and reports every one with file:line
   CHECK(all[2].find("listen_port") != std::string::npos);
   CHECK(all[3] == p + ":6: unknown section [nonsense]");
 }
+
+TEST_CASE("load_toml: typed settings, databases and users tables", "[config][toml]") {
+  temp_dir d;
+  const std::string p = d.write("s.toml", R"([pgbouncer]
+auth_type = "trust"
+listen_port = 7432
+server_idle_timeout = "10min"
+query_wait_timeout = 2.5
+admin_users = ["admin", "ops"]
+pool_mode = "transaction"
+tcp_keepalive = false
+unix_socket_mode = "0700"
+dns_max_ttl = 20
+
+[sluice]
+workers = 3
+
+[databases.bench]
+host = "127.0.0.1"
+port = 15432
+pool_size = 7
+dbname = "it's"
+
+[users.app]
+pool_mode = "session"
+)");
+  const sluice::config c = sluice::load_config(p);
+  CHECK(c.listen_port == 7432);
+  CHECK(c.server_idle_timeout == 600);
+  CHECK(c.query_wait_timeout == 2.5);
+  CHECK(c.admin_users == std::vector<std::string>{"admin", "ops"});
+  CHECK(c.mode == sluice::pool_mode::transaction);
+  CHECK_FALSE(c.tcp_keepalive);
+  CHECK(c.unix_socket_mode == 0700);
+  CHECK(c.workers == 3);
+  REQUIRE(c.databases.size() == 1);
+  CHECK(c.databases[0].port == 15432);
+  CHECK(c.databases[0].pool_size == 7);
+  CHECK(c.databases[0].dbname == "it's");
+  CHECK(contains(c.unsupported, "dns_max_ttl (" + p + ":10)"));
+}
+
+TEST_CASE("load_toml: wrong types and unknown keys are errors with file:line", "[config][toml]") {
+  temp_dir d;
+  const std::string p = d.write("bad.toml", R"([pgbouncer]
+auth_type = "trust"
+default_pool_size = "lots"
+listen_port = 70000
+admin_users = "admin"
+no_such_key = 1
+
+[databases.x]
+port = "many"
+)");
+  const config_error e = expect_error([&] { sluice::load_toml(p); });
+  const auto& all = e.all();
+  REQUIRE(all.size() == 5);
+  CHECK(all[0] == p + ":3: default_pool_size: expected an integer");
+  CHECK(all[1].rfind(p + ":4: invalid value \"70000\" for listen_port", 0) == 0);
+  CHECK(all[2] == p + ":5: admin_users: expected an array of strings");
+  CHECK(all[3] == p + ":6: unknown parameter: no_such_key");
+  CHECK(all[4].rfind(p + ":8: ", 0) == 0);
+}
+
+TEST_CASE("convert_ini_to_toml: the TOML loads to the same configuration", "[config][toml]") {
+  temp_dir d;
+  const std::string dbs = d.write("dbs.ini", "[databases]\nbench = host=127.0.0.1 port=15432 pool_size=3\n");
+  const std::string ini = d.write("c.ini", "%include " + dbs + "\n" + trust_header +
+                                               "server_idle_timeout = 10min\n"
+                                               "query_wait_timeout = 0.5\n"
+                                               "admin_users = a, b\n"
+                                               "pool_mode = transaction\n"
+                                               "unix_socket_mode = 0700\n"
+                                               "tcp_keepalive = no\n"
+                                               "dns_max_ttl = 20\n"
+                                               "[users]\napp = pool_mode=session\n"
+                                               "[sluice]\nworkers = 2\n");
+  const std::string toml = d.write("c.toml", sluice::convert_ini_to_toml(ini));
+  const sluice::config a = sluice::load_ini(ini), b = sluice::load_toml(toml);
+  const sluice::config_diff diff = sluice::diff_configs(a, b);
+  CHECK(diff.changes.empty());
+  CHECK(b.server_idle_timeout == 600);
+  CHECK(b.admin_users == std::vector<std::string>{"a", "b"});
+  CHECK(b.workers == 2);
+  REQUIRE(b.databases.size() == 1);
+  CHECK(b.databases[0].pool_size == 3);
+  CHECK(b.unsupported.size() == a.unsupported.size());
+}

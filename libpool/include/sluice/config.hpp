@@ -148,6 +148,16 @@ struct config_diff {
 };
 config_diff diff_configs(const config& before, const config& after);
 
+/// Parses a sluice.toml: the same settings typed ([pgbouncer], [sluice], [databases.NAME],
+/// [users.NAME], [peers.ID] tables), validated as load_ini validates. Throws config_error
+/// with file:line and all() as load_ini does.
+config load_toml(const std::string& path);
+/// load_toml for a path ending in ".toml", else load_ini.
+config load_config(const std::string& path);
+/// The TOML equivalent of a valid pgbouncer.ini (%include resolved), for --convert-config.
+/// Throws config_error if the ini file is not valid.
+std::string convert_ini_to_toml(const std::string& ini_path);
+
 /// Parses one [databases] connection string ("host=... port=... dbname=..."). Throws
 /// config_error(file, line, ...) on an unknown key or bad value.
 database_config parse_database_entry(const std::string& name, const std::string& value,

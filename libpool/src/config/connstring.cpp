@@ -16,16 +16,7 @@ namespace sluice {
 
 using namespace config_detail;
 
-namespace {
-
-struct conn_pair {
-  std::string key;  ///< lower-cased
-  std::string value;
-};
-
-/// libpq-style "k=v k2='quoted v'": blanks around '=' allowed; a quoted value ends at the
-/// closing quote, '' and \x inside quotes stand for ' and x; unquoted values end at a blank.
-std::vector<conn_pair> split_connstring(std::string_view s, const std::string& what,
+std::vector<conn_pair> config_detail::split_connstring(std::string_view s, const std::string& what,
                                         const std::string& file, int line) {
   std::vector<conn_pair> out;
   std::size_t i = 0;
@@ -86,6 +77,8 @@ std::vector<conn_pair> split_connstring(std::string_view s, const std::string& w
   }
   return out;
 }
+
+namespace {
 
 std::string quote_name(const std::string& name) {
   return fmt::format("\"{}\"", name);

@@ -7,6 +7,17 @@
 
 namespace sluice::config_detail {
 
+struct conn_pair {
+  std::string key;  ///< lower-cased
+  std::string value;
+};
+
+/// libpq-style "k=v k2='quoted v'": blanks around '=' allowed; a quoted value ends at the
+/// closing quote, '' and \x inside quotes stand for ' and x; unquoted values end at a blank.
+/// Throws config_error(file, line, "<what>: ...") on a syntax error.
+std::vector<conn_pair> split_connstring(std::string_view s, const std::string& what,
+                                        const std::string& file, int line);
+
 /// Checks one [users] entry (`name = key=value ...`). None of its keys is acted on yet, so it
 /// returns one note per key for config::unsupported: "user \"name\": key (file:line)". Throws
 /// config_error on an unknown key or a bad value.

@@ -42,6 +42,7 @@
 #include <utility>
 
 #include "connstring.hpp"
+#include "ini.hpp"
 #include "settings.hpp"
 #include "values.hpp"
 
@@ -72,7 +73,7 @@ struct where_set {
 
 class ini_loader {
  public:
-  explicit ini_loader(config& c) : cfg_(c) {}
+  explicit ini_loader(config& c, std::vector<ini_entry>* raw = nullptr) : cfg_(c), raw_(raw) {}
 
   void load(const std::string& path) {
     std::string text;
@@ -81,7 +82,7 @@ class ini_loader {
     parse(path, text, 0);
     try {
       if (!got_main_) throw config_error(path, 0, "the [pgbouncer] section is missing");
-      validate(path);
+      if (!raw_) validate(path);  // raw mode applies nothing, so there is nothing to check
     } catch (const config_error& e) {
       note(e);
     }
@@ -96,6 +97,7 @@ class ini_loader {
 
  private:
   config& cfg_;
+  std::vector<ini_entry>* raw_;  ///< when set, entries are collected, not applied
   std::string section_;  ///< lower-cased; empty before the first section header
   bool got_main_ = false;
   std::map<std::string, where_set> seen_;  ///< [pgbouncer] key -> where it was last set
@@ -210,6 +212,10 @@ class ini_loader {
   void set(const std::string& file, int line, const std::string& key, const std::string& value) {
     if (section_.empty())
       throw config_error(file, line, fmt::format("\"{}\" is outside of any section", key));
+    if (raw_) {
+      raw_->push_back({section_, key, value, file, line});
+      return;
+    }
     if (section_ == "pgbouncer")
       return set_setting(section::pgbouncer, file, line, lower(key), value);
     if (section_ == "sluice") return set_setting(section::sluice, file, line, lower(key), value);
@@ -272,6 +278,13 @@ class ini_loader {
 };
 
 }  // namespace
+
+std::vector<ini_entry> config_detail::read_ini_entries(const std::string& path) {
+  config c;
+  std::vector<ini_entry> out;
+  ini_loader(c, &out).load(path);
+  return out;
+}
 
 config load_ini(const std::string& path) {
   config c;

@@ -1,0 +1,22 @@
+#pragma once
+// The ini reader's raw mode, for --convert-config. Internal to libpool.
+
+#include <string>
+#include <vector>
+
+namespace sluice::config_detail {
+
+/// One `key = value` line as the ini reader saw it, %include resolved.
+struct ini_entry {
+  std::string section;  ///< lower-cased
+  std::string key;      ///< as written (database and user names keep their case)
+  std::string value;
+  std::string file;
+  int line = 0;
+};
+
+/// Every entry of an ini file in file order, without applying them; throws config_error
+/// (with all()) on syntax errors, unknown sections or a missing [pgbouncer] section.
+std::vector<ini_entry> read_ini_entries(const std::string& path);
+
+}  // namespace sluice::config_detail
