@@ -15,9 +15,11 @@ is answered 'N', a startup packet starts the mode's script. Modes:
   huge_message    logs in (trust); every Query gets a header declaring a 100 MB DataRow
   huge_split      the same header in two writes, 0.2 s apart, so that the pooler reads
                   its first bytes before it can see the declared length
+  ok              logs in (trust); every Query gets EmptyQueryResponse and ReadyForQuery
 
 Each connection is counted in PORTFILE.conns (one line per accepted connection), so a test can
-tell whether the pooler reconnected.
+tell whether the pooler reconnected, and each Query's text goes to PORTFILE.queries (one line
+each, "<>" for an empty query).
 """
 import os
 import socket
@@ -112,6 +114,8 @@ def serve(conn):
                 return
             if tag != b"Q":
                 continue
+            with lock, open(PORTFILE + ".queries", "a") as f:
+                f.write((body.rstrip(b"\0").decode(errors="replace") or "<>") + "\n")
             if MODE == "bad_rfq":
                 conn.sendall(msg(b"I") + msg(b"Z", b"X"))
             elif MODE == "huge_message":

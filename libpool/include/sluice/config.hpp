@@ -91,7 +91,8 @@ struct config {
   double server_login_retry = 15;
   std::string server_reset_query = "DISCARD ALL";
   bool server_reset_query_always = false;
-  std::string server_check_query = "select 1";
+  /// "" = no check; "<empty>" (the default, as pgbouncer 1.2x) = send an empty query.
+  std::string server_check_query = "<empty>";
   double server_check_delay = 30;
 
   // client timeouts (0 = disabled)
@@ -103,7 +104,7 @@ struct config {
 
   // protocol
   std::vector<std::string> ignore_startup_parameters;
-  std::vector<std::string> track_extra_parameters;  ///< beyond the always-tracked set
+  std::vector<std::string> track_extra_parameters{"IntervalStyle"};  ///< beyond the always-tracked set
   bool application_name_add_host = false;
   int pkt_buf = 4096;
   std::uint32_t max_packet_size = 2147483647u;

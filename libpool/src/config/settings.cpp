@@ -116,7 +116,7 @@ constexpr setting table[] = {
     {"server_login_retry", duration(&config::server_login_retry), "15", reload},
     {"server_reset_query", text(&config::server_reset_query), "DISCARD ALL", reload},
     {"server_reset_query_always", boolean(&config::server_reset_query_always), "0", reload},
-    {"server_check_query", text(&config::server_check_query), "select 1", reload},
+    {"server_check_query", text(&config::server_check_query), "<empty>", reload},
     {"server_check_delay", duration(&config::server_check_delay), "30", reload},
     // client timeouts
     {"query_wait_timeout", duration(&config::query_wait_timeout), "120", reload},
@@ -126,7 +126,7 @@ constexpr setting table[] = {
     {"idle_transaction_timeout", duration(&config::idle_transaction_timeout), "0", reload},
     // protocol
     {"ignore_startup_parameters", list(&config::ignore_startup_parameters), "", reload},
-    {"track_extra_parameters", list(&config::track_extra_parameters), "", no_reload},
+    {"track_extra_parameters", list(&config::track_extra_parameters), "IntervalStyle", no_reload},
     {"application_name_add_host", boolean(&config::application_name_add_host), "0", reload},
     {"pkt_buf", integer(&config::pkt_buf, 512, int_max), "4096", no_reload},
     {"max_packet_size", integer(&config::max_packet_size, 1024, 2147483647), "2147483647", reload},

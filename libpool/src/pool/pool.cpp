@@ -132,7 +132,10 @@ awaitable<server_ptr> pool::check_server(server_ptr srv, shard& s) {
   const config_ptr keep = s.cfg_ptr();  // a reload may replace the shard's config meanwhile
   const config& c = *keep;
   std::string err;
-  const bool alive = co_await server_simple_query(*srv, c.server_check_query, &err);
+  // "<empty>" is pgbouncer's spelling of the empty query: the cheapest round trip there is.
+  const std::string_view query =
+      c.server_check_query == "<empty>" ? std::string_view() : std::string_view(c.server_check_query);
+  const bool alive = co_await server_simple_query(*srv, query, &err);
   if (!alive) {
     discard(std::move(srv), s, fmt::format("server_check_query failed: {}", err));
     co_return nullptr;
