@@ -58,6 +58,16 @@ struct database_config {
   std::vector<std::string> unsupported;
 };
 
+/// One entry of [users]: that user's own settings. Unset optionals fall back to the
+/// database's, then [pgbouncer]'s (a user's pool_size and pool_mode win over the database's,
+/// as pgbouncer documents).
+struct user_config {
+  std::string name;
+  std::optional<int> pool_size, reserve_pool_size, max_user_connections;
+  std::optional<pool_mode> mode;
+  std::optional<double> query_timeout, idle_transaction_timeout, client_idle_timeout;
+};
+
 /// The [pgbouncer] section (and [sluice]). Durations in seconds, as pgbouncer.ini writes them.
 struct config {
   std::string file;  ///< the path it was read from
@@ -124,6 +134,7 @@ struct config {
   int workers = 0;  ///< 0 = one shard per core
 
   std::vector<database_config> databases;  ///< in file order; "*" may be among them
+  std::map<std::string, user_config> users;  ///< [users], by name
 
   /// Keys pgbouncer documents that this version accepts without acting on them, with where
   /// they were set. main() logs one WARNING per entry at startup.
@@ -131,6 +142,11 @@ struct config {
 
   /// The entry for a database name: exact match, else "*", else nullptr.
   const database_config* find_database(const std::string& name) const noexcept;
+  /// The [users] entry for a user name, or nullptr.
+  const user_config* find_user(const std::string& name) const noexcept {
+    auto it = users.find(name);
+    return it == users.end() ? nullptr : &it->second;
+  }
 };
 
 using config_ptr = std::shared_ptr<const config>;

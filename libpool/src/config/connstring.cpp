@@ -17,7 +17,7 @@ namespace sluice {
 using namespace config_detail;
 
 std::vector<conn_pair> config_detail::split_connstring(std::string_view s, const std::string& what,
-                                        const std::string& file, int line) {
+                                                       const std::string& file, int line) {
   std::vector<conn_pair> out;
   std::size_t i = 0;
   auto skip_blanks = [&] {
@@ -168,24 +168,39 @@ const database_config* config::find_database(const std::string& name) const noex
 namespace config_detail {
 
 std::vector<std::string> check_user_entry(const std::string& name, const std::string& value,
-                                          const std::string& file, int line) {
+                                          const std::string& file, int line, user_config& u) {
   std::vector<std::string> notes;
+  u = user_config{};
+  u.name = name;
   const std::string what = fmt::format("user {}", quote_name(name));
   for (const auto& [k, val] : split_connstring(value, what, file, line)) {
     const value_ctx v{k, val, file, line};
-    if (k == "pool_mode")
-      parse_pool_mode(v);
-    else if (k == "pool_size" || k == "reserve_pool_size" || k == "max_user_connections" ||
-             k == "max_user_client_connections")
-      parse_nonneg_int(v);
-    else if (k == "query_timeout" || k == "idle_transaction_timeout" ||
-             k == "transaction_timeout" || k == "client_idle_timeout")
-      parse_duration(v);
-    else if (k == "query_wait_timeout")
-      parse_duration(v, true);
-    else
-      throw config_error(file, line, fmt::format("{}: unknown user parameter: {}", what, k));
-    notes.push_back(fmt::format("{}: {} ({})", what, k, where(file, line)));
+    if (k == "pool_mode") {
+      u.mode = parse_pool_mode(v);
+    } else if (k == "pool_size") {
+      u.pool_size = parse_nonneg_int(v);
+    } else if (k == "reserve_pool_size") {
+      u.reserve_pool_size = parse_nonneg_int(v);
+    } else if (k == "max_user_connections") {
+      u.max_user_connections = parse_nonneg_int(v);
+    } else if (k == "query_timeout") {
+      u.query_timeout = parse_duration(v);
+    } else if (k == "idle_transaction_timeout") {
+      u.idle_transaction_timeout = parse_duration(v);
+    } else if (k == "client_idle_timeout") {
+      u.client_idle_timeout = parse_duration(v);
+    } else {
+      // Accepted, not acted on yet: noted for the startup warning.
+      if (k == "max_user_client_connections")
+        parse_nonneg_int(v);
+      else if (k == "transaction_timeout")
+        parse_duration(v);
+      else if (k == "query_wait_timeout")
+        parse_duration(v, true);
+      else
+        throw config_error(file, line, fmt::format("{}: unknown user parameter: {}", what, k));
+      notes.push_back(fmt::format("{}: {} ({})", what, k, where(file, line)));
+    }
   }
   return notes;
 }

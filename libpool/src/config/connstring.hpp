@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "sluice/config.hpp"
+
 namespace sluice::config_detail {
 
 struct conn_pair {
@@ -18,11 +20,11 @@ struct conn_pair {
 std::vector<conn_pair> split_connstring(std::string_view s, const std::string& what,
                                         const std::string& file, int line);
 
-/// Checks one [users] entry (`name = key=value ...`). None of its keys is acted on yet, so it
-/// returns one note per key for config::unsupported: "user \"name\": key (file:line)". Throws
-/// config_error on an unknown key or a bad value.
+/// Reads one [users] entry (`name = key=value ...`) into u. Returns one note per key that is
+/// accepted but not acted on yet, for config::unsupported: "user \"name\": key (file:line)".
+/// Throws config_error on an unknown key or a bad value.
 std::vector<std::string> check_user_entry(const std::string& name, const std::string& value,
-                                          const std::string& file, int line);
+                                          const std::string& file, int line, user_config& u);
 
 /// Checks one [peers] entry (id 1..65535; host required; port, pool_size). Peers are not acted
 /// on yet, so it returns the note for config::unsupported: "peer N (file:line)". Throws

@@ -44,6 +44,14 @@ bool same_database(const database_config& a, const database_config& b) {
          a.application_name == b.application_name;
 }
 
+bool same_user(const user_config& a, const user_config& b) {
+  return a.pool_size == b.pool_size && a.reserve_pool_size == b.reserve_pool_size &&
+         a.max_user_connections == b.max_user_connections && a.mode == b.mode &&
+         a.query_timeout == b.query_timeout &&
+         a.idle_transaction_timeout == b.idle_transaction_timeout &&
+         a.client_idle_timeout == b.client_idle_timeout;
+}
+
 const database_config* find_exact(const config& c, const std::string& name) {
   for (const auto& db : c.databases)
     if (db.name == name) return &db;
@@ -74,6 +82,15 @@ config_diff diff_configs(const config& before, const config& after) {
   for (const auto& db : before.databases)
     if (!find_exact(after, db.name))
       d.changes.push_back(fmt::format("database {} removed", db.name));
+  for (const auto& [name, u] : after.users) {
+    const user_config* old_u = before.find_user(name);
+    if (!old_u)
+      d.changes.push_back(fmt::format("user {} added", name));
+    else if (!same_user(*old_u, u))
+      d.changes.push_back(fmt::format("user {} changed", name));
+  }
+  for (const auto& [name, u] : before.users)
+    if (!after.find_user(name)) d.changes.push_back(fmt::format("user {} removed", name));
   return d;
 }
 

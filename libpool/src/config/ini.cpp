@@ -255,8 +255,10 @@ class ini_loader {
 
   void set_user(const std::string& file, int line, const std::string& name,
                 const std::string& value) {
-    auto notes = check_user_entry(name, value, file, line);
+    user_config u;
+    auto notes = check_user_entry(name, value, file, line, u);
     cfg_.unsupported.insert(cfg_.unsupported.end(), notes.begin(), notes.end());
+    cfg_.users[name] = std::move(u);  // a later definition replaces an earlier one
   }
 
   void set_peer(const std::string& file, int line, const std::string& name,

@@ -212,8 +212,10 @@ class toml_loader {
                                   db.unsupported.end());
           cfg_.databases.push_back(std::move(db));
         } else if (kind == "users") {
-          auto notes = check_user_entry(name, cs, file_, line);
+          user_config u;
+          auto notes = check_user_entry(name, cs, file_, line, u);
           cfg_.unsupported.insert(cfg_.unsupported.end(), notes.begin(), notes.end());
+          cfg_.users[name] = std::move(u);
         } else {
           cfg_.unsupported.push_back(check_peer_entry(name, cs, file_, line));
         }

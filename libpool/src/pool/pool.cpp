@@ -46,6 +46,7 @@ pool::pool(pool_registry& reg, shard_set& set, std::string db, std::string user,
       min_pool_size(st.min_pool_size),
       reserve_size(st.reserve_size),
       max_db_connections(st.max_db_connections),
+      max_user_connections(st.max_user_connections),
       locals(new local[set.size()]),
       nshards(set.size()),
       target_(std::make_shared<const pool_target>(std::move(st.target))) {}
@@ -74,6 +75,7 @@ void pool::reconfigure(pool_settings st) {
     min_pool_size.store(st.min_pool_size);
     reserve_size.store(st.reserve_size);
     max_db_connections.store(st.max_db_connections);
+    max_user_connections.store(st.max_user_connections);
   }
   removed.store(false);
   // Idle servers that no longer fit close now, on the shards that hold them.
@@ -380,11 +382,12 @@ void pool::launch_server(shard& s, bool reserve) {
     std::lock_guard lk(mu);
     const int limit = pool_size.load() + (reserve ? reserve_size.load() : 0);
     if (total >= limit) return;
-    if (max_db_connections > 0 || c.max_user_connections > 0) {
+    const int db_limit = max_db_connections.load(), user_limit = max_user_connections.load();
+    if (db_limit > 0 || user_limit > 0) {
       int db_total = 0, user_total = 0;
       registry.connection_totals(db_name, user_name, db_total, user_total);
-      if (max_db_connections > 0 && db_total >= max_db_connections) return;
-      if (c.max_user_connections > 0 && user_total >= c.max_user_connections) return;
+      if (db_limit > 0 && db_total >= db_limit) return;
+      if (user_limit > 0 && user_total >= user_limit) return;
     }
     ++total;
     ++connecting;

@@ -30,6 +30,7 @@ struct pool_settings {
   pool_mode mode = pool_mode::session;
   int pool_size = 0, min_pool_size = 0, reserve_size = 0;
   int max_db_connections = 0;  ///< the database's own limit, else [pgbouncer]'s; 0 = none
+  int max_user_connections = 0;  ///< the user's own limit, else [pgbouncer]'s; 0 = none
 };
 
 struct pool {
@@ -42,6 +43,7 @@ struct pool {
   // Reloadable: read on any shard, written by reconfigure().
   std::atomic<pool_mode> mode;
   std::atomic<int> pool_size, min_pool_size, reserve_size, max_db_connections;
+  std::atomic<int> max_user_connections;
   /// Bumped when the target changes: servers of an older generation are closed when idle
   /// or released, never reused.
   std::atomic<std::uint64_t> generation{0};

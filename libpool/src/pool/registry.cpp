@@ -29,11 +29,19 @@ pool_settings settings_for(const database_config& db, const std::string& dbname,
   if (!db.application_name.empty())
     t.startup_params.emplace_back("application_name", db.application_name);
   t.connect_query = db.connect_query;
-  st.mode = db.mode.value_or(c.mode);
-  st.pool_size = db.pool_size.value_or(c.default_pool_size);
+  // A [users] entry wins over the database's settings, which win over [pgbouncer]'s.
+  const user_config* u = c.find_user(user);
+  auto pick = [&](auto user_value, auto db_value, auto global) {
+    return u && user_value ? *user_value : db_value.value_or(global);
+  };
+  st.mode = pick(u ? u->mode : std::nullopt, db.mode, c.mode);
+  st.pool_size = pick(u ? u->pool_size : std::nullopt, db.pool_size, c.default_pool_size);
   st.min_pool_size = db.min_pool_size.value_or(c.min_pool_size);
-  st.reserve_size = db.reserve_pool_size.value_or(c.reserve_pool_size);
+  st.reserve_size =
+      pick(u ? u->reserve_pool_size : std::nullopt, db.reserve_pool_size, c.reserve_pool_size);
   st.max_db_connections = db.max_db_connections.value_or(c.max_db_connections);
+  st.max_user_connections =
+      u && u->max_user_connections ? *u->max_user_connections : c.max_user_connections;
   return st;
 }
 

@@ -154,16 +154,21 @@ void client_session::check_timeouts(const config& c) {
     return;
   }
   if (wait_) return;  // query_wait_timeout is the waiter's own deadline
+  // A [users] entry's own timeouts win over [pgbouncer]'s.
+  const user_config* u = c.find_user(user_name);
+  const double idle_limit =
+      u && u->client_idle_timeout ? *u->client_idle_timeout : c.client_idle_timeout;
+  const double query_limit = u && u->query_timeout ? *u->query_timeout : c.query_timeout;
+  const double tx_limit =
+      u && u->idle_transaction_timeout ? *u->idle_transaction_timeout : c.idle_transaction_timeout;
   if (!srv) {
-    if (c.client_idle_timeout > 0 && seconds_since(last_client_io) > c.client_idle_timeout)
-      kill("client_idle_timeout");
+    if (idle_limit > 0 && seconds_since(last_client_io) > idle_limit) kill("client_idle_timeout");
     return;
   }
   if (pending_rfq > 0) {
-    if (c.query_timeout > 0 && seconds_since(last_client_io) > c.query_timeout)
-      kill("query_timeout");
-  } else if (tx_status != 'I' && c.idle_transaction_timeout > 0 &&
-             seconds_since(std::max(last_client_io, last_server_io)) > c.idle_transaction_timeout) {
+    if (query_limit > 0 && seconds_since(last_client_io) > query_limit) kill("query_timeout");
+  } else if (tx_status != 'I' && tx_limit > 0 &&
+             seconds_since(std::max(last_client_io, last_server_io)) > tx_limit) {
     kill("idle transaction timeout");
   }
 }
