@@ -83,6 +83,8 @@ const std::map<std::string_view, binding>& expected_members() {
       {"reserve_pool_timeout", &config::reserve_pool_timeout},
       {"max_db_connections", &config::max_db_connections},
       {"max_user_connections", &config::max_user_connections},
+      {"max_db_client_connections", &config::max_db_client_connections},
+      {"max_user_client_connections", &config::max_user_client_connections},
       {"server_idle_timeout", &config::server_idle_timeout},
       {"server_lifetime", &config::server_lifetime},
       {"server_connect_timeout", &config::server_connect_timeout},

@@ -49,6 +49,7 @@ struct database_config {
   std::string user;            ///< empty = the client's user
   std::string password;        ///< empty = from auth_file
   std::optional<int> pool_size, min_pool_size, reserve_pool_size, max_db_connections;
+  std::optional<int> max_db_client_connections;
   std::optional<pool_mode> mode;
   std::string connect_query;
   std::string client_encoding, datestyle, timezone, application_name;
@@ -64,6 +65,7 @@ struct database_config {
 struct user_config {
   std::string name;
   std::optional<int> pool_size, reserve_pool_size, max_user_connections;
+  std::optional<int> max_user_client_connections;
   std::optional<pool_mode> mode;
   std::optional<double> query_timeout, idle_transaction_timeout, client_idle_timeout;
 };
@@ -93,6 +95,8 @@ struct config {
   double reserve_pool_timeout = 5;
   int max_db_connections = 0;    ///< 0 = unlimited
   int max_user_connections = 0;  ///< 0 = unlimited
+  int max_db_client_connections = 0;    ///< clients per database; 0 = unlimited
+  int max_user_client_connections = 0;  ///< clients per user; 0 = unlimited
 
   // server lifecycle
   double server_idle_timeout = 600;

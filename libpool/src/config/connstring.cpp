@@ -118,6 +118,8 @@ database_config parse_database_entry(const std::string& name, const std::string&
       db.reserve_pool_size = count();
     else if (k == "max_db_connections")
       db.max_db_connections = count();
+    else if (k == "max_db_client_connections")
+      db.max_db_client_connections = count();
     else if (k == "pool_mode")
       db.mode = parse_pool_mode(v);
     else if (k == "connect_query")
@@ -133,8 +135,6 @@ database_config parse_database_entry(const std::string& name, const std::string&
     else {
       // Documented, accepted, not acted on yet.
       if (k == "auth_user" || k == "auth_query" || k == "auth_dbname") {
-      } else if (k == "max_db_client_connections") {
-        count();
       } else if (k == "server_lifetime") {
         parse_duration(v);
       } else if (k == "query_wait_timeout") {
@@ -183,6 +183,8 @@ std::vector<std::string> check_user_entry(const std::string& name, const std::st
       u.reserve_pool_size = parse_nonneg_int(v);
     } else if (k == "max_user_connections") {
       u.max_user_connections = parse_nonneg_int(v);
+    } else if (k == "max_user_client_connections") {
+      u.max_user_client_connections = parse_nonneg_int(v);
     } else if (k == "query_timeout") {
       u.query_timeout = parse_duration(v);
     } else if (k == "idle_transaction_timeout") {
@@ -191,9 +193,7 @@ std::vector<std::string> check_user_entry(const std::string& name, const std::st
       u.client_idle_timeout = parse_duration(v);
     } else {
       // Accepted, not acted on yet: noted for the startup warning.
-      if (k == "max_user_client_connections")
-        parse_nonneg_int(v);
-      else if (k == "transaction_timeout")
+      if (k == "transaction_timeout")
         parse_duration(v);
       else if (k == "query_wait_timeout")
         parse_duration(v, true);

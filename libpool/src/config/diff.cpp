@@ -38,7 +38,8 @@ bool same_database(const database_config& a, const database_config& b) {
   return a.host == b.host && a.port == b.port && a.dbname == b.dbname && a.user == b.user &&
          a.password == b.password && a.pool_size == b.pool_size &&
          a.min_pool_size == b.min_pool_size && a.reserve_pool_size == b.reserve_pool_size &&
-         a.max_db_connections == b.max_db_connections && a.mode == b.mode &&
+         a.max_db_connections == b.max_db_connections &&
+         a.max_db_client_connections == b.max_db_client_connections && a.mode == b.mode &&
          a.connect_query == b.connect_query && a.client_encoding == b.client_encoding &&
          a.datestyle == b.datestyle && a.timezone == b.timezone &&
          a.application_name == b.application_name;
@@ -46,7 +47,8 @@ bool same_database(const database_config& a, const database_config& b) {
 
 bool same_user(const user_config& a, const user_config& b) {
   return a.pool_size == b.pool_size && a.reserve_pool_size == b.reserve_pool_size &&
-         a.max_user_connections == b.max_user_connections && a.mode == b.mode &&
+         a.max_user_connections == b.max_user_connections &&
+         a.max_user_client_connections == b.max_user_client_connections && a.mode == b.mode &&
          a.query_timeout == b.query_timeout &&
          a.idle_transaction_timeout == b.idle_transaction_timeout &&
          a.client_idle_timeout == b.client_idle_timeout;

@@ -109,6 +109,8 @@ constexpr setting table[] = {
     {"reserve_pool_timeout", duration(&config::reserve_pool_timeout), "5", reload},
     {"max_db_connections", count(&config::max_db_connections), "0", reload},
     {"max_user_connections", count(&config::max_user_connections), "0", reload},
+    {"max_db_client_connections", count(&config::max_db_client_connections), "0", reload},
+    {"max_user_client_connections", count(&config::max_user_client_connections), "0", reload},
     // server lifecycle
     {"server_idle_timeout", duration(&config::server_idle_timeout), "600", reload},
     {"server_lifetime", duration(&config::server_lifetime), "3600", reload},
@@ -177,9 +179,7 @@ constexpr setting table[] = {
     {"job_name", text(), "pgbouncer", no_reload},
     {"log_stats", boolean(), "1", reload},
     {"login_notify_message", text(), "", reload},
-    {"max_db_client_connections", count(), "0", reload},
     {"max_prepared_statements", count(), "200", reload},
-    {"max_user_client_connections", count(), "0", reload},
     {"peer_id", count(), "0", reload},
     {"pool_idle_timeout", duration(), "0", reload},
     {"query_wait_notify", duration(), "5", reload},

@@ -29,7 +29,7 @@ struct pool_settings {
   pool_target target;
   pool_mode mode = pool_mode::session;
   int pool_size = 0, min_pool_size = 0, reserve_size = 0;
-  int max_db_connections = 0;  ///< the database's own limit, else [pgbouncer]'s; 0 = none
+  int max_db_connections = 0;    ///< the database's own limit, else [pgbouncer]'s; 0 = none
   int max_user_connections = 0;  ///< the user's own limit, else [pgbouncer]'s; 0 = none
 };
 
@@ -133,6 +133,21 @@ struct pool {
   std::size_t intern_sweep_at_ = 64;
 };
 
+/// Clients per database and per user over all shards, for max_db_client_connections and
+/// max_user_client_connections. Touched at login and at disconnect only.
+class client_counts {
+ public:
+  /// Counts a client of (db, user) in, unless a limit (0 = none) is reached: then it returns
+  /// pgbouncer's reason and counts nothing.
+  const char* admit(const std::string& db, const std::string& user, int db_limit, int user_limit);
+  /// The client admitted for (db, user) has gone.
+  void leave(const std::string& db, const std::string& user);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, int, std::less<>> by_db_, by_user_;
+};
+
 /// Every pool of the process, by (database, user). Pools live as long as the registry.
 class pool_registry {
  public:
@@ -153,6 +168,8 @@ class pool_registry {
   int active_total();
   /// Drops every pool and its idle servers (before the shards' io_contexts go away).
   void clear();
+
+  client_counts clients;
 
  private:
   shard_set& shards_;

@@ -108,6 +108,28 @@ int pool_registry::active_total() {
   return active;
 }
 
+const char* client_counts::admit(const std::string& db, const std::string& user, int db_limit,
+                                 int user_limit) {
+  std::lock_guard lk(mu_);
+  auto count = [](const auto& m, const std::string& k) {
+    auto it = m.find(k);
+    return it == m.end() ? 0 : it->second;
+  };
+  if (db_limit > 0 && count(by_db_, db) >= db_limit)
+    return "client connections exceeded (max_db_client_connections)";
+  if (user_limit > 0 && count(by_user_, user) >= user_limit)
+    return "client connections exceeded (max_user_client_connections)";
+  ++by_db_[db];
+  ++by_user_[user];
+  return nullptr;
+}
+
+void client_counts::leave(const std::string& db, const std::string& user) {
+  std::lock_guard lk(mu_);
+  if (auto it = by_db_.find(db); it != by_db_.end() && --it->second <= 0) by_db_.erase(it);
+  if (auto it = by_user_.find(user); it != by_user_.end() && --it->second <= 0) by_user_.erase(it);
+}
+
 void pool_registry::clear() {
   std::lock_guard lk(mu_);
   pools_.clear();

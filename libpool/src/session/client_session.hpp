@@ -46,6 +46,7 @@ struct client_session : client_link {
   std::uint32_t key_pid = 0, key_secret = 0;  ///< cancel key given to the client
   bool closing = false, finished = false, client_writing = false, logged_in = false;
   bool poison_server = false;  ///< the server must be closed, not reused
+  bool counted = false;  ///< counted in registry.clients (pool_'s database), until finish()
   clock::time_point connected_at = clock::now(), last_client_io = clock::now(),
                     last_server_io = clock::now();
   pgwire::byte_buffer cbuf;        ///< client bytes that must outlive a read (login, linking)

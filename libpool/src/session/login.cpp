@@ -1,9 +1,8 @@
 // Client login: the startup packet, SSLRequest/GSSENCRequest, authentication per auth_type,
 // the pool for (database, user), and the welcome (AuthenticationOk, ParameterStatus,
 // BackendKeyData, ReadyForQuery).
-#include <boost/asio/write.hpp>
-
 #include <algorithm>
+#include <boost/asio/write.hpp>
 #include <cctype>
 
 #include "pgwire/messages.hpp"
@@ -254,8 +253,24 @@ awaitable<bool> client_session::login(const self_ptr& self) {
     co_await fatal("08P01", fmt::format("no such database: {}", db_name));
     co_return false;
   }
+  // Client limits per database and per user; admin_users are exempt, as in pgbouncer.
+  {
+    const user_config* u = c.find_user(user_name);
+    const bool admin =
+        std::find(c.admin_users.begin(), c.admin_users.end(), user_name) != c.admin_users.end();
+    const int db_limit =
+        admin ? 0 : db->max_db_client_connections.value_or(c.max_db_client_connections);
+    const int user_limit = admin                                 ? 0
+                           : u && u->max_user_client_connections ? *u->max_user_client_connections
+                                                                 : c.max_user_client_connections;
+    if (const char* why = registry.clients.admit(db_name, user_name, db_limit, user_limit)) {
+      co_await fatal("53300", why);
+      co_return false;
+    }
+  }
   bool created = false;
   pool_ = registry.get(*db, db_name, user_name, c, sh.users(), created);
+  counted = true;  // pool_->db_name is db_name
   if (created && db->name == "*") log::info("registered new auto-database: db={}", db_name);
   if (keys) {
     std::lock_guard lk(pool_->mu);

@@ -120,6 +120,10 @@ void client_session::finish() {
   if (finished) return;
   finished = true;
   leave_queue();
+  if (counted) {
+    registry.clients.leave(pool_->db_name, user_name);
+    counted = false;
+  }
   if (srv) {
     error_code ignored;
     if (server_armed) {
