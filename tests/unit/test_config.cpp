@@ -330,15 +330,15 @@ TEST_CASE("documented but unsupported keys are accepted and recorded", "[config]
                      "server_round_robin = 1\n"
                      "client_tls_ca_file =\n"  // empty: "not set", nothing to warn about
                      "[users]\n"
-                     "alice = pool_mode=transaction max_user_connections=4 transaction_timeout=5\n"
+                     "alice = pool_mode=transaction max_user_connections=4 query_wait_timeout=5\n"
                      "[peers]\n"
                      "1 = host=/tmp/sluice-1 port=6433\n");
   auto c = sluice::load_ini(ini);
   CHECK(contains(c.unsupported, "auth_query (" + ini + ":3)"));
   CHECK(contains(c.unsupported, "client_tls_sslmode (" + ini + ":4)"));
   CHECK(contains(c.unsupported, "server_round_robin (" + ini + ":5)"));
-  // [users]: pool_mode and max_user_connections are acted on, transaction_timeout not yet.
-  CHECK(contains(c.unsupported, "user \"alice\": transaction_timeout (" + ini + ":8)"));
+  // [users]: pool_mode and max_user_connections are acted on, query_wait_timeout not yet.
+  CHECK(contains(c.unsupported, "user \"alice\": query_wait_timeout (" + ini + ":8)"));
   const sluice::user_config* alice = c.find_user("alice");
   REQUIRE(alice);
   CHECK(alice->mode == sluice::pool_mode::transaction);

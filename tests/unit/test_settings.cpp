@@ -98,6 +98,7 @@ const std::map<std::string_view, binding>& expected_members() {
       {"client_idle_timeout", &config::client_idle_timeout},
       {"client_login_timeout", &config::client_login_timeout},
       {"idle_transaction_timeout", &config::idle_transaction_timeout},
+      {"transaction_timeout", &config::transaction_timeout},
       {"ignore_startup_parameters", &config::ignore_startup_parameters},
       {"track_extra_parameters", &config::track_extra_parameters},
       {"application_name_add_host", &config::application_name_add_host},

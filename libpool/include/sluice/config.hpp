@@ -68,6 +68,7 @@ struct user_config {
   std::optional<int> max_user_client_connections;
   std::optional<pool_mode> mode;
   std::optional<double> query_timeout, idle_transaction_timeout, client_idle_timeout;
+  std::optional<double> transaction_timeout;
 };
 
 /// The [pgbouncer] section (and [sluice]). Durations in seconds, as pgbouncer.ini writes them.
@@ -115,6 +116,7 @@ struct config {
   double client_idle_timeout = 0;
   double client_login_timeout = 60;
   double idle_transaction_timeout = 0;
+  double transaction_timeout = 0;
 
   // protocol
   std::vector<std::string> ignore_startup_parameters;

@@ -191,11 +191,11 @@ std::vector<std::string> check_user_entry(const std::string& name, const std::st
       u.idle_transaction_timeout = parse_duration(v);
     } else if (k == "client_idle_timeout") {
       u.client_idle_timeout = parse_duration(v);
+    } else if (k == "transaction_timeout") {
+      u.transaction_timeout = parse_duration(v);
     } else {
       // Accepted, not acted on yet: noted for the startup warning.
-      if (k == "transaction_timeout")
-        parse_duration(v);
-      else if (k == "query_wait_timeout")
+      if (k == "query_wait_timeout")
         parse_duration(v, true);
       else
         throw config_error(file, line, fmt::format("{}: unknown user parameter: {}", what, k));

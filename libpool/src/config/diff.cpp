@@ -51,7 +51,8 @@ bool same_user(const user_config& a, const user_config& b) {
          a.max_user_client_connections == b.max_user_client_connections && a.mode == b.mode &&
          a.query_timeout == b.query_timeout &&
          a.idle_transaction_timeout == b.idle_transaction_timeout &&
-         a.client_idle_timeout == b.client_idle_timeout;
+         a.client_idle_timeout == b.client_idle_timeout &&
+         a.transaction_timeout == b.transaction_timeout;
 }
 
 const database_config* find_exact(const config& c, const std::string& name) {

@@ -126,6 +126,7 @@ constexpr setting table[] = {
     {"client_idle_timeout", duration(&config::client_idle_timeout), "0", reload},
     {"client_login_timeout", duration(&config::client_login_timeout), "60", reload},
     {"idle_transaction_timeout", duration(&config::idle_transaction_timeout), "0", reload},
+    {"transaction_timeout", duration(&config::transaction_timeout), "0", reload},
     // protocol
     {"ignore_startup_parameters", list(&config::ignore_startup_parameters), "", reload},
     {"track_extra_parameters", list(&config::track_extra_parameters), "IntervalStyle", no_reload},
@@ -203,7 +204,6 @@ constexpr setting table[] = {
     {"syslog", boolean(), "0", reload},
     {"syslog_facility", text(), "daemon", reload},
     {"syslog_ident", text(), "pgbouncer", reload},
-    {"transaction_timeout", duration(), "0", reload},
     {"unix_socket_group", text(), "", no_reload},
 
     // ---- [sluice]

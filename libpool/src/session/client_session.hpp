@@ -49,6 +49,7 @@ struct client_session : client_link {
   bool counted = false;  ///< counted in registry.clients (pool_'s database), until finish()
   clock::time_point connected_at = clock::now(), last_client_io = clock::now(),
                     last_server_io = clock::now();
+  clock::time_point tx_started;  ///< when the transaction now open began (transaction_timeout)
   pgwire::byte_buffer cbuf;        ///< client bytes that must outlive a read (login, linking)
   bool server_armed = false;       ///< a read on the server socket is pending
   bool to_client_pending = false;  ///< the server chain waits for a partial write to drain

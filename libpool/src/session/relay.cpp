@@ -340,6 +340,7 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
             bad_status = true;  // not relayed: nothing of this read reaches the client
             return;
           }
+          if (status != 'I' && c.tx_status == 'I') c.tx_started = clock::now();
           c.tx_status = status;
           if (c.pending_rfq > 0) --c.pending_rfq;
           if (c.tx_status == 'I') bump(st.xact_count, std::uint64_t{1});

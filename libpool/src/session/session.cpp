@@ -169,6 +169,12 @@ void client_session::check_timeouts(const config& c) {
     if (idle_limit > 0 && seconds_since(last_client_io) > idle_limit) kill("client_idle_timeout");
     return;
   }
+  const double xact_limit =
+      u && u->transaction_timeout ? *u->transaction_timeout : c.transaction_timeout;
+  if (tx_status != 'I' && xact_limit > 0 && seconds_since(tx_started) > xact_limit) {
+    kill("transaction timeout");
+    return;
+  }
   if (pending_rfq > 0) {
     if (query_limit > 0 && seconds_since(last_client_io) > query_limit) kill("query_timeout");
   } else if (tx_status != 'I' && tx_limit > 0 &&
