@@ -1,3 +1,5 @@
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -671,4 +673,50 @@ TEST_CASE("convert_ini_to_toml: the TOML loads to the same configuration", "[con
   REQUIRE(b.databases.size() == 1);
   CHECK(b.databases[0].pool_size == 3);
   CHECK(b.unsupported.size() == a.unsupported.size());
+}
+
+TEST_CASE("auth_hba_file: rules parse and the first match decides", "[config][hba]") {
+  temp_dir d;
+  const std::string p = d.write("hba.conf",
+                                "# comment\n"
+                                "local all postgres peer\n"
+                                "host sameuser all 192.168.0.0/16 md5\n"
+                                "hostssl all all all cert\n"
+                                "host app,reports alice,bob ::1/128 scram-sha-256\n"
+                                "hostnossl all all 0.0.0.0/0 reject\n");
+  const sluice::hba_rules rules = sluice::load_hba(p);
+  REQUIRE(rules.size() == 5);
+  auto peer = [](bool unix_socket, const char* db, const char* user, const char* ip) {
+    sluice::hba_peer x;
+    x.is_unix = unix_socket;
+    x.database = db;
+    x.user = user;
+    if (ip) {
+      const bool v6 = std::string(ip).find(':') != std::string::npos;
+      x.family = v6 ? AF_INET6 : AF_INET;
+      REQUIRE(::inet_pton(x.family, ip, x.addr) == 1);
+    }
+    return x;
+  };
+  auto line_of = [&](const sluice::hba_peer& x) {
+    const sluice::hba_rule* r = sluice::match_hba(rules, x);
+    return r ? r->line : 0;
+  };
+  CHECK(line_of(peer(true, "any", "postgres", nullptr)) == 2);
+  CHECK(line_of(peer(true, "any", "alice", nullptr)) == 0);  // no local rule for alice
+  CHECK(line_of(peer(false, "carol", "carol", "192.168.7.9")) == 3);  // sameuser
+  CHECK(line_of(peer(false, "app", "carol", "192.168.7.9")) == 6);    // not sameuser
+  CHECK(line_of(peer(false, "reports", "bob", "::1")) == 5);
+  CHECK(line_of(peer(false, "reports", "eve", "::1")) == 0);  // hostssl never matches without TLS
+  CHECK(line_of(peer(false, "app", "alice", "10.1.2.3")) == 6);
+  sluice::hba_peer tls = peer(false, "x", "y", "10.1.2.3");
+  tls.tls = true;
+  CHECK(line_of(tls) == 4);
+
+  const std::string bad = d.write("bad.conf", "host all all 1.2.3.4/40 trust\nhost all\nfoo a b c\n");
+  const config_error e = expect_error([&] { sluice::load_hba(bad); });
+  REQUIRE(e.all().size() == 3);
+  CHECK(e.all()[0] == bad + ":1: invalid address \"1.2.3.4/40\"");
+  CHECK(e.all()[1].rfind(bad + ":2: expected 5 fields", 0) == 0);
+  CHECK(e.all()[2] == bad + ":3: unknown connection type \"foo\"");
 }

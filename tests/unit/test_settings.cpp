@@ -73,6 +73,7 @@ const std::map<std::string_view, binding>& expected_members() {
       {"listen_backlog", &config::listen_backlog},
       {"auth_type", &config::auth},
       {"auth_file", &config::auth_file},
+      {"auth_hba_file", &config::auth_hba_file},
       {"admin_users", &config::admin_users},
       {"stats_users", &config::stats_users},
       {"pool_mode", &config::mode},

@@ -71,6 +71,31 @@ struct user_config {
   std::optional<double> transaction_timeout;
 };
 
+/// One rule of auth_hba_file, pgbouncer's subset of pg_hba.conf (syntax: config/hba.cpp).
+struct hba_rule {
+  enum conn_type { local, host, hostssl, hostnossl } conn = local;
+  std::vector<std::string> databases, users;  ///< names, or "all" ("sameuser" for databases)
+  int family = 0;  ///< AF_INET or AF_INET6; 0 = any address
+  unsigned char addr[16] = {};
+  int prefix = 0;
+  enum method_type { trust, reject, md5, password, scram_sha_256, peer, cert } method = reject;
+  int line = 0;
+};
+using hba_rules = std::vector<hba_rule>;
+
+/// What a rule is matched against.
+struct hba_peer {
+  bool is_unix = false, tls = false;
+  std::string database, user;
+  int family = 0;  ///< AF_INET / AF_INET6 for TCP
+  unsigned char addr[16] = {};
+};
+
+/// Reads an auth_hba_file; throws config_error (with all()) naming file:line.
+hba_rules load_hba(const std::string& path);
+/// The first rule that matches, or nullptr (which rejects).
+const hba_rule* match_hba(const hba_rules& rules, const hba_peer& peer);
+
 /// The [pgbouncer] section (and [sluice]). Durations in seconds, as pgbouncer.ini writes them.
 struct config {
   std::string file;  ///< the path it was read from
@@ -85,6 +110,9 @@ struct config {
   // auth
   auth_type auth = auth_type::md5;
   std::string auth_file;
+  std::string auth_hba_file;
+  /// The rules of auth_hba_file, read with the config when auth_type = hba.
+  std::shared_ptr<const hba_rules> hba;
   std::vector<std::string> admin_users, stats_users;
 
   // pools

@@ -288,10 +288,18 @@ std::vector<ini_entry> config_detail::read_ini_entries(const std::string& path) 
   return out;
 }
 
+void config_detail::load_hba_rules(config& c) {
+  if (c.auth != auth_type::hba) return;
+  if (c.auth_hba_file.empty())
+    throw config_error(c.file, 0, "auth_type = hba requires auth_hba_file to be set");
+  c.hba = std::make_shared<const hba_rules>(load_hba(c.auth_hba_file));
+}
+
 config load_ini(const std::string& path) {
   config c;
   c.file = path;
   ini_loader(c).load(path);
+  load_hba_rules(c);
   return c;
 }
 

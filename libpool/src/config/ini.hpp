@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "sluice/config.hpp"
+
 namespace sluice::config_detail {
 
 /// One `key = value` line as the ini reader saw it, %include resolved.
@@ -14,6 +16,9 @@ struct ini_entry {
   std::string file;
   int line = 0;
 };
+
+/// With auth_type = hba, reads auth_hba_file into c.hba (throws config_error).
+void load_hba_rules(config& c);
 
 /// Every entry of an ini file in file order, without applying them; throws config_error
 /// (with all()) on syntax errors, unknown sections or a missing [pgbouncer] section.

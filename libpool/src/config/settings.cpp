@@ -98,6 +98,7 @@ constexpr setting table[] = {
     // auth
     {"auth_type", auth_type_of(&config::auth), "md5", reload},
     {"auth_file", text(&config::auth_file), "", reload},
+    {"auth_hba_file", text(&config::auth_hba_file), "", reload},
     {"admin_users", list(&config::admin_users), "", reload},
     {"stats_users", list(&config::stats_users), "", reload},
     // pools
@@ -153,7 +154,6 @@ constexpr setting table[] = {
     // ---- [pgbouncer], accepted but not acted on yet. Their values are not checked (the
     // type says what pgbouncer expects; the tests check it against the default).
     {"auth_dbname", text(), "", reload},
-    {"auth_hba_file", text(), "", reload},
     {"auth_ident_file", text(), "", reload},
     {"auth_ldap_options", text(), "", reload},
     {"auth_query", text(),

@@ -266,6 +266,7 @@ config load_toml(const std::string& path) {
   config c;
   c.file = path;
   toml_loader(c, path).load();
+  load_hba_rules(c);
   return c;
 }
 

@@ -91,7 +91,12 @@ struct client_session : client_link {
   /// Queues for a server (the pool's first, during login) until one comes or the wait fails.
   awaitable<server_ptr> wait_in_queue(const self_ptr& self, wait_error& error);
   awaitable<bool> authenticate(const config& c, const std::string& user,
+                               const std::string& database,
                                std::optional<pgwire::scram_keys>& keys);
+  /// auth_type = hba: how this client must authenticate per the first matching rule; when it
+  /// is refused, `why` says so (and the result is auth_type::hba).
+  auth_type hba_method(const config& c, const std::string& user, const std::string& database,
+                       std::string& why) const;
   template <class FrameFn>
   awaitable<pgwire::frame_result> read_packet(FrameFn frame_fn);
   awaitable<pgwire::frame_result> read_startup();

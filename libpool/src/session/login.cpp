@@ -1,9 +1,15 @@
 // Client login: the startup packet, SSLRequest/GSSENCRequest, authentication per auth_type,
 // the pool for (database, user), and the welcome (AuthenticationOk, ParameterStatus,
 // BackendKeyData, ReadyForQuery).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <boost/asio/write.hpp>
 #include <cctype>
+#include <cstring>
 
 #include "pgwire/messages.hpp"
 #include "session/client_session.hpp"
@@ -26,6 +32,61 @@ double seconds_since(clock::time_point t) {
 }
 
 }  // namespace
+
+auth_type client_session::hba_method(const config& c, const std::string& user,
+                                     const std::string& database, std::string& why) const {
+  hba_peer p;
+  p.is_unix = is_unix;
+  p.user = user;
+  p.database = database;
+  // native_handle() is not const; the descriptor is only read.
+  const int fd = const_cast<stream_socket&>(sock).native_handle();
+  if (!is_unix) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+      p.family = ss.ss_family;
+      if (ss.ss_family == AF_INET)
+        std::memcpy(p.addr, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, 4);
+      else if (ss.ss_family == AF_INET6)
+        std::memcpy(p.addr, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, 16);
+    }
+  }
+  const std::string host = is_unix ? std::string("[local]") : addr.substr(0, addr.rfind(':'));
+  const hba_rule* r = c.hba ? match_hba(*c.hba, p) : nullptr;
+  if (!r) {
+    why = fmt::format("no pg_hba.conf entry for host \"{}\", user \"{}\", database \"{}\"", host,
+                      user, database);
+    return auth_type::hba;
+  }
+  switch (r->method) {
+    case hba_rule::trust:
+      return auth_type::trust;
+    case hba_rule::md5:
+      return auth_type::md5;
+    case hba_rule::password:
+      return auth_type::plain;
+    case hba_rule::scram_sha_256:
+      return auth_type::scram_sha_256;
+    case hba_rule::peer: {
+      // The peer's OS user must be the one it logs in as (Unix sockets only).
+      ucred cred{};
+      socklen_t len = sizeof cred;
+      const passwd* pw = nullptr;
+      if (is_unix && ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+        pw = ::getpwuid(cred.uid);
+      if (pw && user == pw->pw_name) return auth_type::trust;
+      why = fmt::format("peer authentication failed for user \"{}\"", user);
+      return auth_type::hba;
+    }
+    case hba_rule::cert:  // no TLS yet: no certificate can have been presented
+    case hba_rule::reject:
+      break;
+  }
+  why = fmt::format("pg_hba.conf rejects connection for host \"{}\", user \"{}\", database \"{}\"",
+                    host, user, database);
+  return auth_type::hba;
+}
 
 // Coroutines take their owner as a parameter (kept in the frame), never as a lambda
 // capture: a capture lives in the closure object, which may die before the frame does.
@@ -66,12 +127,24 @@ awaitable<pgwire::frame_result> client_session::read_message() {
 
 /// Verifies the client per auth_type; SCRAM keys it proved end up in `keys`.
 awaitable<bool> client_session::authenticate(const config& c, const std::string& user,
+                                             const std::string& database,
                                              std::optional<pgwire::scram_keys>& keys) {
-  if (c.auth == auth_type::trust || c.auth == auth_type::any) {
+  auth_type how = c.auth;
+  if (how == auth_type::hba) {
+    // The first matching rule of auth_hba_file says how, before anything is asked.
+    std::string why;
+    how = hba_method(c, user, database, why);
+    if (!why.empty()) {
+      log::info("{} login failed: {}", prefix(), why);
+      co_await send_error("FATAL", "28000", why);
+      co_return false;
+    }
+  }
+  if (how == auth_type::trust || how == auth_type::any) {
     co_return true;
   }
   pgwire::client_auth_method method;
-  switch (c.auth) {
+  switch (how) {
     case auth_type::plain:
       method = pgwire::client_auth_method::cleartext;
       break;
@@ -244,7 +317,7 @@ awaitable<bool> client_session::login(const self_ptr& self) {
   }
   // Authenticate before saying whether the database exists, as pgbouncer does.
   std::optional<pgwire::scram_keys> keys;
-  const bool authenticated = co_await authenticate(c, user_name, keys);
+  const bool authenticated = co_await authenticate(c, user_name, db_name, keys);
   if (!authenticated) {
     co_return false;
   }
