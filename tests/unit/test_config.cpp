@@ -516,7 +516,12 @@ TEST_CASE("password auth types require auth_file", "[config]") {
   auto e =
       expect_error([&] { sluice::load_ini(d.write("r.ini", "[pgbouncer]\n\nauth_file =\n")); });
   CHECK(e.line() == 3);
-  for (const char* a : {"trust", "any", "cert", "hba", "pam"}) {
+  // hba needs its rules instead.
+  CHECK_THAT(expect_error([&] {
+               sluice::load_ini(d.write("h.ini", "[pgbouncer]\nauth_type = hba\n"));
+             }).what(),
+             Catch::Contains("auth_type = hba requires auth_hba_file"));
+  for (const char* a : {"trust", "any", "cert", "pam"}) {
     INFO(a);
     auto c =
         sluice::load_ini(d.write("s.ini", std::string("[pgbouncer]\nauth_type = ") + a + "\n"));
