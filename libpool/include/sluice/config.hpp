@@ -136,6 +136,7 @@ struct config {
   bool server_reset_query_always = false;
   /// "" = no check; "<empty>" (the default, as pgbouncer 1.2x) = send an empty query.
   std::string server_check_query = "<empty>";
+  bool server_round_robin = false;  ///< reuse idle servers oldest first instead of newest first
   double server_check_delay = 30;
 
   // client timeouts (0 = disabled)
@@ -150,6 +151,7 @@ struct config {
   std::vector<std::string> ignore_startup_parameters;
   std::vector<std::string> track_extra_parameters{"IntervalStyle"};  ///< beyond the always-tracked set
   bool application_name_add_host = false;
+  bool disable_pqexec = false;  ///< refuse the simple query protocol ('Q'), as pgbouncer does
   int pkt_buf = 4096;
   std::uint32_t max_packet_size = 2147483647u;
 

@@ -121,6 +121,7 @@ constexpr setting table[] = {
     {"server_reset_query_always", boolean(&config::server_reset_query_always), "0", reload},
     {"server_check_query", text(&config::server_check_query), "<empty>", reload},
     {"server_check_delay", duration(&config::server_check_delay), "30", reload},
+    {"server_round_robin", boolean(&config::server_round_robin), "0", reload},
     // client timeouts
     {"query_wait_timeout", duration(&config::query_wait_timeout), "120", reload},
     {"query_timeout", duration(&config::query_timeout), "0", reload},
@@ -132,6 +133,7 @@ constexpr setting table[] = {
     {"ignore_startup_parameters", list(&config::ignore_startup_parameters), "", reload},
     {"track_extra_parameters", list(&config::track_extra_parameters), "IntervalStyle", no_reload},
     {"application_name_add_host", boolean(&config::application_name_add_host), "0", reload},
+    {"disable_pqexec", boolean(&config::disable_pqexec), "0", no_reload},
     {"pkt_buf", integer(&config::pkt_buf, 512, int_max), "4096", no_reload},
     {"max_packet_size", integer(&config::max_packet_size, 1024, 2147483647), "2147483647", reload},
     // tcp
@@ -173,7 +175,6 @@ constexpr setting table[] = {
     {"client_tls_protocols", text(), "secure", reload},
     {"client_tls_sslmode", one_of(sslmodes), "disable", reload},
     {"conffile", text(), "", reload},
-    {"disable_pqexec", boolean(), "0", no_reload},
     {"dns_max_ttl", duration(), "15", reload},
     {"dns_nxdomain_ttl", duration(), "15", reload},
     {"dns_zone_check_period", duration(), "0", reload},
@@ -188,7 +189,6 @@ constexpr setting table[] = {
     {"sbuf_loopcnt", count(), "5", reload},
     {"scram_iterations", count(), "4096", reload},
     {"server_fast_close", boolean(), "0", reload},
-    {"server_round_robin", boolean(), "0", reload},
     {"server_tls13_ciphers", text(), "", reload},
     {"server_tls_ca_file", text(), "", reload},
     {"server_tls_cert_file", text(), "", reload},

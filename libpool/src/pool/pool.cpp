@@ -35,8 +35,7 @@ void deliver_here(const std::shared_ptr<waiter>& w, server_ptr srv) {
 waiter::waiter(shard& s, wait_done d)
     : home(s), timer(s.io), done(std::move(d)), since(clock::now()) {}
 
-pool::pool(pool_registry& reg, shard_set& set, std::string db, std::string user,
-           pool_settings st)
+pool::pool(pool_registry& reg, shard_set& set, std::string db, std::string user, pool_settings st)
     : registry(reg),
       shards(set),
       db_name(std::move(db)),
@@ -111,9 +110,18 @@ server_ptr pool::take_idle(shard& s, bool& needs_check) {
   auto& loc = locals[s.id];
   // No lock: the idle list is this shard's own; a queued client elsewhere goes first.
   if (nwaiters.load() != 0) return nullptr;
+  const bool oldest_first = s.cfg().server_round_robin;
   while (!loc.idle.empty()) {
-    server_ptr srv = std::move(loc.idle.back());
-    loc.idle.pop_back();
+    // Newest first keeps the fewest servers warm (and lets the rest reach
+    // server_idle_timeout); server_round_robin spreads the load over all of them instead.
+    server_ptr srv;
+    if (oldest_first) {
+      srv = std::move(loc.idle.front());
+      loc.idle.erase(loc.idle.begin());
+    } else {
+      srv = std::move(loc.idle.back());
+      loc.idle.pop_back();
+    }
     loc.idle_count.fetch_sub(1);
     // A server idle for a while may have been closed by PostgreSQL (the janitor notices
     // within a second); one that was busy a moment ago is not worth a syscall.
@@ -135,8 +143,9 @@ awaitable<server_ptr> pool::check_server(server_ptr srv, shard& s) {
   const config& c = *keep;
   std::string err;
   // "<empty>" is pgbouncer's spelling of the empty query: the cheapest round trip there is.
-  const std::string_view query =
-      c.server_check_query == "<empty>" ? std::string_view() : std::string_view(c.server_check_query);
+  const std::string_view query = c.server_check_query == "<empty>"
+                                     ? std::string_view()
+                                     : std::string_view(c.server_check_query);
   const bool alive = co_await server_simple_query(*srv, query, &err);
   if (!alive) {
     discard(std::move(srv), s, fmt::format("server_check_query failed: {}", err));
@@ -309,7 +318,8 @@ void pool::release(server_ptr srv, shard& s) {
 void pool::discard(server_ptr srv, shard& s, std::string_view reason) {
   if (s.cfg().log_disconnections)
     log::info("S-0x{:x}: {}/{}@{}:{} closing because: {} (age={:.0f}s)", srv->id, db_name,
-              user_name, srv->target->host, srv->target->port, reason, age_seconds(srv->connected_at));
+              user_name, srv->target->host, srv->target->port, reason,
+              age_seconds(srv->connected_at));
   if (srv->sock.is_open() && !srv->in_login) {
     // Say goodbye so the backend exits at once instead of logging an unexpected EOF.
     pgwire::byte_buffer bye;

@@ -14,7 +14,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
-
 #include <cstring>
 
 #include "pgwire/messages.hpp"
@@ -74,13 +73,19 @@ void client_session::on_client(self_ptr self, error_code ec) {
   c.last_client_io = clock::now();
   std::size_t forward = n;
   bool terminate = false, split_terminate = false;
-  int unknown_tag = -1;  // a message type the frontend protocol does not have
+  int unknown_tag = -1;         // a message type the frontend protocol does not have
+  bool pqexec_refused = false;  // a Query while disable_pqexec is set
   pool::local& st = c.pool_->locals[c.sh.id];
   const auto err = c.cscan.feed(
       pgwire::bytes_view(c.sh.scratch.data(), n), [](char) { return false; },
       [&](char tag, pgwire::bytes_view, std::size_t header_end) {
         switch (tag) {
           case pgwire::fe::query:
+            if (c.sh.cfg().disable_pqexec) {
+              pqexec_refused = true;
+              break;
+            }
+            [[fallthrough]];
           case pgwire::fe::function_call:
             ++c.pending_rfq;
             bump(st.query_count, std::uint64_t{1});
@@ -118,6 +123,12 @@ void client_session::on_client(self_ptr self, error_code ec) {
             break;
         }
       });
+  if (pqexec_refused) {
+    log::warning("{} client used 'Q' packet type", c.prefix());
+    if (!c.clean()) c.poison_server = true;
+    fail(std::move(self), "08P01", "PQexec disallowed");
+    return;
+  }
   if (unknown_tag >= 0) {
     // PostgreSQL kills its backend for this; never forward it, end the client instead, as
     // pgbouncer does (nothing of this read is forwarded).
@@ -297,11 +308,11 @@ void client_session::arm_server(self_ptr self) {
   // A header held back from the last read goes in front of what this read brings.
   std::memcpy(s.relay_buf.data(), s.relay_hold, s.relay_hold_len);
   s.relay_held = s.relay_hold_len;
-  c.srv->sock.async_read_some(asio::buffer(s.relay_buf.data() + s.relay_held,
-                                           s.relay_buf.size() - s.relay_held),
-                              [self = std::move(self)](error_code ec, std::size_t n) mutable {
-                                on_server(std::move(self), ec, n);
-                              });
+  c.srv->sock.async_read_some(
+      asio::buffer(s.relay_buf.data() + s.relay_held, s.relay_buf.size() - s.relay_held),
+      [self = std::move(self)](error_code ec, std::size_t n) mutable {
+        on_server(std::move(self), ec, n);
+      });
 }
 
 /// Server -> client.
