@@ -120,6 +120,7 @@ const std::map<std::string_view, binding>& expected_members() {
       {"log_connections", &config::log_connections},
       {"log_disconnections", &config::log_disconnections},
       {"log_pooler_errors", &config::log_pooler_errors},
+      {"login_notify_message", &config::login_notify_message},
       {"verbose", &config::verbose},
       {"workers", &config::workers},
   };

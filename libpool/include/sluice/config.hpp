@@ -164,6 +164,7 @@ struct config {
   // logging and process
   std::string logfile, pidfile, user;
   bool log_connections = true, log_disconnections = true, log_pooler_errors = true;
+  std::string login_notify_message;  ///< sent to every client as a NOTICE once it is logged in
   int verbose = 0;
 
   // [sluice]

@@ -151,6 +151,7 @@ constexpr setting table[] = {
     {"log_connections", boolean(&config::log_connections), "1", reload},
     {"log_disconnections", boolean(&config::log_disconnections), "1", reload},
     {"log_pooler_errors", boolean(&config::log_pooler_errors), "1", reload},
+    {"login_notify_message", text(&config::login_notify_message), "", reload},
     {"verbose", count(&config::verbose), "0", reload},
 
     // ---- [pgbouncer], accepted but not acted on yet. Their values are not checked (the
@@ -180,7 +181,6 @@ constexpr setting table[] = {
     {"dns_zone_check_period", duration(), "0", reload},
     {"job_name", text(), "pgbouncer", no_reload},
     {"log_stats", boolean(), "1", reload},
-    {"login_notify_message", text(), "", reload},
     {"max_prepared_statements", count(), "200", reload},
     {"peer_id", count(), "0", reload},
     {"pool_idle_timeout", duration(), "0", reload},

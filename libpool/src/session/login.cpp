@@ -397,6 +397,9 @@ awaitable<bool> client_session::login(const self_ptr& self) {
   pgwire::write_auth_ok(out);
   for (const auto& [k, v] : welcome) pgwire::write_parameter_status(out, k, v);
   pgwire::write_backend_key_data(out, key_pid, key_secret);
+  if (!c.login_notify_message.empty())
+    pgwire::write_error(out, "NOTICE", "00000", c.login_notify_message, {},
+                        pgwire::be::notice_response);
   pgwire::write_ready_for_query(out, 'I');
   auto [ec, n] = co_await asio::async_write(sock, asio::buffer(out), nothrow);
   if (ec) {
