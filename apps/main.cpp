@@ -177,7 +177,6 @@ int check_config(const std::string& path) {
     if (!c.auth_file.empty()) sluice::load_userlist(c.auth_file);
   } catch (const sluice::config_error& e) {
     errors = e.all();
-    if (errors.empty()) errors.emplace_back(e.what());
   } catch (const std::exception& e) {
     errors.emplace_back(e.what());
   }
@@ -198,7 +197,6 @@ void reload(sluice::pooler& p, const std::string& path, sluice::config_ptr& curr
     users = std::make_shared<sluice::userlist>(
         next->auth_file.empty() ? sluice::userlist{} : sluice::load_userlist(next->auth_file));
   } catch (const sluice::config_error& e) {
-    if (e.all().empty()) sluice::log::error("reload failed, keeping the old config: {}", e.what());
     for (const auto& one : e.all()) sluice::log::error("reload failed, keeping the old config: {}", one);
     return;
   } catch (const std::exception& e) {
@@ -223,7 +221,6 @@ int main(int argc, char** argv) {
       std::fputs(sluice::convert_ini_to_toml(opt.config).c_str(), stdout);
       return 0;
     } catch (const sluice::config_error& e) {
-      if (e.all().empty()) std::fprintf(stderr, "%s\n", e.what());
       for (const auto& one : e.all()) std::fprintf(stderr, "%s\n", one.c_str());
       return 1;
     }
@@ -234,7 +231,6 @@ int main(int argc, char** argv) {
   try {
     cfg = std::make_shared<sluice::config>(sluice::load_config(opt.config));
   } catch (const sluice::config_error& e) {
-    if (e.all().empty()) std::fprintf(stderr, "FATAL %s\n", e.what());
     for (const auto& one : e.all()) std::fprintf(stderr, "FATAL %s\n", one.c_str());
     return 1;
   } catch (const std::exception& e) {

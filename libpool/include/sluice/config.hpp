@@ -27,8 +27,9 @@ class config_error : public std::runtime_error {
   config_error(std::string file, int line, const std::string& message);
   const std::string& file() const noexcept { return file_; }
   int line() const noexcept { return line_; }
-  /// Every error found in the file, first one included, each as "file:line: message". A
-  /// loader that reads on after an error (load_ini) throws its first error with all of them.
+  /// Every error found in the file, first one included, each as "file:line: message"; just
+  /// what() for an error thrown alone. A loader that reads on after an error (load_ini)
+  /// throws its first error with all of them.
   const std::vector<std::string>& all() const noexcept { return all_; }
   void set_all(std::vector<std::string> all) { all_ = std::move(all); }
 

@@ -155,13 +155,7 @@ hba_rules load_hba(const std::string& path) {
       errors.push_back(e);
     }
   }
-  if (!errors.empty()) {
-    config_error first = errors.front();
-    std::vector<std::string> all;
-    for (const auto& e : errors) all.emplace_back(e.what());
-    first.set_all(std::move(all));
-    throw first;
-  }
+  throw_collected(errors);
   return rules;
 }
 

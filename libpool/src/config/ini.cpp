@@ -86,19 +86,13 @@ class ini_loader {
     } catch (const config_error& e) {
       note(e);
     }
-    if (!errors_.empty()) {
-      config_error first = errors_.front();
-      std::vector<std::string> all;
-      for (const auto& e : errors_) all.emplace_back(e.what());
-      first.set_all(std::move(all));
-      throw first;
-    }
+    throw_collected(errors_);
   }
 
  private:
   config& cfg_;
   std::vector<ini_entry>* raw_;  ///< when set, entries are collected, not applied
-  std::string section_;  ///< lower-cased; empty before the first section header
+  std::string section_;          ///< lower-cased; empty before the first section header
   bool got_main_ = false;
   std::map<std::string, where_set> seen_;  ///< [pgbouncer] key -> where it was last set
   std::vector<config_error> errors_;       ///< every error so far, in file order

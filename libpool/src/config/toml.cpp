@@ -149,17 +149,11 @@ class toml_loader {
       note(config_error(
           file_, 0,
           fmt::format("auth_type = {} requires auth_file to be set", to_string(cfg_.auth))));
-    if (!errors_.empty()) {
-      // toml++ walks tables in key order: report in file order, as the ini reader does.
-      std::stable_sort(
-          errors_.begin(), errors_.end(),
-          [](const config_error& a, const config_error& b) { return a.line() < b.line(); });
-      config_error first = errors_.front();
-      std::vector<std::string> all;
-      for (const auto& e : errors_) all.emplace_back(e.what());
-      first.set_all(std::move(all));
-      throw first;
-    }
+    // toml++ walks tables in key order: report in file order, as the ini reader does.
+    std::stable_sort(
+        errors_.begin(), errors_.end(),
+        [](const config_error& a, const config_error& b) { return a.line() < b.line(); });
+    throw_collected(errors_);
   }
 
  private:

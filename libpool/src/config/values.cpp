@@ -18,7 +18,8 @@ namespace sluice {
 config_error::config_error(std::string file, int line, const std::string& message)
     : std::runtime_error(fmt::format("{}:{}: {}", file, line, message)),
       file_(std::move(file)),
-      line_(line) {}
+      line_(line),
+      all_{what()} {}
 
 const char* to_string(pool_mode m) noexcept {
   switch (m) {
@@ -263,6 +264,15 @@ void check_one_of(const value_ctx& v, std::span<const std::string_view> allowed)
 
 void check_one_of(const value_ctx& v, std::initializer_list<std::string_view> allowed) {
   check_one_of(v, std::span<const std::string_view>(allowed.begin(), allowed.size()));
+}
+
+void throw_collected(const std::vector<config_error>& errors) {
+  if (errors.empty()) return;
+  config_error first = errors.front();
+  std::vector<std::string> all;
+  for (const auto& e : errors) all.emplace_back(e.what());
+  first.set_all(std::move(all));
+  throw first;
 }
 
 }  // namespace sluice::config_detail

@@ -70,4 +70,10 @@ auth_type parse_auth_type(const value_ctx& v);
 void check_one_of(const value_ctx& v, std::span<const std::string_view> allowed);
 void check_one_of(const value_ctx& v, std::initializer_list<std::string_view> allowed);
 
+// ---- errors
+
+/// For readers that read on after an error: nothing if `errors` is empty, else throws the
+/// first with config_error::all() listing every one, in the order given.
+void throw_collected(const std::vector<config_error>& errors);
+
 }  // namespace sluice::config_detail

@@ -20,10 +20,6 @@ clock::duration to_duration(double seconds) {
 /// server is given to a waiter on its own shard instead of being handed over.
 constexpr auto kLocalWindow = std::chrono::milliseconds(2);
 
-double age_seconds(clock::time_point since) {
-  return std::chrono::duration<double>(clock::now() - since).count();
-}
-
 /// Gives a server to a waiter that lives on the current shard.
 void deliver_here(const std::shared_ptr<waiter>& w, server_ptr srv) {
   w->delivered = std::move(srv);
@@ -253,7 +249,7 @@ void pool::on_waiter_timer(const std::shared_ptr<waiter>& w) {
 
 void pool::release(server_ptr srv, shard& s) {
   const config& c = s.cfg();
-  if (c.server_lifetime > 0 && age_seconds(srv->connected_at) > c.server_lifetime) {
+  if (c.server_lifetime > 0 && seconds_since(srv->connected_at) > c.server_lifetime) {
     discard(std::move(srv), s, "server lifetime over");
     return;
   }
@@ -319,7 +315,7 @@ void pool::discard(server_ptr srv, shard& s, std::string_view reason) {
   if (s.cfg().log_disconnections)
     log::info("S-0x{:x}: {}/{}@{}:{} closing because: {} (age={:.0f}s)", srv->id, db_name,
               user_name, srv->target->host, srv->target->port, reason,
-              age_seconds(srv->connected_at));
+              seconds_since(srv->connected_at));
   if (srv->sock.is_open() && !srv->in_login) {
     // Say goodbye so the backend exits at once instead of logging an unexpected EOF.
     pgwire::byte_buffer bye;
@@ -347,7 +343,7 @@ void pool::try_serve_waiters(shard& s) {
     const int waiting = int(waiters.size());
     if (waiting == 0) return;
     const bool failing = last_login_failure != clock::time_point{} &&
-                         age_seconds(last_login_failure) < c.server_login_retry;
+                         seconds_since(last_login_failure) < c.server_login_retry;
     if (failing) {
       schedule_retry = !retry_scheduled;
       retry_scheduled = true;
@@ -477,10 +473,10 @@ void pool::tidy(shard& s) {
     const char* reason = nullptr;
     if (server_is_dead(srv))
       reason = "server conn crashed?";
-    else if (c.server_idle_timeout > 0 && age_seconds(srv.idle_since) > c.server_idle_timeout &&
+    else if (c.server_idle_timeout > 0 && seconds_since(srv.idle_since) > c.server_idle_timeout &&
              total > min_pool_size)
       reason = "server idle timeout";
-    else if (c.server_lifetime > 0 && age_seconds(srv.connected_at) > c.server_lifetime)
+    else if (c.server_lifetime > 0 && seconds_since(srv.connected_at) > c.server_lifetime)
       reason = "server lifetime over";
     else
       reason = surplus(srv);

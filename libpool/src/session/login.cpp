@@ -27,10 +27,6 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-double seconds_since(clock::time_point t) {
-  return std::chrono::duration<double>(clock::now() - t).count();
-}
-
 }  // namespace
 
 auth_type client_session::hba_method(const config& c, const std::string& user,

@@ -38,10 +38,6 @@ std::string peer_string(int fd, bool is_unix) {
   return fmt::format("{}:{}", host, port);
 }
 
-double seconds_since(clock::time_point t) {
-  return std::chrono::duration<double>(clock::now() - t).count();
-}
-
 }  // namespace
 
 client_session::client_session(pool_registry& reg, shard& s, stream_socket so, bool unix_socket)

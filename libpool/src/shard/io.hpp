@@ -29,4 +29,9 @@ template <class T>
 using awaitable = asio::awaitable<T>;
 inline constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
+/// Seconds from t until now (timeouts, ages in log lines).
+inline double seconds_since(clock::time_point t) {
+  return std::chrono::duration<double>(clock::now() - t).count();
+}
+
 }  // namespace sluice
