@@ -8,50 +8,15 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "config_helpers.hpp"
 #include "sluice/config.hpp"
 
 namespace {
 
 using sluice::config_error;
 
-/// A fresh directory under /tmp, removed with everything in it at scope exit.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    std::string tmpl = "/tmp/sluice-config-XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    REQUIRE(::mkdtemp(buf.data()) != nullptr);
-    path = buf.data();
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  /// Writes name (relative to the directory) and returns its full path.
-  std::string write(const std::string& name, const std::string& text) const {
-    std::string p = path + "/" + name;
-    std::ofstream f(p, std::ios::binary);
-    f << text;
-    REQUIRE(f.good());
-    return p;
-  }
-};
-
-/// Runs fn, which must throw config_error; returns it.
-template <typename F>
-config_error expect_error(F&& fn) {
-  try {
-    fn();
-  } catch (const config_error& e) {
-    return e;
-  }
-  FAIL("expected a config_error");
-  return config_error("", 0, "");
-}
+using config_test::expect_error;
+using config_test::temp_dir;
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
