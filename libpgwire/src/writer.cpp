@@ -129,4 +129,36 @@ void write_sasl_response(byte_buffer& out, std::string_view data) {
   message_writer(out, 'p').bytes(data);
 }
 
+void write_parse(byte_buffer& out, std::string_view name, std::string_view sql,
+                 std::span<const std::int32_t> param_oids) {
+  message_writer w(out, 'P');
+  w.cstr(name).cstr(sql).i16(static_cast<std::int16_t>(param_oids.size()));
+  for (const std::int32_t oid : param_oids) w.i32(oid);
+}
+void write_bind(byte_buffer& out, std::string_view portal, std::string_view statement,
+                std::span<const std::optional<std::string_view>> params) {
+  message_writer w(out, 'B');
+  w.cstr(portal).cstr(statement).i16(0);  // no format codes: all parameters are text
+  w.i16(static_cast<std::int16_t>(params.size()));
+  for (const auto& p : params) {
+    if (!p) {
+      w.i32(-1);
+      continue;
+    }
+    w.i32(static_cast<std::int32_t>(p->size())).bytes(*p);
+  }
+  w.i16(0);  // no result format codes: all results are text
+}
+void write_describe(byte_buffer& out, char kind, std::string_view name) {
+  message_writer(out, 'D').u8(static_cast<std::uint8_t>(kind)).cstr(name);
+}
+void write_close(byte_buffer& out, char kind, std::string_view name) {
+  message_writer(out, 'C').u8(static_cast<std::uint8_t>(kind)).cstr(name);
+}
+void write_execute(byte_buffer& out, std::string_view portal, std::int32_t max_rows) {
+  message_writer(out, 'E').cstr(portal).i32(max_rows);
+}
+void write_sync(byte_buffer& out) { message_writer(out, 'S'); }
+void write_flush(byte_buffer& out) { message_writer(out, 'H'); }
+
 }  // namespace pgwire

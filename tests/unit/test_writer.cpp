@@ -369,3 +369,61 @@ TEST_CASE("a batch of writer output frames message by message", "[writer]") {
   }
   CHECK(tags == expected_tags);
 }
+
+TEST_CASE("write_parse bytes and round trip, with and without parameter types", "[writer][extended]") {
+  bytes out;
+  const std::int32_t oids[] = {25, 23};
+  pgwire::write_parse(out, "s1", "SELECT $1, $2", oids);
+  CHECK(out == wire::msg('P', body{}.cstr("s1").cstr("SELECT $1, $2").i16(2).i32(25).i32(23)));
+  const auto p = round_trip<pgwire::parse_msg>(out);
+  CHECK(p.name == "s1");
+  CHECK(p.sql == "SELECT $1, $2");
+  CHECK(p.nparams == 2);
+  CHECK(p.param_oids.size() == 8);
+
+  bytes unnamed;
+  pgwire::write_parse(unnamed, "", "SELECT 1");
+  CHECK(unnamed == wire::msg('P', body{}.cstr("").cstr("SELECT 1").i16(0)));
+  CHECK(round_trip<pgwire::parse_msg>(unnamed).nparams == 0);
+}
+
+TEST_CASE("write_bind bytes and round trip: text parameters, NULL, text results", "[writer][extended]") {
+  const std::array<std::optional<std::string_view>, 2> params = {
+      std::optional<std::string_view>("alice"), std::nullopt};
+  bytes out;
+  pgwire::write_bind(out, "", "s1", params);
+  CHECK(out == wire::msg('B', body{}.cstr("").cstr("s1").i16(0).i16(2).i32(5).raw("alice").i32(-1).i16(0)));
+  const auto b = round_trip<pgwire::bind_msg>(out);
+  CHECK(b.portal.empty());
+  CHECK(b.statement == "s1");
+  CHECK(b.nformats == 0);
+  CHECK(b.nparams == 2);
+  CHECK(b.nresult_formats == 0);
+}
+
+TEST_CASE("write_describe, write_close, write_execute, write_sync, write_flush bytes", "[writer][extended]") {
+  bytes out;
+  pgwire::write_describe(out, 'S', "s1");
+  CHECK(out == wire::msg('D', body{}.u8('S').cstr("s1")));
+  const auto d = round_trip<pgwire::describe_msg>(out);
+  CHECK(d.kind == 'S');
+  CHECK(d.name == "s1");
+
+  bytes close;
+  pgwire::write_close(close, 'P', "");
+  CHECK(close == wire::msg('C', body{}.u8('P').cstr("")));
+  CHECK(round_trip<pgwire::close_msg>(close).kind == 'P');
+
+  bytes exec;
+  pgwire::write_execute(exec, "p", 10);
+  CHECK(exec == wire::msg('E', body{}.cstr("p").i32(10)));
+  const auto e = round_trip<pgwire::execute_msg>(exec);
+  CHECK(e.portal == "p");
+  CHECK(e.max_rows == 10);
+
+  bytes sync, flush;
+  pgwire::write_sync(sync);
+  pgwire::write_flush(flush);
+  CHECK(sync == bytes{'S', 0, 0, 0, 4});
+  CHECK(flush == bytes{'H', 0, 0, 0, 4});
+}

@@ -75,4 +75,20 @@ void write_sasl_initial_response(byte_buffer& out, std::string_view mechanism,
                                  std::string_view data);
 void write_sasl_response(byte_buffer& out, std::string_view data);
 
+// Extended query protocol. Parameters and results are in text format.
+
+/// Parse: `name` empty = the unnamed statement; `param_oids` may be empty (server infers).
+void write_parse(byte_buffer& out, std::string_view name, std::string_view sql,
+                 std::span<const std::int32_t> param_oids = {});
+/// Bind with text parameters (nullopt = SQL NULL) and text results.
+void write_bind(byte_buffer& out, std::string_view portal, std::string_view statement,
+                std::span<const std::optional<std::string_view>> params);
+/// Describe or Close of a statement ('S') or portal ('P').
+void write_describe(byte_buffer& out, char kind, std::string_view name);
+void write_close(byte_buffer& out, char kind, std::string_view name);
+/// Execute: `max_rows` 0 = all rows.
+void write_execute(byte_buffer& out, std::string_view portal, std::int32_t max_rows = 0);
+void write_sync(byte_buffer& out);
+void write_flush(byte_buffer& out);
+
 }  // namespace pgwire
