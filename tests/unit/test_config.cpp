@@ -301,7 +301,8 @@ TEST_CASE("documented but unsupported keys are accepted and recorded", "[config]
                      "[peers]\n"
                      "1 = host=/tmp/sluice-1 port=6433\n");
   auto c = sluice::load_ini(ini);
-  CHECK(contains(c.unsupported, "auth_query (" + ini + ":3)"));
+  CHECK(c.auth_query == "SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
+  CHECK_FALSE(contains(c.unsupported, "auth_query (" + ini + ":3)"));
   CHECK(contains(c.unsupported, "client_tls_sslmode (" + ini + ":4)"));
   CHECK(contains(c.unsupported, "sbuf_loopcnt (" + ini + ":5)"));
   // [users]: pool_mode and max_user_connections are acted on, query_wait_timeout not yet.
@@ -312,7 +313,7 @@ TEST_CASE("documented but unsupported keys are accepted and recorded", "[config]
   CHECK(alice->max_user_connections == 4);
   CHECK_FALSE(alice->pool_size);
   CHECK(contains(c.unsupported, "peer 1 (" + ini + ":10)"));
-  CHECK(c.unsupported.size() == 5);
+  CHECK(c.unsupported.size() == 4);
 
   auto bad_user = d.write("u.ini", trust_header + "[users]\nbob = pool_size=x\n");
   CHECK(expect_error([&] { sluice::load_ini(bad_user); }).line() == 4);
@@ -335,7 +336,8 @@ TEST_CASE("[databases] entries parse connection strings", "[config]") {
                      "q = password='it''s \\'secret\\' x' connect_query='SELECT 1' "
                      "application_name = 'my app' client_encoding=UTF8 datestyle=ISO "
                      "timezone=UTC reserve_pool_size=4\n"
-                     "\"odd \"\"name\"\"\" = host=/var/run/postgresql auth_user=pgb\n"
+                     "\"odd \"\"name\"\"\" = host=/var/run/postgresql auth_user=pgb auth_dbname=plain "
+                     "auth_query='SELECT usename, passwd FROM pg_shadow WHERE usename=$1'\n"
                      "* = host=fallback\n");
   auto c = sluice::load_ini(ini);
   REQUIRE(c.databases.size() == 5);
@@ -371,7 +373,10 @@ TEST_CASE("[databases] entries parse connection strings", "[config]") {
 
   CHECK(c.databases[3].name == "odd \"name\"");
   CHECK(c.databases[3].host == "/var/run/postgresql");
-  CHECK(contains(c.unsupported, "database \"odd \"name\"\": auth_user (" + ini + ":7)"));
+  CHECK(c.databases[3].auth_user == "pgb");
+  CHECK(c.databases[3].auth_dbname == "plain");
+  CHECK(c.databases[3].auth_query == "SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
+  CHECK(c.unsupported.empty());
   CHECK(c.databases[4].name == "*");
   CHECK(c.databases[4].host == "fallback");
 }

@@ -49,6 +49,8 @@ struct database_config {
   std::string dbname;          ///< empty = same as name
   std::string user;            ///< empty = the client's user
   std::string password;        ///< empty = from auth_file
+  /// This database's own auth_user / auth_query / auth_dbname; empty = [pgbouncer]'s.
+  std::string auth_user, auth_query, auth_dbname;
   std::optional<int> pool_size, min_pool_size, reserve_pool_size, max_db_connections;
   std::optional<int> max_db_client_connections;
   std::optional<pool_mode> mode;
@@ -115,6 +117,13 @@ struct config {
   /// The rules of auth_hba_file, read with the config when auth_type = hba.
   std::shared_ptr<const hba_rules> hba;
   std::vector<std::string> admin_users, stats_users;
+  /// A user not in auth_file is looked up with auth_query, run as auth_user (whose password
+  /// is in auth_file) in the [databases] entry auth_dbname (empty = the client's database).
+  std::string auth_user;
+  std::string auth_query =
+      "SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE rolpassword END FROM "
+      "pg_authid WHERE rolname=$1 AND rolcanlogin";
+  std::string auth_dbname;
 
   // pools
   pool_mode mode = pool_mode::session;

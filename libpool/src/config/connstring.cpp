@@ -110,6 +110,12 @@ database_config parse_database_entry(const std::string& name, const std::string&
       db.user = val;
     else if (k == "password")
       db.password = val;
+    else if (k == "auth_user")
+      db.auth_user = val;
+    else if (k == "auth_query")
+      db.auth_query = val;
+    else if (k == "auth_dbname")
+      db.auth_dbname = val;
     else if (k == "pool_size")
       db.pool_size = count();
     else if (k == "min_pool_size")
@@ -134,8 +140,7 @@ database_config parse_database_entry(const std::string& name, const std::string&
       db.application_name = val;
     else {
       // Documented, accepted, not acted on yet.
-      if (k == "auth_user" || k == "auth_query" || k == "auth_dbname") {
-      } else if (k == "server_lifetime") {
+      if (k == "server_lifetime") {
         parse_duration(v);
       } else if (k == "query_wait_timeout") {
         parse_duration(v, true);

@@ -101,6 +101,12 @@ constexpr setting table[] = {
     {"auth_hba_file", text(&config::auth_hba_file), "", reload},
     {"admin_users", list(&config::admin_users), "", reload},
     {"stats_users", list(&config::stats_users), "", reload},
+    {"auth_user", text(&config::auth_user), "", reload},
+    {"auth_query", text(&config::auth_query),
+     "SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE rolpassword END FROM "
+     "pg_authid WHERE rolname=$1 AND rolcanlogin",
+     reload},
+    {"auth_dbname", text(&config::auth_dbname), "", reload},
     // pools
     {"pool_mode", pool_mode_of(&config::mode), "session", reload},
     {"max_client_conn", count(&config::max_client_conn), "100", reload},
@@ -156,14 +162,8 @@ constexpr setting table[] = {
 
     // ---- [pgbouncer], accepted but not acted on yet. Their values are not checked (the
     // type says what pgbouncer expects; the tests check it against the default).
-    {"auth_dbname", text(), "", reload},
     {"auth_ident_file", text(), "", reload},
     {"auth_ldap_options", text(), "", reload},
-    {"auth_query", text(),
-     "SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE rolpassword END FROM "
-     "pg_authid WHERE rolname=$1 AND rolcanlogin",
-     reload},
-    {"auth_user", text(), "", reload},
     {"autodb_idle_timeout", duration(), "3600", reload},
     {"cancel_wait_timeout", duration(), "10", reload},
     {"client_tls13_ciphers", text(), "", reload},

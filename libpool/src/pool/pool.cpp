@@ -28,8 +28,8 @@ void deliver_here(const std::shared_ptr<waiter>& w, server_ptr srv) {
 
 }  // namespace
 
-waiter::waiter(shard& s, wait_done d)
-    : home(s), timer(s.io), done(std::move(d)), since(clock::now()) {}
+waiter::waiter(pool& p, shard& s, wait_done d)
+    : owner(p), home(s), timer(s.io), done(std::move(d)), since(clock::now()) {}
 
 pool::pool(pool_registry& reg, shard_set& set, std::string db, std::string user, pool_settings st)
     : registry(reg),
@@ -169,7 +169,7 @@ awaitable<server_ptr> pool::acquire_idle(shard& s) {
 
 waiter* pool::wait_for_server(shard& s, wait_done done) {
   // Pooled: under contention every transaction waits, and allocates nothing for it.
-  auto w = std::allocate_shared<waiter>(pooled_allocator<waiter>{}, s, std::move(done));
+  auto w = std::allocate_shared<waiter>(pooled_allocator<waiter>{}, *this, s, std::move(done));
   const config& c = s.cfg();
   const auto never = clock::time_point::max();
   w->wait_deadline =

@@ -155,6 +155,15 @@ class pool_registry {
   /// The pool for (database entry, client user), created on first use.
   pool* get(const database_config& db, const std::string& dbname, const std::string& user,
             const config& cfg, const userlist& users, bool& created);
+  /// The pool auth_query runs on for database entry `db`: servers logged in as auth_user
+  /// that no client is ever linked to, so no client's SET or startup parameter can change
+  /// what the query sees.
+  pool* get_auth_pool(const database_config& db, const std::string& dbname,
+                      const std::string& auth_user, const config& cfg, const userlist& users);
+  /// The password auth_query found for a user auth_file lacks: that user's pools log in with
+  /// it from now on (and across reloads).
+  void remember_password(const std::string& user, const std::string& password,
+                         const config& cfg, const userlist& users);
   /// A reload: every pool takes its settings from the new configuration and userlist, or is
   /// marked removed when its database is gone.
   void reconfigure(const config& cfg, const userlist& users);
@@ -172,9 +181,17 @@ class pool_registry {
   client_counts clients;
 
  private:
+  struct pool_key {
+    std::string db, user;
+    bool for_auth = false;
+    auto operator<=>(const pool_key&) const = default;
+  };
+  pool* find_or_add(const std::string& dbname, bool for_auth, pool_settings st, bool& created);
+
   shard_set& shards_;
   std::mutex mu_;
-  std::map<std::pair<std::string, std::string>, std::unique_ptr<pool>> pools_;
+  std::map<pool_key, std::unique_ptr<pool>> pools_;
+  std::map<std::string, std::string, std::less<>> looked_up_;  ///< auth_query's passwords
 };
 
 }  // namespace sluice

@@ -5,9 +5,11 @@ namespace sluice {
 
 namespace {
 
-/// The settings of the pool for (database entry, client user).
+/// The settings of the pool for (database entry, client user). `looked_up` holds the
+/// passwords auth_query found for users that auth_file lacks.
 pool_settings settings_for(const database_config& db, const std::string& dbname,
-                           const std::string& user, const config& c, const userlist& users) {
+                           const std::string& user, const config& c, const userlist& users,
+                           const std::map<std::string, std::string, std::less<>>& looked_up) {
   pool_settings st;
   pool_target& t = st.target;
   t.host = db.host;
@@ -20,7 +22,10 @@ pool_settings settings_for(const database_config& db, const std::string& dbname,
     // needs the keys of a client that proved it (pass-through), which the pool learns when a
     // client logs in with SCRAM. The server login says which of these cannot answer what the
     // server asks.
-    if (const std::string* stored = users.find(t.user)) t.password = *stored;
+    if (const std::string* stored = users.find(t.user))
+      t.password = *stored;
+    else if (auto it = looked_up.find(t.user); it != looked_up.end())
+      t.password = it->second;
   }
   if (!db.client_encoding.empty())
     t.startup_params.emplace_back("client_encoding", db.client_encoding);
@@ -45,14 +50,25 @@ pool_settings settings_for(const database_config& db, const std::string& dbname,
   return st;
 }
 
+/// The settings of an auth_query pool: the database entry's server, logged in as auth_user
+/// with auth_file's password, never the entry's own user or password.
+pool_settings auth_settings_for(const database_config& db, const std::string& dbname,
+                                const std::string& auth_user, const config& c,
+                                const userlist& users) {
+  database_config as_auth = db;
+  as_auth.user = auth_user;
+  as_auth.password.clear();
+  pool_settings st = settings_for(as_auth, dbname, auth_user, c, users, {});
+  st.mode = pool_mode::session;  // no client ever links to one of its servers
+  return st;
+}
+
 }  // namespace
 
-pool* pool_registry::get(const database_config& db, const std::string& dbname,
-                         const std::string& user, const config& c, const userlist& users,
-                         bool& created) {
-  pool_settings st = settings_for(db, dbname, user, c, users);
+pool* pool_registry::find_or_add(const std::string& dbname, bool for_auth, pool_settings st,
+                                  bool& created) {
   std::lock_guard lk(mu_);
-  auto key = std::make_pair(dbname, st.target.user);
+  pool_key key{dbname, st.target.user, for_auth};
   auto it = pools_.find(key);
   created = it == pools_.end();
   if (!created) return it->second.get();
@@ -63,13 +79,50 @@ pool* pool_registry::get(const database_config& db, const std::string& dbname,
   return raw;
 }
 
+pool* pool_registry::get(const database_config& db, const std::string& dbname,
+                         const std::string& user, const config& c, const userlist& users,
+                         bool& created) {
+  pool_settings st;
+  {
+    std::lock_guard lk(mu_);
+    st = settings_for(db, dbname, user, c, users, looked_up_);
+  }
+  return find_or_add(dbname, false, std::move(st), created);
+}
+
+pool* pool_registry::get_auth_pool(const database_config& db, const std::string& dbname,
+                                   const std::string& auth_user, const config& c,
+                                   const userlist& users) {
+  bool created = false;
+  return find_or_add(dbname, true, auth_settings_for(db, dbname, auth_user, c, users), created);
+}
+
+void pool_registry::remember_password(const std::string& user, const std::string& password,
+                                      const config& c, const userlist& users) {
+  std::lock_guard lk(mu_);
+  auto [it, added] = looked_up_.try_emplace(user, password);
+  if (!added) {
+    if (it->second == password) return;
+    it->second = password;
+  }
+  // A password that changed in PostgreSQL: the user's pools log in with the new one, and
+  // their servers of the old one close as they come back.
+  for (auto& [key, p] : pools_) {
+    if (key.for_auth || p->user_name != user || p->removed.load()) continue;
+    if (const database_config* db = c.find_database(p->db_name))
+      p->reconfigure(settings_for(*db, p->db_name, user, c, users, looked_up_));
+  }
+}
+
 void pool_registry::reconfigure(const config& c, const userlist& users) {
   std::lock_guard lk(mu_);
   for (auto& [key, p] : pools_) {
     const database_config* db = c.find_database(p->db_name);
     pool_settings st;
     // The pool's key user is the server login user: the client's unless the entry names one.
-    if (db) st = settings_for(*db, p->db_name, p->user_name, c, users);
+    if (db)
+      st = key.for_auth ? auth_settings_for(*db, p->db_name, p->user_name, c, users)
+                        : settings_for(*db, p->db_name, p->user_name, c, users, looked_up_);
     if (!db || st.target.user != p->user_name) {
       // Gone, or now logging in as someone else (a new pool will serve new clients): its
       // clients are refused, and its servers close as they come back.

@@ -297,6 +297,66 @@ awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::s
   }
 }
 
+awaitable<auth_lookup> server_auth_query(server_conn& s, std::string_view sql,
+                                         std::string_view user) {
+  // Extended protocol: the user name travels as a parameter, never spliced into the SQL.
+  auth_lookup r;
+  pgwire::byte_buffer out;
+  const std::optional<std::string_view> params[] = {user};
+  pgwire::write_parse(out, "", sql);
+  pgwire::write_bind(out, "", "", params);
+  pgwire::write_execute(out, "");
+  pgwire::write_sync(out);
+  auto [wec, wn] = co_await asio::async_write(s.sock, asio::buffer(out), nothrow);
+  if (wec) {
+    const error_code& ec = wec;
+    r.error = ec.message();
+    co_return r;
+  }
+  bool failed = false, have_row = false;
+  for (;;) {
+    pgwire::frame f;
+    const error_code ec = co_await read_message(s, f, 1u << 20);
+    if (ec) {
+      r.error = ec.message();
+      co_return r;
+    }
+    switch (f.tag) {
+      case pgwire::be::error_response:
+        failed = true;
+        r.error = error_text(f);
+        break;
+      case pgwire::be::data_row: {
+        pgwire::data_row_msg row;
+        if (pgwire::decode(f, row) != pgwire::errc::ok || row.columns.size() != 2) {
+          failed = true;
+          r.error = "auth_query must return two columns (user name, password)";
+        } else if (!have_row) {
+          have_row = true;
+          if (row.columns[1])
+            r.password = std::string(reinterpret_cast<const char*>(row.columns[1]->data()),
+                                     row.columns[1]->size());
+        }
+        break;
+      }
+      case pgwire::be::ready_for_query: {
+        pgwire::ready_for_query_msg m;
+        const bool idle = pgwire::decode(f, m) == pgwire::errc::ok && m.status == 'I';
+        consume(s, f);
+        r.reusable = idle && s.rbuf.empty();
+        if (!idle && r.error.empty()) r.error = "server left in a transaction";
+        r.ok = r.reusable && !failed;
+        r.found = r.ok && have_row;
+        if (!r.found) r.password.reset();
+        co_return r;
+      }
+      default:  // ParseComplete, BindComplete, CommandComplete, notices, ParameterStatus
+        break;
+    }
+    consume(s, f);
+  }
+}
+
 awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint32_t pid,
                             std::uint32_t secret) {
   stream_socket sock(io);

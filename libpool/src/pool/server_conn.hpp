@@ -74,6 +74,18 @@ awaitable<login_result> server_login(server_conn& s, config_ptr cfg,
 /// Sends one simple query and reads until ReadyForQuery; ParameterStatus updates s.params.
 /// Returns false (and the error text) if the server failed or the status is not idle.
 awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::string* error);
+/// What auth_query said about a user.
+struct auth_lookup {
+  bool ok = false;        ///< the query ran
+  bool reusable = false;  ///< the server is idle and in sync: it can go back to its pool
+  bool found = false;     ///< it returned a row
+  std::optional<std::string> password;  ///< nullopt: no row, or a NULL password
+  std::string error;      ///< why it did not run
+};
+/// Runs auth_query (one $1 parameter, the user name) with the extended protocol and reads
+/// until ReadyForQuery. The first row's second column is the password.
+awaitable<auth_lookup> server_auth_query(server_conn& s, std::string_view sql,
+                                         std::string_view user);
 /// Applies TCP_NODELAY, the keepalive settings and tcp_user_timeout to a TCP socket.
 void apply_tcp_options(int fd, const config& cfg);
 /// Applies tcp_socket_buffer. Only before the connection exists (a socket about to connect,

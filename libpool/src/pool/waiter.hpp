@@ -11,6 +11,7 @@
 namespace sluice {
 
 struct shard;
+struct pool;
 
 /// Why a wait for a server ended without one: what the client is told.
 struct wait_error {
@@ -32,7 +33,8 @@ struct wait_done {
 
 /// A client waiting for a server. Shared so a hand-off in flight keeps it alive.
 struct waiter {
-  waiter(shard& s, wait_done d);
+  waiter(pool& p, shard& s, wait_done d);
+  pool& owner;  ///< the pool it waits in
   shard& home;
   asio::steady_timer timer;  ///< expires at the next deadline; cancelled on delivery
   wait_done done;            ///< called once, on the home shard, from the timer's handler

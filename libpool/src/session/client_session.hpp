@@ -88,11 +88,18 @@ struct client_session : client_link {
   // ---- login.cpp
   static awaitable<void> main(self_ptr self);
   awaitable<bool> login(const self_ptr& self);
-  /// Queues for a server (the pool's first, during login) until one comes or the wait fails.
-  awaitable<server_ptr> wait_in_queue(const self_ptr& self, wait_error& error);
-  awaitable<bool> authenticate(const config& c, const std::string& user,
+  /// Queues for a server of p (during login) until one comes or the wait fails.
+  awaitable<server_ptr> wait_in_queue(const self_ptr& self, pool& p, wait_error& error);
+  awaitable<bool> authenticate(const self_ptr& self, const config& c, const std::string& user,
                                const std::string& database,
                                std::optional<pgwire::scram_keys>& keys);
+  /// The password of a user auth_file lacks, from auth_query run as auth_user on a server of
+  /// its own pool; nullopt if none is configured, the user has none, or the query failed
+  /// (logged). When no server could be had for the query, `no_server` says why.
+  awaitable<std::optional<std::string>> look_up_password(const self_ptr& self, const config& c,
+                                                          const std::string& user,
+                                                          const std::string& database,
+                                                          wait_error& no_server);
   /// auth_type = hba: how this client must authenticate per the first matching rule; when it
   /// is refused, `why` says so (and the result is auth_type::hba).
   auth_type hba_method(const config& c, const std::string& user, const std::string& database,

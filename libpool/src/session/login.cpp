@@ -121,8 +121,57 @@ awaitable<pgwire::frame_result> client_session::read_message() {
       [](pgwire::bytes_view b) { return pgwire::frame_message(b, pgwire::max_startup_packet); });
 }
 
+awaitable<std::optional<std::string>> client_session::look_up_password(
+    const self_ptr& self, const config& c, const std::string& user, const std::string& database,
+    wait_error& no_server) {
+  // The database's own auth settings win over [pgbouncer]'s.
+  const database_config* db = c.find_database(database);
+  auto pick = [&](std::string database_config::*own,
+                  const std::string& global) -> const std::string& {
+    return db && !(db->*own).empty() ? db->*own : global;
+  };
+  const std::string& auth_user = pick(&database_config::auth_user, c.auth_user);
+  if (auth_user.empty()) {
+    log::info("{} login failed: no such user in auth_file", prefix());
+    co_return std::nullopt;
+  }
+  const std::string& auth_dbname = pick(&database_config::auth_dbname, c.auth_dbname);
+  const std::string& query = pick(&database_config::auth_query, c.auth_query);
+  const std::string& lookup_db = auth_dbname.empty() ? database : auth_dbname;
+  const database_config* entry = auth_dbname.empty() ? db : c.find_database(auth_dbname);
+  if (!entry) {
+    log::warning("{} auth_query: no [databases] entry for database \"{}\"", prefix(), lookup_db);
+    co_return std::nullopt;
+  }
+  pool* auth_pool = registry.get_auth_pool(*entry, lookup_db, auth_user, c, sh.users());
+  server_ptr s = co_await auth_pool->acquire_idle(sh);
+  if (!s) {
+    s = co_await wait_in_queue(self, *auth_pool, no_server);
+  }
+  if (!s) {
+    if (!closing)
+      log::warning("{} auth_query as {} in {} got no server: {}", prefix(), auth_user, lookup_db,
+                   no_server.message);
+    co_return std::nullopt;
+  }
+  const auth_lookup r = co_await server_auth_query(*s, query, user);
+  if (r.reusable)
+    auth_pool->release(std::move(s), sh);
+  else
+    auth_pool->discard(std::move(s), sh, fmt::format("auth_query failed: {}", r.error));
+  if (!r.ok) {
+    log::warning("{} auth_query as {} in {} failed: {}", prefix(), auth_user, lookup_db, r.error);
+  } else if (!r.found) {
+    log::info("{} login failed: auth_query found no such user", prefix());
+  } else if (!r.password) {
+    log::info("{} login failed: auth_query found no valid password", prefix());
+  }
+  co_return r.password;
+}
+
 /// Verifies the client per auth_type; SCRAM keys it proved end up in `keys`.
-awaitable<bool> client_session::authenticate(const config& c, const std::string& user,
+awaitable<bool> client_session::authenticate(const self_ptr& self, const config& c,
+                                             const std::string& user,
                                              const std::string& database,
                                              std::optional<pgwire::scram_keys>& keys) {
   auth_type how = c.auth;
@@ -155,12 +204,25 @@ awaitable<bool> client_session::authenticate(const config& c, const std::string&
           "0A000", fmt::format("auth_type {} is not supported by this version", to_string(c.auth)));
       co_return false;
   }
-  const std::string* stored = sh.users().find(user);
   const std::string fail_msg = fmt::format("password authentication failed for user \"{}\"", user);
+  const std::string* stored = sh.users().find(user);
+  std::optional<std::string> looked_up;
   if (!stored) {
-    log::info("{} login failed: no such user in auth_file", prefix());
-    co_await send_error("FATAL", "28P01", fail_msg);
-    co_return false;
+    // Not in auth_file: ask PostgreSQL, as auth_user, if one is configured.
+    wait_error no_server;
+    looked_up = co_await look_up_password(self, c, user, database, no_server);
+    if (closing) {
+      co_return false;
+    }
+    if (!looked_up) {
+      // No server to ask is not a wrong password: say what went wrong.
+      if (!no_server.message.empty())
+        co_await send_error("FATAL", no_server.sqlstate, no_server.message);
+      else
+        co_await send_error("FATAL", "28P01", fail_msg);
+      co_return false;
+    }
+    stored = &*looked_up;
   }
   pgwire::client_authenticator auth(method, user, *stored);
   auto step = auth.start();
@@ -190,10 +252,13 @@ awaitable<bool> client_session::authenticate(const config& c, const std::string&
     consume(r.msg.size);
   }
   keys = auth.keys();
+  // The client proved the looked-up password: its pools log in to PostgreSQL with it.
+  if (looked_up) registry.remember_password(user, *looked_up, c, sh.users());
   co_return true;
 }
 
-awaitable<server_ptr> client_session::wait_in_queue(const self_ptr& self, wait_error& error) {
+awaitable<server_ptr> client_session::wait_in_queue(const self_ptr& self, pool& p,
+                                                    wait_error& error) {
   // The pool's callback fires a timer this coroutine waits on.
   struct result {
     explicit result(asio::io_context& io) : event(io) {}
@@ -210,7 +275,7 @@ awaitable<server_ptr> client_session::wait_in_queue(const self_ptr& self, wait_e
     res.done = true;
     res.event.cancel();
   };
-  wait_ = pool_->wait_for_server(sh, wait_done{wake, r});
+  wait_ = p.wait_for_server(sh, wait_done{wake, r});
   watch_while_queued(self);
   while (!r->done) {
     r->event.expires_at(clock::time_point::max());
@@ -313,7 +378,7 @@ awaitable<bool> client_session::login(const self_ptr& self) {
   }
   // Authenticate before saying whether the database exists, as pgbouncer does.
   std::optional<pgwire::scram_keys> keys;
-  const bool authenticated = co_await authenticate(c, user_name, db_name, keys);
+  const bool authenticated = co_await authenticate(self, c, user_name, db_name, keys);
   if (!authenticated) {
     co_return false;
   }
@@ -367,7 +432,7 @@ awaitable<bool> client_session::login(const self_ptr& self) {
     wait_error error;
     server_ptr s = co_await pool_->acquire_idle(sh);
     if (!s) {
-      s = co_await wait_in_queue(self, error);
+      s = co_await wait_in_queue(self, *pool_, error);
     }
     if (!s) {
       if (closing) {  // killed (client_login_timeout) or gone while queued

@@ -183,7 +183,7 @@ void client_session::leave_queue() {
   if (!wait_) return;
   waiter* w = wait_;
   wait_ = nullptr;  // the wait still ends through its callback, which sees the session closing
-  pool_->cancel_wait(*w);
+  w->owner.cancel_wait(*w);
 }
 
 namespace {
