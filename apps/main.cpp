@@ -186,32 +186,6 @@ int check_config(const std::string& path) {
   return 0;
 }
 
-/// SIGHUP: reads and validates the whole config and its auth_file; on success the pooler
-/// switches to them and the log says what changed; on failure every error is logged and
-/// nothing changes.
-void reload(sluice::pooler& p, const std::string& path, sluice::config_ptr& current) {
-  std::shared_ptr<sluice::config> next;
-  std::shared_ptr<sluice::userlist> users;
-  try {
-    next = std::make_shared<sluice::config>(sluice::load_config(path));
-    users = std::make_shared<sluice::userlist>(
-        next->auth_file.empty() ? sluice::userlist{} : sluice::load_userlist(next->auth_file));
-  } catch (const sluice::config_error& e) {
-    for (const auto& one : e.all()) sluice::log::error("reload failed, keeping the old config: {}", one);
-    return;
-  } catch (const std::exception& e) {
-    sluice::log::error("reload failed, keeping the old config: {}", e.what());
-    return;
-  }
-  const sluice::config_diff d = sluice::diff_configs(*current, *next);
-  for (const auto& name : d.needs_restart)
-    sluice::log::warning("reload: {} changed, which takes effect only after a restart", name);
-  p.reload(next, users);
-  sluice::log::info("reload: {}", d.changes.empty() ? std::string("no settings changed")
-                                                     : fmt::format("{}", fmt::join(d.changes, "; ")));
-  current = next;
-}
-
 int main(int argc, char** argv) {
   options opt;
   if (const int rc = parse_args(argc, argv, opt); rc >= 0) return rc;
@@ -277,7 +251,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::thread([&pooler, sigs, path = opt.config, current = sluice::config_ptr(cfg)]() mutable {
+  std::thread([&pooler, sigs]() {
     for (;;) {
       int sig = 0;
       if (sigwait(&sigs, &sig) != 0) continue;
@@ -297,7 +271,7 @@ int main(int argc, char** argv) {
         case SIGHUP:
           sluice::log::reopen();
           sluice::log::info("got SIGHUP, re-reading config");
-          reload(*pooler, path, current);
+          pooler->reload_files();
           break;
         default:
           sluice::log::warning("got signal {}: PAUSE/RESUME are not supported by this version", sig);

@@ -99,6 +99,12 @@ void write_data_row(byte_buffer& out, std::span<const std::optional<std::string_
 void write_command_complete(byte_buffer& out, std::string_view tag) {
   message_writer(out, 'C').cstr(tag);
 }
+void write_bare(byte_buffer& out, char tag) { message_writer(out, tag); }
+void write_parameter_description(byte_buffer& out, std::span<const std::int32_t> oids) {
+  message_writer w(out, 't');
+  w.i16(static_cast<std::int16_t>(oids.size()));
+  for (const std::int32_t oid : oids) w.i32(oid);
+}
 
 void write_startup(byte_buffer& out,
                    std::span<const std::pair<std::string_view, std::string_view>> params) {

@@ -427,3 +427,17 @@ TEST_CASE("write_describe, write_close, write_execute, write_sync, write_flush b
   CHECK(sync == bytes{'S', 0, 0, 0, 4});
   CHECK(flush == bytes{'H', 0, 0, 0, 4});
 }
+
+TEST_CASE("write_bare and write_parameter_description bytes and round trip", "[writer][extended]") {
+  bytes out;
+  pgwire::write_bare(out, pgwire::be::parse_complete);
+  pgwire::write_bare(out, pgwire::be::no_data);
+  CHECK(out == bytes{'1', 0, 0, 0, 4, 'n', 0, 0, 0, 4});
+
+  bytes pd;
+  const std::int32_t oids[] = {25};
+  pgwire::write_parameter_description(pd, oids);
+  CHECK(pd == wire::msg('t', body{}.i16(1).i32(25)));
+  const auto m = round_trip<pgwire::parameter_description_msg>(pd);
+  CHECK(m.nparams == 1);
+}

@@ -61,6 +61,11 @@ struct column_desc {
 void write_row_description(byte_buffer& out, std::span<const column_desc> cols);
 void write_data_row(byte_buffer& out, std::span<const std::optional<std::string_view>> values);
 void write_command_complete(byte_buffer& out, std::string_view tag);
+/// A message without a body: ParseComplete, BindComplete, CloseComplete, NoData,
+/// EmptyQueryResponse, PortalSuspended (tags in messages.hpp, namespace be).
+void write_bare(byte_buffer& out, char tag);
+/// ParameterDescription with these parameter type OIDs.
+void write_parameter_description(byte_buffer& out, std::span<const std::int32_t> oids);
 
 // ---- frontend messages (sluice as a client of PostgreSQL)
 

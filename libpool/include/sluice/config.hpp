@@ -186,6 +186,8 @@ struct config {
   /// Keys pgbouncer documents that this version accepts without acting on them, with where
   /// they were set. main() logs one WARNING per entry at startup.
   std::vector<std::string> unsupported;
+  /// The values those keys were given, by key (SHOW CONFIG shows them as set).
+  std::map<std::string, std::string> unbound_values;
 
   /// The entry for a database name: exact match, else "*", else nullptr.
   const database_config* find_database(const std::string& name) const noexcept;
@@ -197,6 +199,14 @@ struct config {
 };
 
 using config_ptr = std::shared_ptr<const config>;
+
+/// One row of SHOW CONFIG.
+struct setting_row {
+  std::string key, value, default_value;
+  bool changeable = false;  ///< a RELOAD (or SET) applies a new value
+};
+/// Every setting of [pgbouncer] and [sluice] with its value in c, as SHOW CONFIG lists them.
+std::vector<setting_row> show_config(const config& c);
 
 /// Parses a pgbouncer.ini (with %include). Throws config_error with file:line on any error:
 /// unknown section or key, bad value, missing required key. It reads the whole file before

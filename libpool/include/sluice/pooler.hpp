@@ -3,6 +3,8 @@
 /// The pooler as the executable sees it: start, stop, wait. Asio stays behind this header.
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "sluice/config.hpp"
 
@@ -12,6 +14,14 @@ enum class shutdown_mode {
   wait_for_servers,  ///< stop accepting, let transactions in flight finish, exit (SIGINT)
   wait_for_clients,  ///< stop accepting, exit when the last client has left (SIGTERM)
   immediate,         ///< exit now (second signal, SIGQUIT)
+};
+
+/// What a reload from the files did.
+struct reload_result {
+  bool ok = false;
+  std::vector<std::string> errors;         ///< "file:line: message", when !ok
+  std::vector<std::string> changes;        ///< as the log line lists them
+  std::vector<std::string> needs_restart;  ///< changed settings only a restart applies
 };
 
 class pooler {
@@ -31,6 +41,10 @@ class pooler {
   /// takes its new limits and target. Settings that only a restart changes keep their old
   /// effect. No client is dropped. Thread-safe.
   virtual void reload(config_ptr cfg, std::shared_ptr<const userlist> users) = 0;
+  /// SIGHUP and the console's RELOAD: reads and validates the configuration file and its
+  /// auth_file again; on success switches to them (reload() above) and logs what changed; on
+  /// failure logs every error and changes nothing. Thread-safe.
+  virtual reload_result reload_files() = 0;
 };
 
 std::unique_ptr<pooler> make_pooler(config_ptr cfg, std::shared_ptr<const userlist> users);

@@ -264,8 +264,36 @@ parsed_value parse_value(const setting& s, const value_ctx& v) {
   return std::string(trim(v.value));  // not reached: the switch covers every value_type
 }
 
+namespace {
+
+/// A member's value as SHOW CONFIG prints it.
+struct show_value {
+  const config& cfg;
+  const setting& row;
+  std::string operator()(std::monostate) const {
+    auto it = cfg.unbound_values.find(std::string(row.name));
+    return it == cfg.unbound_values.end() ? std::string(row.default_text) : it->second;
+  }
+  std::string operator()(std::string config::*m) const { return cfg.*m; }
+  std::string operator()(std::vector<std::string> config::*m) const {
+    return fmt::format("{}", fmt::join(cfg.*m, ","));
+  }
+  std::string operator()(int config::*m) const {
+    return row.value.type == value_type::octal_mode ? fmt::format("0{:o}", cfg.*m)
+                                                    : std::to_string(cfg.*m);
+  }
+  std::string operator()(std::uint32_t config::*m) const { return std::to_string(cfg.*m); }
+  std::string operator()(double config::*m) const { return fmt::format("{:g}", cfg.*m); }
+  std::string operator()(bool config::*m) const { return cfg.*m ? "1" : "0"; }
+  std::string operator()(pool_mode config::*m) const { return to_string(cfg.*m); }
+  std::string operator()(auth_type config::*m) const { return to_string(cfg.*m); }
+};
+
+}  // namespace
+
 void apply(const setting& s, config& cfg, const value_ctx& v) {
   if (!s.acted_on()) {
+    cfg.unbound_values[std::string(s.name)] = std::string(trim(v.value));
     // An empty value is PgBouncer's "not set": nothing to warn about.
     if (!v.value.empty())
       cfg.unsupported.push_back(fmt::format("{} ({})", s.name, where(v.file, v.line)));
@@ -276,3 +304,18 @@ void apply(const setting& s, config& cfg, const value_ctx& v) {
 }
 
 }  // namespace sluice::config_detail
+
+namespace sluice {
+
+std::vector<setting_row> show_config(const config& c) {
+  using namespace config_detail;
+  std::vector<setting_row> rows;
+  for (const setting& s : all_settings()) {
+    if (s.name == "service_name") continue;  // pgbouncer's Windows-only alias: not listed
+    rows.push_back({std::string(s.name), std::visit(show_value{c, s}, s.value.target),
+                    std::string(s.default_text), s.reloadable});
+  }
+  return rows;
+}
+
+}  // namespace sluice

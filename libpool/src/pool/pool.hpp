@@ -142,6 +142,8 @@ class client_counts {
   const char* admit(const std::string& db, const std::string& user, int db_limit, int user_limit);
   /// The client admitted for (db, user) has gone.
   void leave(const std::string& db, const std::string& user);
+  int db_count(const std::string& db);
+  int user_count(const std::string& user);
 
  private:
   std::mutex mu_;

@@ -183,6 +183,18 @@ void client_counts::leave(const std::string& db, const std::string& user) {
   if (auto it = by_user_.find(user); it != by_user_.end() && --it->second <= 0) by_user_.erase(it);
 }
 
+int client_counts::db_count(const std::string& db) {
+  std::lock_guard lk(mu_);
+  auto it = by_db_.find(db);
+  return it == by_db_.end() ? 0 : it->second;
+}
+
+int client_counts::user_count(const std::string& user) {
+  std::lock_guard lk(mu_);
+  auto it = by_user_.find(user);
+  return it == by_user_.end() ? 0 : it->second;
+}
+
 void pool_registry::clear() {
   std::lock_guard lk(mu_);
   pools_.clear();

@@ -18,7 +18,7 @@
 namespace sluice {
 
 void runtime::start_listeners() {
-  const config& c = cfg();
+  const config& c = *cfg_;
   asio::io_context& io = shards_.at(0).io;
   auto open_tcp = [&](const asio::ip::tcp::endpoint& ep) {
     auto l = std::make_unique<listener>(io, false);

@@ -20,6 +20,7 @@ runtime::runtime(config_ptr cfg, std::shared_ptr<const userlist> users)
   if (n <= 0) n = int(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i)
     shards_.shards.push_back(std::make_unique<shard>(shards_, i, cfg_, users_));
+  shards_.console = &console_;
 }
 
 runtime::~runtime() {
@@ -59,6 +60,38 @@ void runtime::start() {
     });
   }
   log::info("process up: sluice {}, {} shard(s)", SLUICE_VERSION, shards_.size());
+}
+
+reload_result runtime::reload_files() {
+  std::lock_guard lk(reload_mu_);
+  reload_result r;
+  std::shared_ptr<config> next;
+  std::shared_ptr<userlist> users;
+  try {
+    next = std::make_shared<config>(load_config(cfg_->file));
+    users = std::make_shared<userlist>(next->auth_file.empty() ? userlist{}
+                                                               : load_userlist(next->auth_file));
+  } catch (const config_error& e) {
+    r.errors = e.all();
+  } catch (const std::exception& e) {
+    r.errors.emplace_back(e.what());
+  }
+  if (!r.errors.empty()) {
+    for (const auto& one : r.errors) log::error("reload failed, keeping the old config: {}", one);
+    return r;
+  }
+  config_diff d = diff_configs(*cfg_, *next);
+  for (const auto& name : d.needs_restart)
+    log::warning("reload: {} changed, which takes effect only after a restart", name);
+  reload(next, users);
+  log::info("reload: {}", d.changes.empty() ? std::string("no settings changed")
+                                            : fmt::format("{}", fmt::join(d.changes, "; ")));
+  cfg_ = std::move(next);
+  users_ = std::move(users);
+  r.ok = true;
+  r.changes = std::move(d.changes);
+  r.needs_restart = std::move(d.needs_restart);
+  return r;
 }
 
 void runtime::reload(config_ptr cfg, std::shared_ptr<const userlist> users) {

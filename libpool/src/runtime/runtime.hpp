@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "admin/admin.hpp"
+#include "control/control.hpp"
 #include "pool/pool.hpp"
 #include "shard/shard.hpp"
 #include "sluice/pooler.hpp"
@@ -22,8 +24,7 @@ class runtime final : public pooler {
   void shutdown(shutdown_mode mode) override;
   int shards() const override { return int(shards_.size()); }
   void reload(config_ptr cfg, std::shared_ptr<const userlist> users) override;
-
-  const config& cfg() const noexcept { return *cfg_; }
+  reload_result reload_files() override;
 
  private:
   struct listener;
@@ -33,12 +34,16 @@ class runtime final : public pooler {
   void shutdown_poll();
   void stop_all();
 
+  std::mutex reload_mu_;  // one reload at a time; guards cfg_ and users_ after start
   config_ptr cfg_;
   std::shared_ptr<const userlist> users_;
   // Declared before the registry: pools hold idle servers whose sockets belong to the
   // shards' io_contexts, so the registry goes first.
   shard_set shards_;
   pool_registry registry_{shards_};
+  control control_{shards_, registry_, [this] { return reload_files(); },
+                   [this](shutdown_mode m) { shutdown(m); }};
+  admin_console console_{control_};
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopping_done_{false};

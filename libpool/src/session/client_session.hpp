@@ -17,6 +17,7 @@
 #include "pgwire/framer.hpp"
 #include "pgwire/scanner.hpp"
 #include "pool/pool.hpp"
+#include "session/console.hpp"
 #include "shard/shard.hpp"
 
 namespace sluice {
@@ -28,9 +29,12 @@ struct client_session : client_link {
   shard& sh;
   stream_socket sock;
   const bool is_unix;
+  std::uint64_t id = 0;  ///< stable, process-wide (SHOW CLIENTS "id", KILL_CLIENT)
   std::string addr, user_name;
   std::unique_ptr<std::string> login_db;  ///< the database asked for, until pool_ is known
   pool* pool_ = nullptr;
+  /// A client of the admin console (`pgbouncer` database): who it is. It has no pool.
+  std::unique_ptr<console_user> console;
   server_ptr srv;
   /// Queued for a server: the pool's waiter, for cancel_wait (query_wait_timeout applies
   /// then, not the idle timeouts).
@@ -88,6 +92,10 @@ struct client_session : client_link {
   // ---- login.cpp
   static awaitable<void> main(self_ptr self);
   awaitable<bool> login(const self_ptr& self);
+  /// The rest of a login to the `pgbouncer` database: who may, and the welcome.
+  awaitable<bool> console_login(const self_ptr& self, const config& c);
+  /// console.cpp: the admin console's message loop, until the client leaves.
+  static awaitable<void> run_console(self_ptr self, console_user who);
   /// Queues for a server of p (during login) until one comes or the wait fails.
   awaitable<server_ptr> wait_in_queue(const self_ptr& self, pool& p, wait_error& error);
   awaitable<bool> authenticate(const self_ptr& self, const config& c, const std::string& user,
@@ -107,7 +115,8 @@ struct client_session : client_link {
   template <class FrameFn>
   awaitable<pgwire::frame_result> read_packet(FrameFn frame_fn);
   awaitable<pgwire::frame_result> read_startup();
-  awaitable<pgwire::frame_result> read_message();
+  /// A typed message of at most max_len bytes (the login's limit unless told otherwise).
+  awaitable<pgwire::frame_result> read_message(std::uint32_t max_len = pgwire::max_startup_packet);
   void consume(std::size_t n) { cbuf.erase(cbuf.begin(), cbuf.begin() + std::ptrdiff_t(n)); }
 
   // ---- relay.cpp: the client chain and the server chain

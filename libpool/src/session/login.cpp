@@ -88,7 +88,10 @@ auth_type client_session::hba_method(const config& c, const std::string& user,
 // capture: a capture lives in the closure object, which may die before the frame does.
 awaitable<void> client_session::main(self_ptr self) {
   const bool logged_in = co_await self->login(self);
-  if (logged_in) {
+  if (logged_in && self->console) {
+    const console_user who = *self->console;
+    co_await run_console(self, who);
+  } else if (logged_in) {
     start_relay(std::move(self));
     co_return;
   }
@@ -116,9 +119,8 @@ awaitable<pgwire::frame_result> client_session::read_startup() {
   return read_packet(pgwire::frame_startup);
 }
 
-awaitable<pgwire::frame_result> client_session::read_message() {
-  return read_packet(
-      [](pgwire::bytes_view b) { return pgwire::frame_message(b, pgwire::max_startup_packet); });
+awaitable<pgwire::frame_result> client_session::read_message(std::uint32_t max_len) {
+  return read_packet([max_len](pgwire::bytes_view b) { return pgwire::frame_message(b, max_len); });
 }
 
 awaitable<std::optional<std::string>> client_session::look_up_password(
@@ -257,6 +259,60 @@ awaitable<bool> client_session::authenticate(const self_ptr& self, const config&
   co_return true;
 }
 
+awaitable<bool> client_session::console_login(const self_ptr& self, const config& c) {
+  auto listed = [&](const std::vector<std::string>& names) {
+    return std::find(names.begin(), names.end(), user_name) != names.end();
+  };
+  const bool admin = listed(c.admin_users), stats = listed(c.stats_users);
+  console_user who;
+  who.name = user_name;
+  who.session_id = id;
+  // Over the Unix socket, user pgbouncer from the OS user sluice runs as needs no password.
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (is_unix && user_name == "pgbouncer" &&
+      ::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+      cred.uid == ::getuid()) {
+    who.admin = true;
+    if (c.log_connections) log::info("{} pgbouncer access from unix socket", prefix());
+  } else {
+    if (c.auth != auth_type::any) {
+      std::optional<pgwire::scram_keys> keys;
+      const bool authenticated = co_await authenticate(self, c, user_name, "pgbouncer", keys);
+      if (!authenticated) {
+        co_return false;
+      }
+    }
+    if (!admin && !stats) {
+      co_await fatal("08P01", "not allowed");
+      co_return false;
+    }
+    who.admin = admin;
+  }
+  pgwire::byte_buffer out;
+  pgwire::write_auth_ok(out);
+  const std::pair<std::string_view, std::string_view> params[] = {
+      {"server_version", SLUICE_VERSION "/sluice"},
+      {"client_encoding", "UTF8"},
+      {"server_encoding", "UTF8"},
+      {"DateStyle", "ISO"},
+      {"TimeZone", "GMT"},
+      {"standard_conforming_strings", "on"},
+      {"is_superuser", "on"},
+  };
+  for (const auto& [k, v] : params) pgwire::write_parameter_status(out, k, v);
+  new_cancel_key(key_pid, key_secret);
+  pgwire::write_backend_key_data(out, key_pid, key_secret);
+  pgwire::write_ready_for_query(out, 'I');
+  auto [ec, n] = co_await asio::async_write(sock, asio::buffer(out), nothrow);
+  if (ec) {
+    co_return false;
+  }
+  console = std::make_unique<console_user>(std::move(who));
+  logged_in = true;
+  co_return true;
+}
+
 awaitable<server_ptr> client_session::wait_in_queue(const self_ptr& self, pool& p,
                                                     wait_error& error) {
   // The pool's callback fires a timer this coroutine waits on.
@@ -373,8 +429,8 @@ awaitable<bool> client_session::login(const self_ptr& self) {
     co_return false;
   }
   if (db_name == "pgbouncer") {
-    co_await fatal("0A000", "the admin console is not available in this version of sluice");
-    co_return false;
+    const bool ok = co_await console_login(self, c);
+    co_return ok;
   }
   // Authenticate before saying whether the database exists, as pgbouncer does.
   std::optional<pgwire::scram_keys> keys;

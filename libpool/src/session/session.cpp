@@ -225,6 +225,7 @@ void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is
   if (!is_unix) apply_tcp_options(fd, c);
   auto cs = std::make_shared<client_session>(registry, s, std::move(sock), is_unix);
   cs->addr = peer_string(fd, is_unix);
+  cs->id = s.set.next_id.fetch_add(1);
   cs->link_into(s.clients);
   s.set.client_count.fetch_add(1);
   asio::co_spawn(s.io, client_session::main(std::move(cs)), asio::detached);

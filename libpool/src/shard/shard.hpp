@@ -22,6 +22,7 @@
 namespace sluice {
 
 struct shard;
+struct console_backend;
 
 /// Work sent to a shard from another thread.
 struct mail {
@@ -87,6 +88,10 @@ struct shard_set {
   std::atomic<int> client_count{0};           ///< client sockets open, all shards
   std::atomic<bool> refuse_new_links{false};  ///< SHUTDOWN WAIT_FOR_SERVERS in progress
   std::atomic<std::uint64_t> next_id{1};      ///< ids for "S-0x..." log prefixes
+  /// What the admin console's statements mean (admin/); installed before the shards start.
+  console_backend* console = nullptr;
+  std::atomic<bool> paused{false};     ///< PAUSE without a database: no server is handed out
+  std::atomic<bool> suspended{false};  ///< SUSPEND: no socket is read
 
   std::size_t size() const noexcept { return shards.size(); }
   shard& at(std::size_t i) noexcept { return *shards[i]; }

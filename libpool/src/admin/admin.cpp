@@ -1,0 +1,138 @@
+// The console's statements: parsing, who may run what, and the dispatch to the handlers.
+#include "admin/admin.hpp"
+
+#include <fmt/format.h>
+
+#include <cctype>
+
+#include "sluice/log.hpp"
+
+namespace sluice {
+
+namespace {
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool is_word_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+/// The next word of s (letters, digits, '_'), consumed; empty if s does not start with one.
+std::string_view next_word(std::string_view& s) {
+  s = trim(s);
+  std::size_t n = 0;
+  while (n < s.size() && is_word_char(s[n])) ++n;
+  std::string_view w = s.substr(0, n);
+  s.remove_prefix(n);
+  return w;
+}
+
+}  // namespace
+
+bool parse_admin_statement(std::string_view sql, std::string& verb, std::string& what,
+                           std::string& arg) {
+  std::string_view rest = trim(sql);
+  verb = upper(next_word(rest));
+  what.clear();
+  if (verb.empty()) return false;
+  if (verb == "SHOW" || verb == "SELECT") {
+    verb = "SHOW";  // SELECT x is SHOW x, for clients that only know how to SELECT
+    what = upper(next_word(rest));
+    if (what.empty()) return false;
+  }
+  if (!rest.empty() && !std::isspace(static_cast<unsigned char>(rest.front())) &&
+      verb != "SET")
+    return false;  // "PAUSE(" and the like
+  arg = std::string(trim(rest));
+  return true;
+}
+
+// ---------------------------------------------------------------------------- result_builder
+
+result_builder& result_builder::col(std::string name, std::int32_t oid) {
+  r_.columns.push_back({std::move(name), oid});
+  return *this;
+}
+result_builder& result_builder::row() {
+  r_.rows.emplace_back();
+  r_.rows.back().reserve(r_.columns.size());
+  return *this;
+}
+result_builder& result_builder::add(std::string v) {
+  r_.rows.back().emplace_back(std::move(v));
+  return *this;
+}
+result_builder& result_builder::null() {
+  r_.rows.back().emplace_back(std::nullopt);
+  return *this;
+}
+console_result result_builder::done(std::string tag) {
+  for (const auto& row : r_.rows)
+    if (row.size() != r_.columns.size()) {
+      // A handler that forgot a column: fail loudly instead of sending a malformed row.
+      return console_result::failure(
+          "XX000", fmt::format("internal error: a row has {} values for {} columns", row.size(),
+                               r_.columns.size()));
+    }
+  r_.tag = std::move(tag);
+  return std::move(r_);
+}
+
+// ---------------------------------------------------------------------------- dispatch
+
+admin_console::admin_console(control& ctl) : ctl_(ctl) {
+  shows_ = {
+      {"HELP", {&admin_console::show_help, false, ""}},
+      {"VERSION", {&admin_console::show_version, false, ""}},
+      {"CONFIG", {&admin_console::show_config, false, ""}},
+      {"STATE", {&admin_console::show_state, false, ""}},
+      {"LISTS", {&admin_console::show_lists, false, ""}},
+      {"DNS_HOSTS", {&admin_console::show_dns_hosts, false, ""}},
+      {"DNS_ZONES", {&admin_console::show_dns_zones, false, ""}},
+      {"PEERS", {&admin_console::show_peers, false, ""}},
+      {"PEER_POOLS", {&admin_console::show_peer_pools, false, ""}},
+      {"POOLS", {&admin_console::show_pools, false, ""}},
+      {"DATABASES", {&admin_console::show_databases, false, ""}},
+      {"USERS", {&admin_console::show_users, false, ""}},
+  };
+  commands_ = {
+      {"RELOAD", {&admin_console::cmd_reload, true, ""}},
+      {"SHUTDOWN", {&admin_console::cmd_shutdown, true, ""}},
+  };
+}
+
+bool admin_console::returns_rows(std::string_view sql) const {
+  std::string verb, what, arg;
+  return parse_admin_statement(sql, verb, what, arg) && verb == "SHOW" &&
+         shows_.count(what) != 0;
+}
+
+awaitable<console_result> admin_console::run(std::string_view sql, const console_user& who,
+                                             shard& home) {
+  std::string verb, what, arg;
+  const auto invalid = [&] {
+    return console_result::failure(
+        "08P01", fmt::format("invalid command '{}', use SHOW HELP;", std::string(trim(sql))));
+  };
+  if (!parse_admin_statement(sql, verb, what, arg)) co_return invalid();
+  const auto& table = verb == "SHOW" ? shows_ : commands_;
+  auto it = table.find(verb == "SHOW" ? what : verb);
+  if (it == table.end()) co_return invalid();
+  if (it->second.needs_admin && !who.admin)
+    co_return console_result::failure("08P01", "admin access needed");
+  const admin_request req{verb, what, arg, who, home};
+  console_result r = co_await (this->*(it->second.fn))(req);
+  co_return r;
+}
+
+}  // namespace sluice
