@@ -257,6 +257,7 @@ int main(int argc, char** argv) {
   }
   for (const auto& u : cfg->unsupported)
     sluice::log::warning("{}: not supported by this version of sluice, ignored", u);
+  for (const auto& n : cfg->no_effect) sluice::log::warning("{}", n);
 
   // Signals are taken synchronously by one thread; every other thread has them blocked.
   sigset_t sigs;

@@ -294,7 +294,7 @@ TEST_CASE("documented but unsupported keys are accepted and recorded", "[config]
                      "auth_type = trust\n"
                      "auth_query = SELECT usename, passwd FROM pg_shadow WHERE usename=$1\n"
                      "Client_TLS_SSLMode = require\n"
-                     "sbuf_loopcnt = 3\n"
+                     "autodb_idle_timeout = 3\n"
                      "client_tls_ca_file =\n"  // empty: "not set", nothing to warn about
                      "[users]\n"
                      "alice = pool_mode=transaction max_user_connections=4 query_wait_timeout=5\n"
@@ -303,7 +303,7 @@ TEST_CASE("documented but unsupported keys are accepted and recorded", "[config]
   auto c = sluice::load_ini(ini);
   CHECK(contains(c.unsupported, "auth_query (" + ini + ":3)"));
   CHECK(contains(c.unsupported, "client_tls_sslmode (" + ini + ":4)"));
-  CHECK(contains(c.unsupported, "sbuf_loopcnt (" + ini + ":5)"));
+  CHECK(contains(c.unsupported, "autodb_idle_timeout (" + ini + ":5)"));
   // [users]: pool_mode and max_user_connections are acted on, query_wait_timeout not yet.
   CHECK(contains(c.unsupported, "user \"alice\": query_wait_timeout (" + ini + ":8)"));
   const sluice::user_config* alice = c.find_user("alice");

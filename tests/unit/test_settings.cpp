@@ -218,6 +218,7 @@ TEST_CASE("settings: every row's default text parses and equals the config{} def
     CHECK(same_value(s.value.target, c, defaults));
     CHECK(differing(c, defaults).empty());
     CHECK(c.unsupported.empty());
+    CHECK(c.no_effect.empty());
   }
 }
 
@@ -261,27 +262,60 @@ TEST_CASE("settings: a key is unknown in the other section", "[settings]") {
   }
 }
 
-TEST_CASE("settings: a key not acted on yet lands in config::unsupported with file:line",
+TEST_CASE("settings: a key not acted on lands in config::unsupported or no_effect with file:line",
           "[settings]") {
   temp_dir d;
-  std::size_t rows = 0;
+  std::size_t rows = 0, no_effect_rows = 0;
   for (const auto& s : all_settings()) {
     if (s.acted_on()) continue;
     ++rows;
     INFO(s.name);
     const int line = s.sect == section::sluice ? 4 : 3;
-    // Not checked yet: even a value of the wrong type is only noted.
+    // Not checked: even a value of the wrong type is only noted.
     for (const std::string& value : {other_value(s), std::string("not a valid value?")}) {
       const auto ini = d.write("p.ini", ini_setting(s, s.name, value));
       const config c = sluice::load_ini(ini);
-      CHECK(c.unsupported == std::vector<std::string>{std::string(s.name) + " (" + ini + ":" +
-                                                      std::to_string(line) + ")"});
+      const std::string at = std::string(s.name) + " (" + ini + ":" + std::to_string(line) + ")";
+      if (s.value.no_effect.empty()) {
+        CHECK(c.unsupported == std::vector<std::string>{at});
+        CHECK(c.no_effect.empty());
+      } else {
+        // One warning, naming the key and saying why it does nothing.
+        CHECK(c.unsupported.empty());
+        CHECK(c.no_effect == std::vector<std::string>{at + ": " + std::string(s.value.no_effect)});
+        CHECK(s.value.no_effect.starts_with("has no effect"));
+      }
     }
+    if (!s.value.no_effect.empty()) ++no_effect_rows;
     // An empty value is "not set": nothing to warn about.
     const config empty = sluice::load_ini(d.write("q.ini", ini_setting(s, s.name, "")));
     CHECK(empty.unsupported.empty());
+    CHECK(empty.no_effect.empty());
   }
   CHECK(rows > 0);
+  CHECK(no_effect_rows > 0);
+}
+
+TEST_CASE("settings: Windows-only and backend-specific keys say why they do nothing",
+          "[settings]") {
+  temp_dir d;
+  const config c = sluice::load_ini(d.write("p.ini", trust_header +
+                                                         "job_name = mybouncer\n"
+                                                         "service_name = mybouncer\n"
+                                                         "dns_zone_check_period = 60\n"
+                                                         "resolv_conf = /etc/other.conf\n"
+                                                         "sbuf_loopcnt = 10\n"));
+  REQUIRE(c.no_effect.size() == 5);
+  CHECK_THAT(c.no_effect[0], Catch::StartsWith("job_name (") &&
+                                 Catch::Contains(":3): has no effect on this platform") &&
+                                 Catch::Contains("Windows service"));
+  CHECK_THAT(c.no_effect[1], Catch::StartsWith("service_name (") &&
+                                 Catch::Contains("has no effect on this platform"));
+  CHECK_THAT(c.no_effect[2], Catch::StartsWith("dns_zone_check_period (") &&
+                                 Catch::Contains("c-ares"));
+  CHECK_THAT(c.no_effect[3], Catch::StartsWith("resolv_conf (") && Catch::Contains("getaddrinfo"));
+  CHECK_THAT(c.no_effect[4], Catch::StartsWith("sbuf_loopcnt (") && Catch::Contains("pkt_buf"));
+  CHECK(c.unsupported.empty());
 }
 
 TEST_CASE("settings: an unknown key is an error naming file:line", "[settings]") {

@@ -58,6 +58,10 @@ struct database_config {
   /// Documented pgbouncer keys this entry sets that are accepted but not acted on yet, as
   /// "database <name>: <key> (file:line)"; load_ini appends them to config::unsupported.
   std::vector<std::string> unsupported;
+  /// Keys pgbouncer documents that have no effect in sluice (on this platform, or because
+  /// sluice does the job another way), as "key (file:line): has no effect ...: why". main()
+  /// logs one WARNING per entry at startup.
+  std::vector<std::string> no_effect;
 };
 
 /// One entry of [users]: that user's own settings. Unset optionals fall back to the
@@ -177,6 +181,10 @@ struct config {
   /// Keys pgbouncer documents that this version accepts without acting on them, with where
   /// they were set. main() logs one WARNING per entry at startup.
   std::vector<std::string> unsupported;
+  /// Keys pgbouncer documents that have no effect in sluice (on this platform, or because
+  /// sluice does the job another way), as "key (file:line): has no effect ...: why". main()
+  /// logs one WARNING per entry at startup.
+  std::vector<std::string> no_effect;
 
   /// The entry for a database name: exact match, else "*", else nullptr.
   const database_config* find_database(const std::string& name) const noexcept;
