@@ -116,6 +116,9 @@ struct config {
   auth_type auth = auth_type::md5;
   std::string auth_file;
   std::string auth_hba_file;
+  /// PBKDF2 iterations of the SCRAM secret sluice builds for a client whose auth_file entry
+  /// is a plaintext password.
+  int scram_iterations = 4096;
   /// The rules of auth_hba_file, read with the config when auth_type = hba.
   std::shared_ptr<const hba_rules> hba;
   std::vector<std::string> admin_users, stats_users;

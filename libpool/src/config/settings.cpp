@@ -111,6 +111,7 @@ constexpr setting table[] = {
     {"auth_type", auth_type_of(&config::auth), "md5", reload},
     {"auth_file", text(&config::auth_file), "", reload},
     {"auth_hba_file", text(&config::auth_hba_file), "", reload},
+    {"scram_iterations", integer(&config::scram_iterations, 1, 10'000'000), "4096", reload},
     {"admin_users", list(&config::admin_users), "", reload},
     {"stats_users", list(&config::stats_users), "", reload},
     // pools
@@ -214,7 +215,6 @@ constexpr setting table[] = {
                "loop, so a connection with a large result never holds a shard for more than one "
                "read (as sbuf_loopcnt = 1 would)"),
      "5", reload},
-    {"scram_iterations", count(), "4096", reload},
     {"server_fast_close", boolean(), "0", reload},
     {"server_tls13_ciphers", text(), "", reload},
     {"server_tls_ca_file", text(), "", reload},

@@ -162,7 +162,7 @@ awaitable<bool> client_session::authenticate(const config& c, const std::string&
     co_await send_error("FATAL", "28P01", fail_msg);
     co_return false;
   }
-  pgwire::client_authenticator auth(method, user, *stored);
+  pgwire::client_authenticator auth(method, user, *stored, {}, c.scram_iterations);
   auto step = auth.start();
   for (;;) {
     if (step.what == pgwire::auth_step::kind::failed) {
