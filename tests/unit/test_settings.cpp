@@ -37,6 +37,7 @@ const std::map<std::string_view, binding>& expected_members() {
       {"listen_port", &config::listen_port},
       {"unix_socket_dir", &config::unix_socket_dir},
       {"unix_socket_mode", &config::unix_socket_mode},
+      {"unix_socket_group", &config::unix_socket_group},
       {"listen_backlog", &config::listen_backlog},
       {"auth_type", &config::auth},
       {"auth_file", &config::auth_file},

@@ -110,6 +110,7 @@ struct config {
   int listen_port = 6432;
   std::string unix_socket_dir = "/tmp";  ///< empty = no Unix listener
   int unix_socket_mode = 0777;
+  std::string unix_socket_group;  ///< the socket file's group after bind; empty = unchanged
   int listen_backlog = 128;
 
   // auth

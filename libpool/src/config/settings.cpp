@@ -106,6 +106,7 @@ constexpr setting table[] = {
     {"listen_port", integer(&config::listen_port, 1, 65535), "6432", no_reload},
     {"unix_socket_dir", text(&config::unix_socket_dir), "/tmp", no_reload},
     {"unix_socket_mode", octal_mode(&config::unix_socket_mode), "0777", no_reload},
+    {"unix_socket_group", text(&config::unix_socket_group), "", no_reload},
     {"listen_backlog", count(&config::listen_backlog), "128", no_reload},
     // auth
     {"auth_type", auth_type_of(&config::auth), "md5", reload},
@@ -231,7 +232,6 @@ constexpr setting table[] = {
     {"syslog", boolean(), "0", reload},
     {"syslog_facility", text(), "daemon", reload},
     {"syslog_ident", text(), "pgbouncer", reload},
-    {"unix_socket_group", text(), "", no_reload},
 
     // ---- [sluice]
     {"workers", integer(&config::workers, 0, 4096), "0", no_reload, section::sluice},
