@@ -206,6 +206,8 @@ void reload(sluice::pooler& p, const std::string& path, sluice::config_ptr& curr
   const sluice::config_diff d = sluice::diff_configs(*current, *next);
   for (const auto& name : d.needs_restart)
     sluice::log::warning("reload: {} changed, which takes effect only after a restart", name);
+  // The facility was checked on load: set_syslog cannot refuse it.
+  sluice::log::set_syslog(next->syslog, next->syslog_ident, next->syslog_facility);
   p.reload(next, users);
   sluice::log::info("reload: {}", d.changes.empty() ? std::string("no settings changed")
                                                      : fmt::format("{}", fmt::join(d.changes, "; ")));
@@ -248,6 +250,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   sluice::log::setup(cfg->logfile, opt.quiet || opt.daemon, std::max(opt.verbose, cfg->verbose));
+  sluice::log::set_syslog(cfg->syslog, cfg->syslog_ident, cfg->syslog_facility);
   try {
     users = std::make_shared<sluice::userlist>(cfg->auth_file.empty() ? sluice::userlist{}
                                                                       : sluice::load_userlist(cfg->auth_file));

@@ -17,6 +17,7 @@
 #include "config_helpers.hpp"
 #include "config/settings.hpp"
 #include "sluice/config.hpp"
+#include "sluice/log.hpp"
 
 namespace {
 
@@ -91,6 +92,9 @@ const std::map<std::string_view, binding>& expected_members() {
       {"log_pooler_errors", &config::log_pooler_errors},
       {"login_notify_message", &config::login_notify_message},
       {"verbose", &config::verbose},
+      {"syslog", &config::syslog},
+      {"syslog_ident", &config::syslog_ident},
+      {"syslog_facility", &config::syslog_facility},
       {"workers", &config::workers},
   };
   return m;
@@ -355,4 +359,56 @@ TEST_CASE("settings: the keys that need a restart are pgbouncer's, plus workers"
   for (const auto& s : all_settings())
     if (!s.reloadable) got.insert(s.name);
   CHECK(got == fixed);
+}
+
+TEST_CASE("settings: syslog_facility takes pgbouncer's names, and log maps each of them",
+          "[settings][syslog]") {
+  const setting* s = find_setting(section::pgbouncer, "syslog_facility");
+  REQUIRE(s);
+  REQUIRE(s->value.type == value_type::one_of);
+  std::set<int> codes;
+  for (auto name : s->value.choices) {
+    INFO(name);
+    const int code = sluice::log::syslog_facility_code(name);
+    CHECK(code >= 0);
+    codes.insert(code);
+  }
+  CHECK(codes.size() == s->value.choices.size());  // no two names for one facility
+  CHECK(s->value.choices.size() == 12);            // auth, authpriv, daemon, user, local0-7
+  CHECK(sluice::log::syslog_facility_code("LOCAL3") == sluice::log::syslog_facility_code("local3"));
+  CHECK(sluice::log::syslog_facility_code("kern") == -1);
+  CHECK(sluice::log::syslog_facility_code("") == -1);
+
+  temp_dir d;
+  const config c = sluice::load_ini(d.write(
+      "ok.ini", trust_header + "syslog = 1\nsyslog_ident = mybouncer\nsyslog_facility = local5\n"));
+  CHECK(c.syslog);
+  CHECK(c.syslog_ident == "mybouncer");
+  CHECK(c.syslog_facility == "local5");
+  CHECK(c.unsupported.empty());
+
+  const auto bad = d.write("bad.ini", trust_header + "syslog = 1\nsyslog_facility = kern\n");
+  const config_error e = expect_error([&] { sluice::load_ini(bad); });
+  CHECK(e.line() == 4);
+  CHECK_THAT(e.what(),
+             Catch::StartsWith(bad + ":4: invalid value \"kern\" for syslog_facility: "
+                                     "expected one of auth, authpriv, daemon, user, local0"));
+  // The same check in a sluice.toml.
+  const auto toml =
+      d.write("bad.toml", "[pgbouncer]\nauth_type = \"trust\"\nsyslog_facility = \"local8\"\n");
+  CHECK_THAT(expect_error([&] { sluice::load_toml(toml); }).what(),
+             Catch::StartsWith(toml + ":3: invalid value \"local8\" for syslog_facility"));
+}
+
+TEST_CASE("settings: scram_iterations must be one PBKDF2 can run", "[settings]") {
+  temp_dir d;
+  CHECK(sluice::load_ini(d.write("ok.ini", trust_header + "scram_iterations = 5000\n"))
+            .scram_iterations == 5000);
+  for (const char* bad : {"0", "-1", "10000001", "many"}) {
+    INFO(bad);
+    const auto ini = d.write("bad.ini", trust_header + "scram_iterations = " + bad + "\n");
+    const config_error e = expect_error([&] { sluice::load_ini(ini); });
+    CHECK_THAT(e.what(),
+               Catch::StartsWith(ini + ":3: invalid value \"" + bad + "\" for scram_iterations"));
+  }
 }

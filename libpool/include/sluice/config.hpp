@@ -175,6 +175,9 @@ struct config {
   bool log_connections = true, log_disconnections = true, log_pooler_errors = true;
   std::string login_notify_message;  ///< sent to every client as a NOTICE once it is logged in
   int verbose = 0;
+  bool syslog = false;  ///< log to syslog(3) too
+  std::string syslog_ident = "pgbouncer";
+  std::string syslog_facility = "daemon";  ///< one of pgbouncer's names, checked on load
 
   // [sluice]
   int workers = 0;  ///< 0 = one shard per core

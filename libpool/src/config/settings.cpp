@@ -92,6 +92,11 @@ constexpr bool no_reload = false;  // read at startup only
 constexpr std::string_view windows_only =
     "has no effect on this platform: pgbouncer uses it only as its Windows service name";
 
+/// pgbouncer's names (log::syslog_facility_code maps them).
+constexpr std::string_view syslog_facilities[] = {
+    "auth",   "authpriv", "daemon", "user",   "local0", "local1",
+    "local2", "local3",   "local4", "local5", "local6", "local7"};
+
 constexpr std::string_view sslmodes[] = {"disable", "allow",     "prefer",
                                          "require", "verify-ca", "verify-full"};
 
@@ -167,6 +172,9 @@ constexpr setting table[] = {
     {"log_pooler_errors", boolean(&config::log_pooler_errors), "1", reload},
     {"login_notify_message", text(&config::login_notify_message), "", reload},
     {"verbose", count(&config::verbose), "0", reload},
+    {"syslog", boolean(&config::syslog), "0", reload},
+    {"syslog_ident", text(&config::syslog_ident), "pgbouncer", reload},
+    {"syslog_facility", one_of(&config::syslog_facility, syslog_facilities), "daemon", reload},
 
     // ---- [pgbouncer], accepted but not acted on (yet, or ever: no_effect says why). Their
     // values are not checked (the type says what pgbouncer expects; the tests check it
@@ -229,9 +237,6 @@ constexpr setting table[] = {
     {"so_reuseport", boolean(), "0", no_reload},
     {"stats_period", count(), "60", reload},
     {"suspend_timeout", duration(), "10", reload},
-    {"syslog", boolean(), "0", reload},
-    {"syslog_facility", text(), "daemon", reload},
-    {"syslog_ident", text(), "pgbouncer", reload},
 
     // ---- [sluice]
     {"workers", integer(&config::workers, 0, 4096), "0", no_reload, section::sluice},
