@@ -568,7 +568,7 @@ admin_users = ["admin", "ops"]
 pool_mode = "transaction"
 tcp_keepalive = false
 unix_socket_mode = "0700"
-dns_max_ttl = 20
+autodb_idle_timeout = 20
 
 [sluice]
 workers = 3
@@ -595,7 +595,7 @@ pool_mode = "session"
   CHECK(c.databases[0].port == 15432);
   CHECK(c.databases[0].pool_size == 7);
   CHECK(c.databases[0].dbname == "it's");
-  CHECK(contains(c.unsupported, "dns_max_ttl (" + p + ":10)"));
+  CHECK(contains(c.unsupported, "autodb_idle_timeout (" + p + ":10)"));
 }
 
 TEST_CASE("load_toml: wrong types and unknown keys are errors with file:line", "[config][toml]") {

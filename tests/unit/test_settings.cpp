@@ -65,6 +65,8 @@ const std::map<std::string_view, binding>& expected_members() {
       {"server_check_query", &config::server_check_query},
       {"server_check_delay", &config::server_check_delay},
       {"server_round_robin", &config::server_round_robin},
+      {"dns_max_ttl", &config::dns_max_ttl},
+      {"dns_nxdomain_ttl", &config::dns_nxdomain_ttl},
       {"query_wait_timeout", &config::query_wait_timeout},
       {"query_timeout", &config::query_timeout},
       {"client_idle_timeout", &config::client_idle_timeout},

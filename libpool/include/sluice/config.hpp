@@ -147,6 +147,8 @@ struct config {
   std::string server_check_query = "<empty>";
   bool server_round_robin = false;  ///< reuse idle servers oldest first instead of newest first
   double server_check_delay = 30;
+  /// How long a server host name lookup is reused, and a failed one (0 = not kept).
+  double dns_max_ttl = 15, dns_nxdomain_ttl = 15;
 
   // client timeouts (0 = disabled)
   double query_wait_timeout = 120;

@@ -141,6 +141,8 @@ constexpr setting table[] = {
     {"server_check_query", text(&config::server_check_query), "<empty>", reload},
     {"server_check_delay", duration(&config::server_check_delay), "30", reload},
     {"server_round_robin", boolean(&config::server_round_robin), "0", reload},
+    {"dns_max_ttl", duration(&config::dns_max_ttl), "15", reload},
+    {"dns_nxdomain_ttl", duration(&config::dns_nxdomain_ttl), "15", reload},
     // client timeouts
     {"query_wait_timeout", duration(&config::query_wait_timeout), "120", reload},
     {"query_timeout", duration(&config::query_timeout), "0", reload},
@@ -199,8 +201,6 @@ constexpr setting table[] = {
     {"client_tls_protocols", text(), "secure", reload},
     {"client_tls_sslmode", one_of(sslmodes), "disable", reload},
     {"conffile", text(), "", reload},
-    {"dns_max_ttl", duration(), "15", reload},
-    {"dns_nxdomain_ttl", duration(), "15", reload},
     {"dns_zone_check_period",
      no_effect(duration(),
                "has no effect: pgbouncer checks zone serials only when built with c-ares; "

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "net/dns_cache.hpp"
 #include "pgwire/auth.hpp"
 #include "pool/params.hpp"
 #include "pool/server_conn.hpp"
@@ -170,9 +171,12 @@ class pool_registry {
   void clear();
 
   client_counts clients;
+  /// Server host name lookups, shared by every pool.
+  dns_cache& dns() noexcept { return dns_; }
 
  private:
   shard_set& shards_;
+  dns_cache dns_;
   std::mutex mu_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<pool>> pools_;
 };
