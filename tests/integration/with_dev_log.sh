@@ -28,5 +28,7 @@ exec unshare --mount --propagation private bash -euc '
   done
   touch /dev/log
   mount --bind "$sock" /dev/log
+  # The entries bound above stay; the staging mount and its directory in /tmp go.
+  umount -l "$real" && rmdir "$real"
   exec "$@"
 ' with_dev_log "$@"
