@@ -222,6 +222,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   sluice::log::setup(cfg->logfile, opt.quiet || opt.daemon, std::max(opt.verbose, cfg->verbose));
+  sluice::log::set_syslog(cfg->syslog, cfg->syslog_ident, cfg->syslog_facility);
   try {
     users = std::make_shared<sluice::userlist>(cfg->auth_file.empty() ? sluice::userlist{}
                                                                       : sluice::load_userlist(cfg->auth_file));
@@ -231,6 +232,7 @@ int main(int argc, char** argv) {
   }
   for (const auto& u : cfg->unsupported)
     sluice::log::warning("{}: not supported by this version of sluice, ignored", u);
+  for (const auto& n : cfg->no_effect) sluice::log::warning("{}", n);
 
   // Signals are taken synchronously by one thread; every other thread has them blocked.
   sigset_t sigs;

@@ -28,7 +28,6 @@ using detail::valid_nonce;
 
 namespace {
 constexpr std::size_t scram_salt_len = 16;      // PostgreSQL's SCRAM_DEFAULT_SALT_LEN
-constexpr int scram_default_iterations = 4096;  // PostgreSQL's default scram_iterations
 }  // namespace
 
 // ================================================================ scram_server
@@ -147,11 +146,13 @@ enum client_auth_state {
 }
 
 client_authenticator::client_authenticator(client_auth_method method, std::string user,
-                                           std::string stored, std::string scram_nonce)
+                                           std::string stored, std::string scram_nonce,
+                                           int scram_iterations)
     : method_(method),
       user_(std::move(user)),
       stored_(std::move(stored)),
-      scram_nonce_(std::move(scram_nonce)) {}
+      scram_nonce_(std::move(scram_nonce)),
+      scram_iterations_(scram_iterations) {}
 
 const std::optional<scram_keys>& client_authenticator::keys() const noexcept {
   static const std::optional<scram_keys> none;
@@ -192,7 +193,7 @@ auth_step client_authenticator::start() {
         if (!random_bytes(salt)) return fail(errc::crypto_failure);
         secret = make_scram_secret(
             stored_, std::string_view(reinterpret_cast<const char*>(salt), sizeof salt),
-            scram_default_iterations);
+            scram_iterations_);
       }
       if (!secret || secret->iterations == 0) return fail(errc::crypto_failure);
       scram_.emplace(std::move(*secret), scram_nonce_);

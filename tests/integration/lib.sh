@@ -15,7 +15,9 @@
 #                                        $SLUICE_USERLIST, if set, is the userlist to use and
 #                                        $SLUICE_DATABASES the [databases] lines; with
 #                                        $SLUICE_TOML set, sluice runs from the sluice.toml
-#                                        that --convert-config makes of that ini)
+#                                        that --convert-config makes of that ini;
+#                                        SLUICE_WRAP, an array, is a command prefix run as
+#                                        root before sluice, which it must exec)
 #   stop_sluice [PID]                    SIGQUIT and wait for the exit (sanitizer exit checks
 #                                        run), SIGKILL after 5 s (60 s in a sanitizer build,
 #                                        where a kill fails the test); all of them on exit
@@ -153,6 +155,7 @@ _san_reports() {
 declare -a _BG_PIDS=() _SLUICE_PIDS=() _SLUICE_DIRS=()
 declare -A _S_FD=() _S_PID=() _S_OUT=() _S_SEEN=() _S_SEQ=()
 SLUICE_PORT='' SLUICE_PID='' SLUICE_LOG='' SLUICE_INI='' SLUICE_DIR='' BG_PID='' SESS_OUT=''
+declare -a SLUICE_WRAP=()
 
 proc_alive() {
   local pid=$1 stat
@@ -363,7 +366,8 @@ _start_sluice_once() {
   # Its own session (setsid), so a signal meant for the test never reaches it by accident.
   (
     _close_sess_fds
-    exec setsid "${AS_PG[@]}" "$SLUICE_BIN" "$SLUICE_INI" </dev/null >"$SLUICE_DIR/stdout" 2>&1
+    exec setsid "${SLUICE_WRAP[@]}" "${AS_PG[@]}" "$SLUICE_BIN" "$SLUICE_INI" </dev/null \
+      >"$SLUICE_DIR/stdout" 2>&1
   ) &
   SLUICE_PID=$!
   _SLUICE_PIDS+=("$SLUICE_PID")

@@ -771,3 +771,35 @@ TEST_CASE("server_authenticator detects a forged SASLFinal", "[auth][scram]") {
   write_auth_ok(ok);
   CHECK(sa.resume(one_frame(ok)).error == errc::unexpected_message);
 }
+
+TEST_CASE("SCRAM from a plaintext password uses the configured iteration count",
+          "[auth][login][scram]") {
+  // The server-first-message says i=<iterations>; the client derives its proof with it.
+  for (int iterations : {client_authenticator::default_scram_iterations, 1, 5000}) {
+    CAPTURE(iterations);
+    client_authenticator ca(client_auth_method::scram_sha_256, "bob", "secret", {}, iterations);
+    auto step = ca.start();
+    REQUIRE(step.what == kind::send_and_wait);
+    scram_client cli = scram_client::with_password("secret");
+    byte_buffer b;
+    write_sasl_initial_response(b, "SCRAM-SHA-256", cli.client_first());
+    step = ca.resume(one_frame(b));
+    REQUIRE(step.what == kind::send_and_wait);
+    authentication_msg m;
+    REQUIRE(decode(one_frame(step.out), m) == errc::ok);
+    const std::string server_first(as_chars(m.data));
+    CHECK(server_first.ends_with(",i=" + std::to_string(iterations)));
+    std::string reply;
+    REQUIRE(cli.resume_raw(server_first, reply).what == kind::send_and_wait);
+    b.clear();
+    write_sasl_response(b, reply);
+    CHECK(ca.resume(one_frame(b)).what == kind::done);
+  }
+  // A count the secret cannot be built with fails the exchange, it does not fall back.
+  for (int bad : {0, -1, 10'000'001}) {
+    client_authenticator ca(client_auth_method::scram_sha_256, "bob", "secret", {}, bad);
+    const auto step = ca.start();
+    CHECK(step.what == kind::failed);
+    CHECK(step.error == errc::crypto_failure);
+  }
+}

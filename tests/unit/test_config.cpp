@@ -294,7 +294,7 @@ TEST_CASE("documented but unsupported keys are accepted and recorded", "[config]
                      "auth_type = trust\n"
                      "auth_query = SELECT usename, passwd FROM pg_shadow WHERE usename=$1\n"
                      "Client_TLS_SSLMode = require\n"
-                     "sbuf_loopcnt = 3\n"
+                     "autodb_idle_timeout = 3\n"
                      "client_tls_ca_file =\n"  // empty: "not set", nothing to warn about
                      "[users]\n"
                      "alice = pool_mode=transaction max_user_connections=4 query_wait_timeout=5\n"
@@ -304,7 +304,7 @@ TEST_CASE("documented but unsupported keys are accepted and recorded", "[config]
   CHECK(c.auth_query == "SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
   CHECK_FALSE(contains(c.unsupported, "auth_query (" + ini + ":3)"));
   CHECK(contains(c.unsupported, "client_tls_sslmode (" + ini + ":4)"));
-  CHECK(contains(c.unsupported, "sbuf_loopcnt (" + ini + ":5)"));
+  CHECK(contains(c.unsupported, "autodb_idle_timeout (" + ini + ":5)"));
   // [users]: pool_mode and max_user_connections are acted on, query_wait_timeout not yet.
   CHECK(contains(c.unsupported, "user \"alice\": query_wait_timeout (" + ini + ":8)"));
   const sluice::user_config* alice = c.find_user("alice");
@@ -573,7 +573,7 @@ admin_users = ["admin", "ops"]
 pool_mode = "transaction"
 tcp_keepalive = false
 unix_socket_mode = "0700"
-dns_max_ttl = 20
+autodb_idle_timeout = 20
 
 [sluice]
 workers = 3
@@ -600,7 +600,7 @@ pool_mode = "session"
   CHECK(c.databases[0].port == 15432);
   CHECK(c.databases[0].pool_size == 7);
   CHECK(c.databases[0].dbname == "it's");
-  CHECK(contains(c.unsupported, "dns_max_ttl (" + p + ":10)"));
+  CHECK(contains(c.unsupported, "autodb_idle_timeout (" + p + ":10)"));
 }
 
 TEST_CASE("load_toml: wrong types and unknown keys are errors with file:line", "[config][toml]") {

@@ -17,6 +17,7 @@
 #include "config_helpers.hpp"
 #include "config/settings.hpp"
 #include "sluice/config.hpp"
+#include "sluice/log.hpp"
 
 namespace {
 
@@ -37,10 +38,12 @@ const std::map<std::string_view, binding>& expected_members() {
       {"listen_port", &config::listen_port},
       {"unix_socket_dir", &config::unix_socket_dir},
       {"unix_socket_mode", &config::unix_socket_mode},
+      {"unix_socket_group", &config::unix_socket_group},
       {"listen_backlog", &config::listen_backlog},
       {"auth_type", &config::auth},
       {"auth_file", &config::auth_file},
       {"auth_hba_file", &config::auth_hba_file},
+      {"scram_iterations", &config::scram_iterations},
       {"admin_users", &config::admin_users},
       {"stats_users", &config::stats_users},
       {"auth_user", &config::auth_user},
@@ -65,6 +68,8 @@ const std::map<std::string_view, binding>& expected_members() {
       {"server_check_query", &config::server_check_query},
       {"server_check_delay", &config::server_check_delay},
       {"server_round_robin", &config::server_round_robin},
+      {"dns_max_ttl", &config::dns_max_ttl},
+      {"dns_nxdomain_ttl", &config::dns_nxdomain_ttl},
       {"query_wait_timeout", &config::query_wait_timeout},
       {"query_timeout", &config::query_timeout},
       {"client_idle_timeout", &config::client_idle_timeout},
@@ -92,6 +97,9 @@ const std::map<std::string_view, binding>& expected_members() {
       {"log_pooler_errors", &config::log_pooler_errors},
       {"login_notify_message", &config::login_notify_message},
       {"verbose", &config::verbose},
+      {"syslog", &config::syslog},
+      {"syslog_ident", &config::syslog_ident},
+      {"syslog_facility", &config::syslog_facility},
       {"workers", &config::workers},
   };
   return m;
@@ -221,6 +229,7 @@ TEST_CASE("settings: every row's default text parses and equals the config{} def
     CHECK(same_value(s.value.target, c, defaults));
     CHECK(differing(c, defaults).empty());
     CHECK(c.unsupported.empty());
+    CHECK(c.no_effect.empty());
   }
 }
 
@@ -264,27 +273,60 @@ TEST_CASE("settings: a key is unknown in the other section", "[settings]") {
   }
 }
 
-TEST_CASE("settings: a key not acted on yet lands in config::unsupported with file:line",
+TEST_CASE("settings: a key not acted on lands in config::unsupported or no_effect with file:line",
           "[settings]") {
   temp_dir d;
-  std::size_t rows = 0;
+  std::size_t rows = 0, no_effect_rows = 0;
   for (const auto& s : all_settings()) {
     if (s.acted_on()) continue;
     ++rows;
     INFO(s.name);
     const int line = s.sect == section::sluice ? 4 : 3;
-    // Not checked yet: even a value of the wrong type is only noted.
+    // Not checked: even a value of the wrong type is only noted.
     for (const std::string& value : {other_value(s), std::string("not a valid value?")}) {
       const auto ini = d.write("p.ini", ini_setting(s, s.name, value));
       const config c = sluice::load_ini(ini);
-      CHECK(c.unsupported == std::vector<std::string>{std::string(s.name) + " (" + ini + ":" +
-                                                      std::to_string(line) + ")"});
+      const std::string at = std::string(s.name) + " (" + ini + ":" + std::to_string(line) + ")";
+      if (s.value.no_effect.empty()) {
+        CHECK(c.unsupported == std::vector<std::string>{at});
+        CHECK(c.no_effect.empty());
+      } else {
+        // One warning, naming the key and saying why it does nothing.
+        CHECK(c.unsupported.empty());
+        CHECK(c.no_effect == std::vector<std::string>{at + ": " + std::string(s.value.no_effect)});
+        CHECK(s.value.no_effect.starts_with("has no effect"));
+      }
     }
+    if (!s.value.no_effect.empty()) ++no_effect_rows;
     // An empty value is "not set": nothing to warn about.
     const config empty = sluice::load_ini(d.write("q.ini", ini_setting(s, s.name, "")));
     CHECK(empty.unsupported.empty());
+    CHECK(empty.no_effect.empty());
   }
   CHECK(rows > 0);
+  CHECK(no_effect_rows > 0);
+}
+
+TEST_CASE("settings: Windows-only and backend-specific keys say why they do nothing",
+          "[settings]") {
+  temp_dir d;
+  const config c = sluice::load_ini(d.write("p.ini", trust_header +
+                                                         "job_name = mybouncer\n"
+                                                         "service_name = mybouncer\n"
+                                                         "dns_zone_check_period = 60\n"
+                                                         "resolv_conf = /etc/other.conf\n"
+                                                         "sbuf_loopcnt = 10\n"));
+  REQUIRE(c.no_effect.size() == 5);
+  CHECK_THAT(c.no_effect[0], Catch::StartsWith("job_name (") &&
+                                 Catch::Contains(":3): has no effect on this platform") &&
+                                 Catch::Contains("Windows service"));
+  CHECK_THAT(c.no_effect[1], Catch::StartsWith("service_name (") &&
+                                 Catch::Contains("has no effect on this platform"));
+  CHECK_THAT(c.no_effect[2], Catch::StartsWith("dns_zone_check_period (") &&
+                                 Catch::Contains("c-ares"));
+  CHECK_THAT(c.no_effect[3], Catch::StartsWith("resolv_conf (") && Catch::Contains("getaddrinfo"));
+  CHECK_THAT(c.no_effect[4], Catch::StartsWith("sbuf_loopcnt (") && Catch::Contains("pkt_buf"));
+  CHECK(c.unsupported.empty());
 }
 
 TEST_CASE("settings: an unknown key is an error naming file:line", "[settings]") {
@@ -322,4 +364,56 @@ TEST_CASE("settings: the keys that need a restart are pgbouncer's, plus workers"
   for (const auto& s : all_settings())
     if (!s.reloadable) got.insert(s.name);
   CHECK(got == fixed);
+}
+
+TEST_CASE("settings: syslog_facility takes pgbouncer's names, and log maps each of them",
+          "[settings][syslog]") {
+  const setting* s = find_setting(section::pgbouncer, "syslog_facility");
+  REQUIRE(s);
+  REQUIRE(s->value.type == value_type::one_of);
+  std::set<int> codes;
+  for (auto name : s->value.choices) {
+    INFO(name);
+    const int code = sluice::log::syslog_facility_code(name);
+    CHECK(code >= 0);
+    codes.insert(code);
+  }
+  CHECK(codes.size() == s->value.choices.size());  // no two names for one facility
+  CHECK(s->value.choices.size() == 12);            // auth, authpriv, daemon, user, local0-7
+  CHECK(sluice::log::syslog_facility_code("LOCAL3") == sluice::log::syslog_facility_code("local3"));
+  CHECK(sluice::log::syslog_facility_code("kern") == -1);
+  CHECK(sluice::log::syslog_facility_code("") == -1);
+
+  temp_dir d;
+  const config c = sluice::load_ini(d.write(
+      "ok.ini", trust_header + "syslog = 1\nsyslog_ident = mybouncer\nsyslog_facility = local5\n"));
+  CHECK(c.syslog);
+  CHECK(c.syslog_ident == "mybouncer");
+  CHECK(c.syslog_facility == "local5");
+  CHECK(c.unsupported.empty());
+
+  const auto bad = d.write("bad.ini", trust_header + "syslog = 1\nsyslog_facility = kern\n");
+  const config_error e = expect_error([&] { sluice::load_ini(bad); });
+  CHECK(e.line() == 4);
+  CHECK_THAT(e.what(),
+             Catch::StartsWith(bad + ":4: invalid value \"kern\" for syslog_facility: "
+                                     "expected one of auth, authpriv, daemon, user, local0"));
+  // The same check in a sluice.toml.
+  const auto toml =
+      d.write("bad.toml", "[pgbouncer]\nauth_type = \"trust\"\nsyslog_facility = \"local8\"\n");
+  CHECK_THAT(expect_error([&] { sluice::load_toml(toml); }).what(),
+             Catch::StartsWith(toml + ":3: invalid value \"local8\" for syslog_facility"));
+}
+
+TEST_CASE("settings: scram_iterations must be one PBKDF2 can run", "[settings]") {
+  temp_dir d;
+  CHECK(sluice::load_ini(d.write("ok.ini", trust_header + "scram_iterations = 5000\n"))
+            .scram_iterations == 5000);
+  for (const char* bad : {"0", "-1", "10000001", "many"}) {
+    INFO(bad);
+    const auto ini = d.write("bad.ini", trust_header + "scram_iterations = " + bad + "\n");
+    const config_error e = expect_error([&] { sluice::load_ini(ini); });
+    CHECK_THAT(e.what(),
+               Catch::StartsWith(ini + ":3: invalid value \"" + bad + "\" for scram_iterations"));
+  }
 }

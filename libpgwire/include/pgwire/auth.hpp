@@ -82,10 +82,15 @@ enum class client_auth_method { cleartext, md5, scram_sha_256 };
 /// "md5..." or a SCRAM secret). Produces Authentication* messages; consumes the client's 'p'
 /// messages. Does not write AuthenticationOk: the caller does, with the rest of the welcome.
 /// md5 with a SCRAM secret stored switches to SCRAM, as PostgreSQL and pgbouncer do.
+/// For SCRAM with a plaintext password stored, the secret is built here with a fresh salt
+/// and `scram_iterations` PBKDF2 iterations (pgbouncer's setting; 1..10,000,000, else the
+/// exchange fails with crypto_failure).
 class client_authenticator {
  public:
+  static constexpr int default_scram_iterations = 4096;  ///< PostgreSQL's and pgbouncer's
   client_authenticator(client_auth_method method, std::string user, std::string stored,
-                       std::string scram_nonce = {});
+                       std::string scram_nonce = {},
+                       int scram_iterations = default_scram_iterations);
   /// The first request to send (AuthenticationCleartextPassword / MD5Password / SASL).
   auth_step start();
   /// The client's next 'p' message.
@@ -99,6 +104,7 @@ class client_authenticator {
   std::uint8_t salt_[4] = {};
   std::optional<scram_server> scram_;
   std::string scram_nonce_;
+  int scram_iterations_;
   int state_ = 0;
 };
 

@@ -60,6 +60,10 @@ struct database_config {
   /// Documented pgbouncer keys this entry sets that are accepted but not acted on yet, as
   /// "database <name>: <key> (file:line)"; load_ini appends them to config::unsupported.
   std::vector<std::string> unsupported;
+  /// Keys pgbouncer documents that have no effect in sluice (on this platform, or because
+  /// sluice does the job another way), as "key (file:line): has no effect ...: why". main()
+  /// logs one WARNING per entry at startup.
+  std::vector<std::string> no_effect;
 };
 
 /// One entry of [users]: that user's own settings. Unset optionals fall back to the
@@ -108,12 +112,16 @@ struct config {
   int listen_port = 6432;
   std::string unix_socket_dir = "/tmp";  ///< empty = no Unix listener
   int unix_socket_mode = 0777;
+  std::string unix_socket_group;  ///< the socket file's group after bind; empty = unchanged
   int listen_backlog = 128;
 
   // auth
   auth_type auth = auth_type::md5;
   std::string auth_file;
   std::string auth_hba_file;
+  /// PBKDF2 iterations of the SCRAM secret sluice builds for a client whose auth_file entry
+  /// is a plaintext password.
+  int scram_iterations = 4096;
   /// The rules of auth_hba_file, read with the config when auth_type = hba.
   std::shared_ptr<const hba_rules> hba;
   std::vector<std::string> admin_users, stats_users;
@@ -148,6 +156,8 @@ struct config {
   std::string server_check_query = "<empty>";
   bool server_round_robin = false;  ///< reuse idle servers oldest first instead of newest first
   double server_check_delay = 30;
+  /// How long a server host name lookup is reused, and a failed one (0 = not kept).
+  double dns_max_ttl = 15, dns_nxdomain_ttl = 15;
 
   // client timeouts (0 = disabled)
   double query_wait_timeout = 120;
@@ -176,6 +186,9 @@ struct config {
   bool log_connections = true, log_disconnections = true, log_pooler_errors = true;
   std::string login_notify_message;  ///< sent to every client as a NOTICE once it is logged in
   int verbose = 0;
+  bool syslog = false;  ///< log to syslog(3) too
+  std::string syslog_ident = "pgbouncer";
+  std::string syslog_facility = "daemon";  ///< one of pgbouncer's names, checked on load
 
   // [sluice]
   int workers = 0;  ///< 0 = one shard per core
@@ -188,6 +201,10 @@ struct config {
   std::vector<std::string> unsupported;
   /// The values those keys were given, by key (SHOW CONFIG shows them as set).
   std::map<std::string, std::string> unbound_values;
+  /// Keys pgbouncer documents that have no effect in sluice (on this platform, or because
+  /// sluice does the job another way), as "key (file:line): has no effect ...: why". main()
+  /// logs one WARNING per entry at startup.
+  std::vector<std::string> no_effect;
 
   /// The entry for a database name: exact match, else "*", else nullptr.
   const database_config* find_database(const std::string& name) const noexcept;

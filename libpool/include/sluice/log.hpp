@@ -14,6 +14,15 @@ enum class level { fatal, error, warning, log, debug, noise };
 
 /// Where lines go: stderr (unless quiet) and the logfile (if any). Called once at startup.
 void setup(const std::string& logfile, bool quiet, int verbose);
+/// Sends lines to syslog(3) as well, or stops (pgbouncer's syslog, syslog_ident,
+/// syslog_facility): levels fatal..log, as pgbouncer does (debug and noise stay out), with
+/// priorities CRIT, ERR, WARNING, INFO, and the message alone (syslog adds time, ident and
+/// pid). A changed ident or facility reopens the connection (closelog, openlog). Returns false,
+/// changing nothing, for a facility syslog_facility_code does not know.
+bool set_syslog(bool enabled, std::string_view ident, std::string_view facility);
+/// The syslog(3) facility for one of pgbouncer's names (auth, authpriv, daemon, user,
+/// local0..local7; case-insensitive), or -1.
+int syslog_facility_code(std::string_view name) noexcept;
 /// Reopens the logfile (after rotation, on SIGHUP).
 void reopen();
 bool enabled(level l) noexcept;

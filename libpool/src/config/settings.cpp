@@ -19,7 +19,7 @@ constexpr long long int_max = std::numeric_limits<int>::max();
 
 consteval value_spec spec(value_type type, binding target = {}, long long lo = 0, long long hi = 0,
                           std::span<const std::string_view> choices = {}) {
-  return {type, lo, hi, choices, target};
+  return {type, lo, hi, choices, target, {}};
 }
 
 consteval value_spec text() {
@@ -76,9 +76,26 @@ consteval value_spec auth_type_of(auth_type config::*m) {
 consteval value_spec one_of(std::span<const std::string_view> choices) {
   return spec(value_type::one_of, {}, 0, 0, choices);
 }
+consteval value_spec one_of(std::string config::*m, std::span<const std::string_view> choices) {
+  return spec(value_type::one_of, m, 0, 0, choices);
+}
+/// A key sluice accepts and will not act on, and why: the WARNING a value set for it gets.
+consteval value_spec no_effect(value_spec v, std::string_view why) {
+  if (v.target.index() != 0 || why.empty()) throw "no_effect takes an unbound row and a reason";
+  v.no_effect = why;
+  return v;
+}
 
 constexpr bool reload = true;      // a new value takes effect on RELOAD
 constexpr bool no_reload = false;  // read at startup only
+
+constexpr std::string_view windows_only =
+    "has no effect on this platform: pgbouncer uses it only as its Windows service name";
+
+/// pgbouncer's names (log::syslog_facility_code maps them).
+constexpr std::string_view syslog_facilities[] = {
+    "auth",   "authpriv", "daemon", "user",   "local0", "local1",
+    "local2", "local3",   "local4", "local5", "local6", "local7"};
 
 constexpr std::string_view sslmodes[] = {"disable", "allow",     "prefer",
                                          "require", "verify-ca", "verify-full"};
@@ -94,11 +111,13 @@ constexpr setting table[] = {
     {"listen_port", integer(&config::listen_port, 1, 65535), "6432", no_reload},
     {"unix_socket_dir", text(&config::unix_socket_dir), "/tmp", no_reload},
     {"unix_socket_mode", octal_mode(&config::unix_socket_mode), "0777", no_reload},
+    {"unix_socket_group", text(&config::unix_socket_group), "", no_reload},
     {"listen_backlog", count(&config::listen_backlog), "128", no_reload},
     // auth
     {"auth_type", auth_type_of(&config::auth), "md5", reload},
     {"auth_file", text(&config::auth_file), "", reload},
     {"auth_hba_file", text(&config::auth_hba_file), "", reload},
+    {"scram_iterations", integer(&config::scram_iterations, 1, 10'000'000), "4096", reload},
     {"admin_users", list(&config::admin_users), "", reload},
     {"stats_users", list(&config::stats_users), "", reload},
     {"auth_user", text(&config::auth_user), "", reload},
@@ -128,6 +147,8 @@ constexpr setting table[] = {
     {"server_check_query", text(&config::server_check_query), "<empty>", reload},
     {"server_check_delay", duration(&config::server_check_delay), "30", reload},
     {"server_round_robin", boolean(&config::server_round_robin), "0", reload},
+    {"dns_max_ttl", duration(&config::dns_max_ttl), "15", reload},
+    {"dns_nxdomain_ttl", duration(&config::dns_nxdomain_ttl), "15", reload},
     // client timeouts
     {"query_wait_timeout", duration(&config::query_wait_timeout), "120", reload},
     {"query_timeout", duration(&config::query_timeout), "0", reload},
@@ -159,9 +180,13 @@ constexpr setting table[] = {
     {"log_pooler_errors", boolean(&config::log_pooler_errors), "1", reload},
     {"login_notify_message", text(&config::login_notify_message), "", reload},
     {"verbose", count(&config::verbose), "0", reload},
+    {"syslog", boolean(&config::syslog), "0", reload},
+    {"syslog_ident", text(&config::syslog_ident), "pgbouncer", reload},
+    {"syslog_facility", one_of(&config::syslog_facility, syslog_facilities), "daemon", reload},
 
-    // ---- [pgbouncer], accepted but not acted on yet. Their values are not checked (the
-    // type says what pgbouncer expects; the tests check it against the default).
+    // ---- [pgbouncer], accepted but not acted on (yet, or ever: no_effect says why). Their
+    // values are not checked (the type says what pgbouncer expects; the tests check it
+    // against the default).
     {"auth_ident_file", text(), "", reload},
     {"auth_ldap_options", text(), "", reload},
     {"autodb_idle_timeout", duration(), "3600", reload},
@@ -176,18 +201,29 @@ constexpr setting table[] = {
     {"client_tls_protocols", text(), "secure", reload},
     {"client_tls_sslmode", one_of(sslmodes), "disable", reload},
     {"conffile", text(), "", reload},
-    {"dns_max_ttl", duration(), "15", reload},
-    {"dns_nxdomain_ttl", duration(), "15", reload},
-    {"dns_zone_check_period", duration(), "0", reload},
-    {"job_name", text(), "pgbouncer", no_reload},
+    {"dns_zone_check_period",
+     no_effect(duration(),
+               "has no effect: pgbouncer checks zone serials only when built with c-ares; "
+               "sluice resolves names with the system resolver (getaddrinfo)"),
+     "0", reload},
+    {"job_name", no_effect(text(), windows_only), "pgbouncer", no_reload},
     {"log_stats", boolean(), "1", reload},
     {"max_prepared_statements", count(), "200", reload},
     {"peer_id", count(), "0", reload},
     {"pool_idle_timeout", duration(), "0", reload},
     {"query_wait_notify", duration(), "5", reload},
-    {"resolv_conf", text(), "", no_reload},
-    {"sbuf_loopcnt", count(), "5", reload},
-    {"scram_iterations", count(), "4096", reload},
+    {"resolv_conf",
+     no_effect(text(),
+               "has no effect: sluice resolves names with the system resolver (getaddrinfo), "
+               "which reads /etc/resolv.conf; pgbouncer reads another file only through its "
+               "evdns or c-ares backend"),
+     "", no_reload},
+    {"sbuf_loopcnt",
+     no_effect(count(),
+               "has no effect: sluice's relay reads at most pkt_buf bytes per turn of its event "
+               "loop, so a connection with a large result never holds a shard for more than one "
+               "read (as sbuf_loopcnt = 1 would)"),
+     "5", reload},
     {"server_fast_close", boolean(), "0", reload},
     {"server_tls13_ciphers", text(), "", reload},
     {"server_tls_ca_file", text(), "", reload},
@@ -197,14 +233,10 @@ constexpr setting table[] = {
     {"server_tls_protocols", text(), "secure", reload},
     {"server_tls_sslmode", one_of(sslmodes), "prefer", reload},
     // pgbouncer's Windows-only alias of job_name; SHOW CONFIG does not list it.
-    {"service_name", text(), "", no_reload},
+    {"service_name", no_effect(text(), windows_only), "", no_reload},
     {"so_reuseport", boolean(), "0", no_reload},
     {"stats_period", count(), "60", reload},
     {"suspend_timeout", duration(), "10", reload},
-    {"syslog", boolean(), "0", reload},
-    {"syslog_facility", text(), "daemon", reload},
-    {"syslog_ident", text(), "pgbouncer", reload},
-    {"unix_socket_group", text(), "", no_reload},
 
     // ---- [sluice]
     {"workers", integer(&config::workers, 0, 4096), "0", no_reload, section::sluice},
@@ -295,8 +327,12 @@ void apply(const setting& s, config& cfg, const value_ctx& v) {
   if (!s.acted_on()) {
     cfg.unbound_values[std::string(s.name)] = std::string(trim(v.value));
     // An empty value is PgBouncer's "not set": nothing to warn about.
-    if (!v.value.empty())
+    if (v.value.empty()) return;
+    if (s.value.no_effect.empty())
       cfg.unsupported.push_back(fmt::format("{} ({})", s.name, where(v.file, v.line)));
+    else
+      cfg.no_effect.push_back(
+          fmt::format("{} ({}): {}", s.name, where(v.file, v.line), s.value.no_effect));
     return;
   }
   parsed_value value = parse_value(s, v);

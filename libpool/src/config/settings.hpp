@@ -50,6 +50,9 @@ struct value_spec {
   long long min = 0, max = 0;                 ///< integer bounds
   std::span<const std::string_view> choices;  ///< one_of
   binding target;
+  /// For a key accepted without a member: why it has no effect in sluice (its startup
+  /// WARNING says so). Empty = not acted on yet.
+  std::string_view no_effect;
 };
 
 /// One row of the table.
@@ -60,8 +63,10 @@ struct setting {
   bool reloadable = false;        ///< a new value takes effect on RELOAD (pgbouncer's changeable)
   section sect = section::pgbouncer;
 
-  /// False for a key that is accepted but not acted on yet: a non-empty value only adds
-  /// "key (file:line)" to config::unsupported, and the value is not checked.
+  /// False for a key that is accepted but not acted on: a non-empty value only adds
+  /// "key (file:line)" to config::unsupported (or, with a no_effect reason, "key
+  /// (file:line): has no effect ...: reason" to config::no_effect), and the value is not
+  /// checked.
   bool acted_on() const noexcept { return !std::holds_alternative<std::monostate>(value.target); }
 };
 
@@ -80,7 +85,8 @@ parsed_value parse_value(const setting& s, const value_ctx& v);
 
 /// Applies one `key = value` of the row s to cfg: for a row acted on, parses the value and
 /// stores it in the member; otherwise notes a non-empty value in cfg.unsupported as
-/// "key (file:line)" (an empty value is pgbouncer's "not set": nothing to note).
+/// "key (file:line)", or in cfg.no_effect with its reason (an empty value is pgbouncer's
+/// "not set": nothing to note).
 void apply(const setting& s, config& cfg, const value_ctx& v);
 
 }  // namespace sluice::config_detail

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "net/dns_cache.hpp"
 #include "pgwire/auth.hpp"
 #include "pool/params.hpp"
 #include "pool/server_conn.hpp"
@@ -181,6 +182,8 @@ class pool_registry {
   void clear();
 
   client_counts clients;
+  /// Server host name lookups, shared by every pool.
+  dns_cache& dns() noexcept { return dns_; }
 
  private:
   struct pool_key {
@@ -191,6 +194,7 @@ class pool_registry {
   pool* find_or_add(const std::string& dbname, bool for_auth, pool_settings st, bool& created);
 
   shard_set& shards_;
+  dns_cache dns_;
   std::mutex mu_;
   std::map<pool_key, std::unique_ptr<pool>> pools_;
   std::map<std::string, std::string, std::less<>> looked_up_;  ///< auth_query's passwords

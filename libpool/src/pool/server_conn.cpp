@@ -15,6 +15,7 @@
 #include <boost/asio/write.hpp>
 #include <cctype>
 
+#include "net/dns_cache.hpp"
 #include "pgwire/messages.hpp"
 #include "pool/pool.hpp"
 #include "sluice/log.hpp"
@@ -25,10 +26,29 @@ namespace {
 
 constexpr std::string_view default_unix_dir = "/var/run/postgresql";
 
+/// The addresses of a TCP target: from dns (if given and fresh), else looked up without
+/// blocking the shard (Asio's resolver thread) and stored in dns for dns_max_ttl seconds,
+/// a failure for dns_nxdomain_ttl.
+awaitable<dns_cache::answer> resolve(asio::any_io_executor ex, const pool_target& t,
+                                     const config* cfg, dns_cache* dns) {
+  if (dns && cfg) {
+    if (auto hit = dns->find(t.host, t.port, clock::now())) co_return std::move(*hit);
+  }
+  asio::ip::tcp::resolver resolver(ex);
+  auto [ec, results] = co_await resolver.async_resolve(t.host, std::to_string(t.port), nothrow);
+  dns_cache::answer a;
+  a.error = ec;
+  if (!ec)
+    for (const auto& r : results) a.endpoints.push_back(r.endpoint());
+  if (dns && cfg && ec != asio::error::operation_aborted)
+    dns->store(t.host, t.port, a, ec ? cfg->dns_nxdomain_ttl : cfg->dns_max_ttl, clock::now());
+  co_return a;
+}
+
 /// Opens a socket to the pool's target: a Unix socket when host is empty or a directory,
 /// else TCP to every resolved address in turn.
 awaitable<error_code> connect_socket(stream_socket& sock, const pool_target& t, int& family,
-                                     const config* cfg) {
+                                     const config* cfg, dns_cache* dns = nullptr) {
   if (t.host.empty() || t.host.front() == '/') {
     const std::string dir = t.host.empty() ? std::string(default_unix_dir) : t.host;
     asio::local::stream_protocol::endpoint ep(fmt::format("{}/.s.PGSQL.{}", dir, t.port));
@@ -37,14 +57,13 @@ awaitable<error_code> connect_socket(stream_socket& sock, const pool_target& t, 
     auto [ec] = co_await sock.async_connect(gep, nothrow);
     co_return ec;
   }
-  asio::ip::tcp::resolver resolver(sock.get_executor());
-  auto [rec, results] = co_await resolver.async_resolve(t.host, std::to_string(t.port), nothrow);
-  if (rec) {
-    co_return rec;
+  const dns_cache::answer addrs = co_await resolve(sock.get_executor(), t, cfg, dns);
+  if (addrs.error) {
+    co_return addrs.error;
   }
   error_code last = asio::error::host_not_found;
-  for (const auto& r : results) {
-    const asio::generic::stream_protocol::endpoint gep(r.endpoint());
+  for (const auto& endpoint : addrs.endpoints) {
+    const asio::generic::stream_protocol::endpoint gep(endpoint);
     if (sock.is_open()) sock.close();
     // Options go on before connect: buffer sizes set afterwards do not change the window
     // scale agreed in the handshake, and a receive buffer shrunk under an established
@@ -62,7 +81,7 @@ awaitable<error_code> connect_socket(stream_socket& sock, const pool_target& t, 
     }
     auto [ec] = co_await sock.async_connect(gep, nothrow);
     if (!ec) {
-      family = r.endpoint().protocol().family();
+      family = endpoint.protocol().family();
       co_return error_code{};
     }
     last = ec;
@@ -175,7 +194,8 @@ awaitable<login_result> server_login(server_conn& s, config_ptr cfg_ptr,
     return r;
   };
 
-  const error_code cec = co_await connect_socket(s.sock, t, s.protocol_family, &cfg);
+  const error_code cec =
+      co_await connect_socket(s.sock, t, s.protocol_family, &cfg, &s.owner->registry.dns());
   if (cec) {
     co_return finish({false, fmt::format("connect failed: {}", cec.message()), {}});
   }

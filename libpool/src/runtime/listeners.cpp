@@ -1,4 +1,5 @@
 // Listeners: TCP and Unix sockets, and the accept loop that spreads clients over the shards.
+#include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -8,7 +9,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
+#include <vector>
 
 #include "runtime/listener.hpp"
 #include "runtime/runtime.hpp"
@@ -16,6 +20,26 @@
 #include "sluice/log.hpp"
 
 namespace sluice {
+
+namespace {
+
+/// The gid of unix_socket_group; throws if there is no such group.
+gid_t socket_group(const std::string& name) {
+  std::vector<char> buf(4096);
+  group gr{};
+  group* found = nullptr;
+  int err = 0;
+  while ((err = ::getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found)) == ERANGE)
+    buf.resize(buf.size() * 2);
+  if (!found)
+    throw std::runtime_error(
+        err ? fmt::format("unix_socket_group {}: could not look up the group: {}", name,
+                          std::strerror(err))
+            : fmt::format("unix_socket_group {}: no such group", name));
+  return found->gr_gid;
+}
+
+}  // namespace
 
 void runtime::start_listeners() {
   const config& c = *cfg_;
@@ -78,6 +102,18 @@ void runtime::start_listeners() {
     l->acc.bind(gep, ec);
     if (ec) throw std::runtime_error(fmt::format("could not bind {}: {}", path, ec.message()));
     ::chmod(path.c_str(), mode_t(c.unix_socket_mode));
+    if (!c.unix_socket_group.empty()) {
+      try {
+        const gid_t gid = socket_group(c.unix_socket_group);
+        if (::chown(path.c_str(), uid_t(-1), gid) != 0)
+          throw std::runtime_error(
+              fmt::format("unix_socket_group {}: could not change the group of {}: {}",
+                          c.unix_socket_group, path, std::strerror(errno)));
+      } catch (...) {
+        ::unlink(path.c_str());  // not left for clients of the wrong group to find
+        throw;
+      }
+    }
     l->acc.listen(c.listen_backlog);
     l->name = path;
     unix_paths_.push_back(path);

@@ -1,11 +1,13 @@
 #include "sluice/log.hpp"
 
 #include <sys/time.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <utility>
 
 namespace sluice::log {
 namespace {
@@ -16,6 +18,10 @@ struct sink {
   std::FILE* file = nullptr;
   bool quiet = false;
   int verbose = 0;
+  // syslog: openlog keeps a pointer to the ident, so the string lives here while it is open.
+  bool syslog_open = false;
+  std::string syslog_ident;
+  int syslog_facility = LOG_DAEMON;
 };
 sink& the_sink() {
   static sink s;
@@ -34,7 +40,57 @@ const char* name(level l) {
   return "LOG";
 }
 
+int syslog_priority(level l) {
+  switch (l) {
+    case level::fatal: return LOG_CRIT;
+    case level::error: return LOG_ERR;
+    case level::warning: return LOG_WARNING;
+    case level::log: return LOG_INFO;
+    case level::debug:
+    case level::noise: return LOG_DEBUG;
+  }
+  return LOG_INFO;
+}
+
+char ascii_lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
 }  // namespace
+
+int syslog_facility_code(std::string_view name) noexcept {
+  static constexpr std::pair<std::string_view, int> names[] = {
+      {"auth", LOG_AUTH},     {"authpriv", LOG_AUTHPRIV}, {"daemon", LOG_DAEMON},
+      {"user", LOG_USER},     {"local0", LOG_LOCAL0},     {"local1", LOG_LOCAL1},
+      {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},     {"local4", LOG_LOCAL4},
+      {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},     {"local7", LOG_LOCAL7}};
+  for (const auto& [n, code] : names) {
+    if (n.size() != name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < n.size() && same; ++i) same = n[i] == ascii_lower(name[i]);
+    if (same) return code;
+  }
+  return -1;
+}
+
+bool set_syslog(bool enabled, std::string_view ident, std::string_view facility) {
+  const int code = syslog_facility_code(facility);
+  if (code < 0) return false;
+  sink& s = the_sink();
+  std::lock_guard lk(s.mu);
+  if (s.syslog_open && enabled && s.syslog_ident == ident && s.syslog_facility == code)
+    return true;
+  if (s.syslog_open) {
+    ::closelog();
+    s.syslog_open = false;
+  }
+  if (!enabled) return true;
+  s.syslog_ident.assign(ident);
+  s.syslog_facility = code;
+  ::openlog(s.syslog_ident.c_str(), LOG_PID, code);
+  s.syslog_open = true;
+  return true;
+}
 
 void setup(const std::string& logfile, bool quiet, int verbose) {
   sink& s = the_sink();
@@ -77,6 +133,8 @@ void write(level l, std::string_view text) {
     std::fwrite(line.data(), 1, line.size(), s.file);
     std::fflush(s.file);
   }
+  if (s.syslog_open && l <= level::log)
+    ::syslog(syslog_priority(l), "%.*s", static_cast<int>(text.size()), text.data());
 }
 
 }  // namespace sluice::log

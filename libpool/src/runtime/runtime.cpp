@@ -83,6 +83,8 @@ reload_result runtime::reload_files() {
   config_diff d = diff_configs(*cfg_, *next);
   for (const auto& name : d.needs_restart)
     log::warning("reload: {} changed, which takes effect only after a restart", name);
+  // The facility was checked on load: set_syslog cannot refuse it.
+  log::set_syslog(next->syslog, next->syslog_ident, next->syslog_facility);
   reload(next, users);
   log::info("reload: {}", d.changes.empty() ? std::string("no settings changed")
                                             : fmt::format("{}", fmt::join(d.changes, "; ")));

@@ -226,7 +226,7 @@ awaitable<bool> client_session::authenticate(const self_ptr& self, const config&
     }
     stored = &*looked_up;
   }
-  pgwire::client_authenticator auth(method, user, *stored);
+  pgwire::client_authenticator auth(method, user, *stored, {}, c.scram_iterations);
   auto step = auth.start();
   for (;;) {
     if (step.what == pgwire::auth_step::kind::failed) {

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# dns_max_ttl, dns_nxdomain_ttl: a server host name's addresses are looked up once and reused
+# for new server connections for dns_max_ttl seconds; a failed lookup is reused for
+# dns_nxdomain_ttl seconds; 0 looks the name up every time.
+#
+# sluice runs in a mount namespace whose /etc/hosts is a file this test rewrites
+# (with_hosts.sh): "pg.sluice.test" points at postgres (127.0.0.1) or at an address where
+# nothing listens (127.0.0.2), or is missing.
+source "$(dirname -- "$0")/lib.sh"
+((IS_ROOT)) || die "needs root: /etc/hosts is replaced in a private mount namespace"
+
+here=$(cd "$(dirname -- "$0")" && pwd)
+hosts=$T/hosts
+point() {  # ADDRESS, or "" for no entry; rewrites the file in place
+  if [[ -n $1 ]]; then printf '127.0.0.1 localhost\n%s pg.sluice.test\n' "$1" >"$hosts"
+  else printf '127.0.0.1 localhost\n' >"$hosts"; fi
+}
+point 127.0.0.1
+chmod 644 "$hosts"
+SLUICE_WRAP=("$here/with_hosts.sh" "$hosts")
+export SLUICE_DATABASES="bench = host=pg.sluice.test port=$PGPORT dbname=bench"
+# Plaintext passwords: each user is a pool of its own, so its first query needs a new server
+# connection, and so a lookup or the cache (which all pools share).
+printf '"bench" "bench"\n"md5user" "md5pw"\n"plainuser" "plainpw"\n' >"$T/userlist.txt"
+export SLUICE_USERLIST=$T/userlist.txt
+declare -A pw=([bench]=bench [md5user]=md5pw [plainuser]=plainpw)
+try() { qu "$SLUICE_PORT" "$1" "${pw[$1]}" bench "select $2" 2>&1; }
+
+# A long dns_max_ttl: after the name moves to a dead address, new server connections still
+# go to the address first looked up.
+start_sluice dns_max_ttl=3600 dns_nxdomain_ttl=3600 server_login_retry=0
+[[ $(try bench 1) == 1 ]] || die "no query through pg.sluice.test"
+point 127.0.0.2
+out=$(try md5user 2)
+[[ $out == 2 ]] || die "the cached address was not reused: $out"
+stop_sluice
+
+# dns_max_ttl = 0: every new server connection looks the name up again.
+point 127.0.0.1
+start_sluice dns_max_ttl=0 dns_nxdomain_ttl=0 server_login_retry=0
+[[ $(try bench 3) == 3 ]] || die "no query through pg.sluice.test"
+point 127.0.0.2
+out=$(try md5user 4)
+[[ $out != 4 ]] || die "with dns_max_ttl = 0 the old address was used"
+grep -q 'refused' <<<"$out" || die "expected a refused connection to 127.0.0.2: $out"
+stop_sluice
+
+# A failed lookup is reused for dns_nxdomain_ttl: the name added later is not seen...
+point ''
+start_sluice dns_max_ttl=3600 dns_nxdomain_ttl=3600 server_login_retry=0
+out=$(try bench 5)
+[[ $out != 5 ]] || die "a query worked with pg.sluice.test missing from /etc/hosts"
+grep -q 'Host not found' <<<"$out" || die "expected a lookup failure: $out"
+point 127.0.0.1
+out=$(try md5user 6)
+[[ $out != 6 ]] || die "the failed lookup was not reused for dns_nxdomain_ttl"
+grep -q 'Host not found' <<<"$out" || die "expected the cached lookup failure: $out"
+stop_sluice
+# ...and with dns_nxdomain_ttl = 0 it is seen at once.
+point ''
+start_sluice dns_max_ttl=3600 dns_nxdomain_ttl=0 server_login_retry=0
+out=$(try bench 7)
+[[ $out != 7 ]] || die "a query worked with pg.sluice.test missing from /etc/hosts"
+point 127.0.0.1
+out=$(try md5user 8)
+[[ $out == 8 ]] || die "with dns_nxdomain_ttl = 0 the name added was not looked up: $out"
+stop_sluice
+pass
