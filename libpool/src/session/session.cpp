@@ -241,7 +241,9 @@ bool client_cancel_if(client_link* l, shard& s, std::uint32_t pid, std::uint32_t
   auto* c = static_cast<client_session*>(l);
   if (!c->logged_in || c->key_pid != pid || c->key_secret != secret) return false;
   if (!c->srv) return true;
-  asio::co_spawn(s.io, send_cancel(s.io, *c->srv->target, c->srv->be_pid, c->srv->be_secret),
+  asio::co_spawn(s.io,
+                 send_cancel(s.io, *c->srv->target, c->srv->be_pid, c->srv->be_secret,
+                             s.cfg().cancel_wait_timeout),
                  asio::detached);
   return true;
 }
