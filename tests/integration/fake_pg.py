@@ -16,6 +16,10 @@ is answered 'N', a startup packet starts the mode's script. Modes:
   huge_split      the same header in two writes, 0.2 s apart, so that the pooler reads
                   its first bytes before it can see the declared length
   ok              logs in (trust); every Query gets EmptyQueryResponse and ReadyForQuery
+  hang            logs in (trust); a Query that starts with "select" is never answered (others,
+                  such as a parameter replay's SET, are), and a CancelRequest connection
+                  is held open (never closed from this side): "open" goes to PORTFILE.cancels
+                  when one arrives, "closed" when the pooler closes it
 
 Each connection is counted in PORTFILE.conns (one line per accepted connection), so a test can
 tell whether the pooler reconnected, and each Query's text goes to PORTFILE.queries (one line
@@ -52,6 +56,11 @@ def recv_exact(conn, n):
     return buf
 
 
+def note_cancel(what):
+    with lock, open(PORTFILE + ".cancels", "a") as f:
+        f.write(what + "\n")
+
+
 def read_startup(conn):
     """Reads startup-phase packets until a StartupMessage; True if one arrived."""
     while True:
@@ -61,6 +70,15 @@ def read_startup(conn):
         if code in (80877103, 80877104):  # SSLRequest, GSSENCRequest
             conn.sendall(b"N")
             continue
+        if code == 80877102 and MODE == "hang":  # CancelRequest: never acted on or closed
+            note_cancel("open")
+            try:
+                while conn.recv(4096):
+                    pass
+            except OSError:
+                pass
+            note_cancel("closed")
+            return False
         return code == 196608
 
 
@@ -116,6 +134,8 @@ def serve(conn):
                 continue
             with lock, open(PORTFILE + ".queries", "a") as f:
                 f.write((body.rstrip(b"\0").decode(errors="replace") or "<>") + "\n")
+            if MODE == "hang" and body.lower().startswith(b"select"):
+                continue
             if MODE == "bad_rfq":
                 conn.sendall(msg(b"I") + msg(b"Z", b"X"))
             elif MODE == "huge_message":

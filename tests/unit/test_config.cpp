@@ -68,6 +68,11 @@ TEST_CASE("a minimal file yields pgbouncer's defaults", "[config]") {
   CHECK(c.server_idle_timeout == 600.0);
   CHECK(c.server_lifetime == 3600.0);
   CHECK(c.query_wait_timeout == 120.0);
+  CHECK(c.query_wait_notify == 5.0);
+  CHECK(c.cancel_wait_timeout == 10.0);
+  CHECK_FALSE(c.server_fast_close);
+  CHECK(c.autodb_idle_timeout == 3600.0);
+  CHECK(c.pool_idle_timeout == 0.0);
   CHECK(c.client_login_timeout == 60.0);
   CHECK(c.server_reset_query == "DISCARD ALL");
   CHECK(c.pkt_buf == 4096);
@@ -109,6 +114,11 @@ TEST_CASE("every honoured [pgbouncer] key is read into its field", "[config]") {
                      "server_check_query = SELECT 2\n"
                      "server_check_delay = 10s\n"
                      "query_wait_timeout = 0\n"
+                     "query_wait_notify = 0.25\n"
+                     "cancel_wait_timeout = 2\n"
+                     "server_fast_close = 1\n"
+                     "autodb_idle_timeout = 30s\n"
+                     "pool_idle_timeout = 1min\n"
                      "query_timeout = 7\n"
                      "client_idle_timeout = 8\n"
                      "client_login_timeout = 9\n"
@@ -159,6 +169,11 @@ TEST_CASE("every honoured [pgbouncer] key is read into its field", "[config]") {
   CHECK(c.server_check_query == "SELECT 2");
   CHECK(c.server_check_delay == 10.0);
   CHECK(c.query_wait_timeout == 0.0);
+  CHECK(c.query_wait_notify == 0.25);
+  CHECK(c.cancel_wait_timeout == 2.0);
+  CHECK(c.server_fast_close);
+  CHECK(c.autodb_idle_timeout == 30.0);
+  CHECK(c.pool_idle_timeout == 60.0);
   CHECK(c.query_timeout == 7.0);
   CHECK(c.client_idle_timeout == 8.0);
   CHECK(c.client_login_timeout == 9.0);
@@ -294,26 +309,24 @@ TEST_CASE("documented but unsupported keys are accepted and recorded", "[config]
                      "auth_type = trust\n"
                      "auth_query = SELECT usename, passwd FROM pg_shadow WHERE usename=$1\n"
                      "Client_TLS_SSLMode = require\n"
-                     "autodb_idle_timeout = 3\n"
+                     "auth_ident_file = /etc/sluice/ident.map\n"
                      "client_tls_ca_file =\n"  // empty: "not set", nothing to warn about
                      "[users]\n"
-                     "alice = pool_mode=transaction max_user_connections=4 query_wait_timeout=5\n"
+                     "alice = pool_mode=transaction max_user_connections=4\n"
                      "[peers]\n"
                      "1 = host=/tmp/sluice-1 port=6433\n");
   auto c = sluice::load_ini(ini);
   CHECK(c.auth_query == "SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
   CHECK_FALSE(contains(c.unsupported, "auth_query (" + ini + ":3)"));
   CHECK(contains(c.unsupported, "client_tls_sslmode (" + ini + ":4)"));
-  CHECK(contains(c.unsupported, "autodb_idle_timeout (" + ini + ":5)"));
-  // [users]: pool_mode and max_user_connections are acted on, query_wait_timeout not yet.
-  CHECK(contains(c.unsupported, "user \"alice\": query_wait_timeout (" + ini + ":8)"));
+  CHECK(contains(c.unsupported, "auth_ident_file (" + ini + ":5)"));
   const sluice::user_config* alice = c.find_user("alice");
   REQUIRE(alice);
   CHECK(alice->mode == sluice::pool_mode::transaction);
   CHECK(alice->max_user_connections == 4);
   CHECK_FALSE(alice->pool_size);
   CHECK(contains(c.unsupported, "peer 1 (" + ini + ":10)"));
-  CHECK(c.unsupported.size() == 4);
+  CHECK(c.unsupported.size() == 3);
 
   auto bad_user = d.write("u.ini", trust_header + "[users]\nbob = pool_size=x\n");
   CHECK(expect_error([&] { sluice::load_ini(bad_user); }).line() == 4);
@@ -398,10 +411,60 @@ TEST_CASE("parse_database_entry rejects bad connection strings", "[config]") {
   CHECK_THAT(err("host=").what(), Catch::Contains("missing value"));
   CHECK_THAT(err("load_balance_hosts=random").what(), Catch::Contains("load_balance_hosts"));
 
-  auto ok = parse_database_entry("db", "  host = h   password='' server_lifetime=10 ", "f.ini", 7);
+  auto ok = parse_database_entry("db", "  host = h   password='' auth_dbname=x ", "f.ini", 7);
   CHECK(ok.host == "h");
   CHECK(ok.password.empty());
-  CHECK(ok.unsupported == std::vector<std::string>{"database \"db\": server_lifetime (f.ini:7)"});
+  CHECK(ok.auth_dbname == "x");
+  CHECK(ok.unsupported.empty());
+  auto lb = parse_database_entry("db", "host=h load_balance_hosts=disable", "f.ini", 8);
+  CHECK(lb.unsupported == std::vector<std::string>{"database \"db\": load_balance_hosts (f.ini:8)"});
+}
+
+TEST_CASE("[databases] server_lifetime and query_wait_timeout, [users] query_wait_timeout",
+          "[config]") {
+  temp_dir d;
+  auto ini = d.write("p.ini", trust_header +
+                                  "[databases]\n"
+                                  "a = server_lifetime=90 query_wait_timeout=0.5\n"
+                                  "b = server_lifetime=0 query_wait_timeout=-1\n"
+                                  "c = query_wait_timeout=0\n"
+                                  "[users]\n"
+                                  "alice = query_wait_timeout=3\n"
+                                  "bob = query_wait_timeout=-1\n");
+  auto c = sluice::load_ini(ini);
+  CHECK(c.unsupported.empty());
+  REQUIRE(c.databases.size() == 3);
+  CHECK(c.databases[0].server_lifetime == 90.0);
+  CHECK(c.databases[0].query_wait_timeout == 0.5);
+  // pgbouncer reads server_lifetime=0 and query_wait_timeout=-1 as "not set".
+  CHECK_FALSE(c.databases[1].server_lifetime);
+  CHECK_FALSE(c.databases[1].query_wait_timeout);
+  CHECK(c.databases[2].query_wait_timeout == 0.0);  // 0 = no limit for this database
+  CHECK(c.find_user("alice")->query_wait_timeout == 3.0);
+  CHECK_FALSE(c.find_user("bob")->query_wait_timeout);
+
+  auto err = [](const std::string& value) {
+    return expect_error([&] { sluice::parse_database_entry("db", value, "f.ini", 3); });
+  };
+  CHECK_THAT(err("server_lifetime=-1").what(), Catch::Contains("server_lifetime"));
+  CHECK_THAT(err("server_lifetime=soon").what(), Catch::Contains("server_lifetime"));
+  CHECK_THAT(err("query_wait_timeout=-2").what(), Catch::Contains("query_wait_timeout"));
+  auto bad_user = d.write("u.ini", trust_header + "[users]\nbob = query_wait_timeout=x\n");
+  auto e = expect_error([&] { sluice::load_ini(bad_user); });
+  CHECK(e.line() == 4);
+  CHECK_THAT(e.what(), Catch::Contains("query_wait_timeout"));
+
+  // A reload that changes them is a change of the database / user.
+  auto changed = d.write("q.ini", trust_header +
+                                      "[databases]\n"
+                                      "a = server_lifetime=91 query_wait_timeout=0.5\n"
+                                      "b = server_lifetime=0 query_wait_timeout=-1\n"
+                                      "c = query_wait_timeout=0\n"
+                                      "[users]\n"
+                                      "alice = query_wait_timeout=4\n"
+                                      "bob = query_wait_timeout=-1\n");
+  const auto diff = sluice::diff_configs(c, sluice::load_ini(changed));
+  CHECK(diff.changes == std::vector<std::string>{"database a changed", "user alice changed"});
 }
 
 TEST_CASE("find_database: exact name, else \"*\", else nullptr", "[config]") {
@@ -600,7 +663,7 @@ pool_mode = "session"
   CHECK(c.databases[0].port == 15432);
   CHECK(c.databases[0].pool_size == 7);
   CHECK(c.databases[0].dbname == "it's");
-  CHECK(contains(c.unsupported, "autodb_idle_timeout (" + p + ":10)"));
+  CHECK(c.autodb_idle_timeout == 20);
 }
 
 TEST_CASE("load_toml: wrong types and unknown keys are errors with file:line", "[config][toml]") {

@@ -54,6 +54,11 @@ struct database_config {
   std::optional<int> pool_size, min_pool_size, reserve_pool_size, max_db_connections;
   std::optional<int> max_db_client_connections;
   std::optional<pool_mode> mode;
+  /// This database's server_lifetime; unset (or 0, as pgbouncer reads it) = [pgbouncer]'s.
+  std::optional<double> server_lifetime;
+  /// This database's query_wait_timeout (0 = none); unset (or -1) = [pgbouncer]'s. A
+  /// [users] entry's own value wins over it.
+  std::optional<double> query_wait_timeout;
   std::string connect_query;
   std::string client_encoding, datestyle, timezone, application_name;
   std::string source;          ///< "file:line" of the entry, for messages
@@ -76,6 +81,9 @@ struct user_config {
   std::optional<pool_mode> mode;
   std::optional<double> query_timeout, idle_transaction_timeout, client_idle_timeout;
   std::optional<double> transaction_timeout;
+  /// This user's query_wait_timeout (0 = none); unset (or -1) = the database's, else
+  /// [pgbouncer]'s.
+  std::optional<double> query_wait_timeout;
 };
 
 /// One rule of auth_hba_file, pgbouncer's subset of pg_hba.conf (syntax: config/hba.cpp).
@@ -158,9 +166,18 @@ struct config {
   double server_check_delay = 30;
   /// How long a server host name lookup is reused, and a failed one (0 = not kept).
   double dns_max_ttl = 15, dns_nxdomain_ttl = 15;
+  /// Session mode: a server of an old generation (a reload changed the target) is closed, with
+  /// its client, as soon as its transaction is over instead of at the end of the session.
+  bool server_fast_close = false;
+  /// Unused pools of auto-databases ("*") are dropped after this long; 0 = never.
+  double autodb_idle_timeout = 3600;
+  /// A pool with no clients and no servers is dropped after this long; 0 = never.
+  double pool_idle_timeout = 0;
 
   // client timeouts (0 = disabled)
   double query_wait_timeout = 120;
+  double query_wait_notify = 5;  ///< a NOTICE to a client queued this long (once)
+  double cancel_wait_timeout = 10;  ///< how long a cancel request to a server may take
   double query_timeout = 0;
   double client_idle_timeout = 0;
   double client_login_timeout = 60;

@@ -81,7 +81,7 @@ awaitable<console_result> admin_console::show_lists(const admin_request& req) {
   const auto pools = ctl_.registry().all();
   std::set<std::string> users;
   long long servers = 0;
-  for (pool* p : pools) {
+  for (const auto& p : pools) {
     users.insert(p->user_name);
     servers += p->total.load();
   }

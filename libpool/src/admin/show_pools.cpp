@@ -20,7 +20,7 @@ struct pool_counts {
 }  // namespace
 
 awaitable<console_result> admin_console::show_pools(const admin_request& req) {
-  const std::vector<pool*> pools = ctl_.registry().all();
+  const std::vector<std::shared_ptr<pool>> pools = ctl_.registry().all();
   const std::size_t nshards = ctl_.shards().size();
   // [shard][pool index], written by each shard into its own row only.
   std::vector<std::vector<pool_counts>> per(nshards, std::vector<pool_counts>(pools.size()));
@@ -28,7 +28,7 @@ awaitable<console_result> admin_console::show_pools(const admin_request& req) {
   co_await control::on_every_shard(ctl_.shards(), req.home.io, [&](shard& s) {
     auto& mine = per[std::size_t(s.id)];
     std::map<const pool*, std::size_t> index;
-    for (std::size_t i = 0; i < pools.size(); ++i) index[pools[i]] = i;
+    for (std::size_t i = 0; i < pools.size(); ++i) index[pools[i].get()] = i;
     for (client_link* l = s.clients.next; l != &s.clients; l = l->next) {
       const auto* c = static_cast<const client_session*>(l);
       if (c->console) {
@@ -36,7 +36,7 @@ awaitable<console_result> admin_console::show_pools(const admin_request& req) {
         continue;
       }
       if (!c->logged_in || c->closing || !c->pool_) continue;
-      auto it = index.find(c->pool_);
+      auto it = index.find(c->pool_.get());
       if (it == index.end()) continue;
       ++(c->wait_ ? mine[it->second].cl_waiting : mine[it->second].cl_active);
     }
@@ -103,7 +103,7 @@ awaitable<console_result> admin_console::show_databases(const admin_request& req
   std::set<std::string> seen;
   for (const auto& db : c.databases)
     if (db.name != "*" && seen.insert(db.name).second) dbs.emplace_back(db.name, &db);
-  for (pool* p : reg.all())
+  for (const auto& p : reg.all())
     if (const database_config* db = c.find_database(p->db_name); db && db->name == "*")
       if (seen.insert(p->db_name).second) dbs.emplace_back(p->db_name, db);
   for (const auto& [name, db] : dbs) {
@@ -147,7 +147,7 @@ awaitable<console_result> admin_console::show_users(const admin_request& req) {
   std::set<std::string> names;
   for (const auto& [name, pw] : req.home.users().passwords) names.insert(name);
   for (const auto& [name, u] : c.users) names.insert(name);
-  for (pool* p : reg.all()) names.insert(p->user_name);
+  for (const auto& p : reg.all()) names.insert(p->user_name);
   result_builder b;
   b.text("name").text("pool_size").text("reserve_pool_size").text("pool_mode");
   b.int4("max_user_connections").int4("current_connections");

@@ -138,13 +138,16 @@ database_config parse_database_entry(const std::string& name, const std::string&
       db.timezone = val;
     else if (k == "application_name")
       db.application_name = val;
-    else {
+    else if (k == "server_lifetime") {
+      // 0 is pgbouncer's "not set": the [pgbouncer] value applies.
+      const double d = parse_duration(v);
+      db.server_lifetime = d > 0 ? std::optional<double>(d) : std::nullopt;
+    } else if (k == "query_wait_timeout") {
+      const double d = parse_duration(v, true);  // -1 = not set
+      db.query_wait_timeout = d >= 0 ? std::optional<double>(d) : std::nullopt;
+    } else {
       // Documented, accepted, not acted on yet.
-      if (k == "server_lifetime") {
-        parse_duration(v);
-      } else if (k == "query_wait_timeout") {
-        parse_duration(v, true);
-      } else if (k == "load_balance_hosts") {
+      if (k == "load_balance_hosts") {
         check_one_of(v, {"disable", "round-robin"});
       } else if (k == "target_session_attrs") {
         check_one_of(v, {"any", "read-write", "read-only", "primary", "standby"});
@@ -198,13 +201,11 @@ std::vector<std::string> check_user_entry(const std::string& name, const std::st
       u.client_idle_timeout = parse_duration(v);
     } else if (k == "transaction_timeout") {
       u.transaction_timeout = parse_duration(v);
+    } else if (k == "query_wait_timeout") {
+      const double d = parse_duration(v, true);  // -1 = not set
+      u.query_wait_timeout = d >= 0 ? std::optional<double>(d) : std::nullopt;
     } else {
-      // Accepted, not acted on yet: noted for the startup warning.
-      if (k == "query_wait_timeout")
-        parse_duration(v, true);
-      else
-        throw config_error(file, line, fmt::format("{}: unknown user parameter: {}", what, k));
-      notes.push_back(fmt::format("{}: {} ({})", what, k, where(file, line)));
+      throw config_error(file, line, fmt::format("{}: unknown user parameter: {}", what, k));
     }
   }
   return notes;

@@ -42,7 +42,8 @@ bool same_database(const database_config& a, const database_config& b) {
          a.max_db_client_connections == b.max_db_client_connections && a.mode == b.mode &&
          a.connect_query == b.connect_query && a.client_encoding == b.client_encoding &&
          a.datestyle == b.datestyle && a.timezone == b.timezone &&
-         a.application_name == b.application_name;
+         a.application_name == b.application_name && a.server_lifetime == b.server_lifetime &&
+         a.query_wait_timeout == b.query_wait_timeout;
 }
 
 bool same_user(const user_config& a, const user_config& b) {
@@ -52,7 +53,8 @@ bool same_user(const user_config& a, const user_config& b) {
          a.query_timeout == b.query_timeout &&
          a.idle_transaction_timeout == b.idle_transaction_timeout &&
          a.client_idle_timeout == b.client_idle_timeout &&
-         a.transaction_timeout == b.transaction_timeout;
+         a.transaction_timeout == b.transaction_timeout &&
+         a.query_wait_timeout == b.query_wait_timeout;
 }
 
 const database_config* find_exact(const config& c, const std::string& name) {

@@ -149,8 +149,13 @@ constexpr setting table[] = {
     {"server_round_robin", boolean(&config::server_round_robin), "0", reload},
     {"dns_max_ttl", duration(&config::dns_max_ttl), "15", reload},
     {"dns_nxdomain_ttl", duration(&config::dns_nxdomain_ttl), "15", reload},
+    {"server_fast_close", boolean(&config::server_fast_close), "0", reload},
+    {"autodb_idle_timeout", duration(&config::autodb_idle_timeout), "3600", reload},
+    {"pool_idle_timeout", duration(&config::pool_idle_timeout), "0", reload},
     // client timeouts
     {"query_wait_timeout", duration(&config::query_wait_timeout), "120", reload},
+    {"query_wait_notify", duration(&config::query_wait_notify), "5", reload},
+    {"cancel_wait_timeout", duration(&config::cancel_wait_timeout), "10", reload},
     {"query_timeout", duration(&config::query_timeout), "0", reload},
     {"client_idle_timeout", duration(&config::client_idle_timeout), "0", reload},
     {"client_login_timeout", duration(&config::client_login_timeout), "60", reload},
@@ -189,8 +194,6 @@ constexpr setting table[] = {
     // against the default).
     {"auth_ident_file", text(), "", reload},
     {"auth_ldap_options", text(), "", reload},
-    {"autodb_idle_timeout", duration(), "3600", reload},
-    {"cancel_wait_timeout", duration(), "10", reload},
     {"client_tls13_ciphers", text(), "", reload},
     {"client_tls_ca_file", text(), "", reload},
     {"client_tls_cert_file", text(), "", reload},
@@ -210,8 +213,6 @@ constexpr setting table[] = {
     {"log_stats", boolean(), "1", reload},
     {"max_prepared_statements", count(), "200", reload},
     {"peer_id", count(), "0", reload},
-    {"pool_idle_timeout", duration(), "0", reload},
-    {"query_wait_notify", duration(), "5", reload},
     {"resolv_conf",
      no_effect(text(),
                "has no effect: sluice resolves names with the system resolver (getaddrinfo), "
@@ -224,7 +225,6 @@ constexpr setting table[] = {
                "loop, so a connection with a large result never holds a shard for more than one "
                "read (as sbuf_loopcnt = 1 would)"),
      "5", reload},
-    {"server_fast_close", boolean(), "0", reload},
     {"server_tls13_ciphers", text(), "", reload},
     {"server_tls_ca_file", text(), "", reload},
     {"server_tls_cert_file", text(), "", reload},

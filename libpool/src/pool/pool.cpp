@@ -2,6 +2,8 @@
 // launches and the per-shard janitor.
 #include "pool/pool.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -42,6 +44,9 @@ pool::pool(pool_registry& reg, shard_set& set, std::string db, std::string user,
       reserve_size(st.reserve_size),
       max_db_connections(st.max_db_connections),
       max_user_connections(st.max_user_connections),
+      server_lifetime(st.server_lifetime),
+      query_wait_timeout(st.query_wait_timeout),
+      auto_db(st.auto_db),
       locals(new local[set.size()]),
       nshards(set.size()),
       target_(std::make_shared<const pool_target>(std::move(st.target))) {}
@@ -71,11 +76,14 @@ void pool::reconfigure(pool_settings st) {
     reserve_size.store(st.reserve_size);
     max_db_connections.store(st.max_db_connections);
     max_user_connections.store(st.max_user_connections);
+    server_lifetime.store(st.server_lifetime);
+    query_wait_timeout.store(st.query_wait_timeout);
+    auto_db.store(st.auto_db);
   }
   removed.store(false);
   // Idle servers that no longer fit close now, on the shards that hold them.
   if (new_target || st.pool_size + st.reserve_size < old_limit) {
-    for (auto& sh : shards.shards) sh->post_fn([this](shard& t) { tidy(t); });
+    for (auto& sh : shards.shards) sh->post_fn([p = shared_from_this()](shard& t) { p->tidy(t); });
   }
 }
 
@@ -172,9 +180,12 @@ waiter* pool::wait_for_server(shard& s, wait_done done) {
   auto w = std::allocate_shared<waiter>(pooled_allocator<waiter>{}, *this, s, std::move(done));
   const config& c = s.cfg();
   const auto never = clock::time_point::max();
-  w->wait_deadline =
-      c.query_wait_timeout > 0 ? w->since + to_duration(c.query_wait_timeout) : never;
+  const double wait_limit = query_wait_timeout.load();
+  w->wait_deadline = wait_limit > 0 ? w->since + to_duration(wait_limit) : never;
   w->reserve_deadline = reserve_size > 0 ? w->since + to_duration(c.reserve_pool_timeout) : never;
+  w->notify_deadline = w->done.notify && c.query_wait_notify > 0
+                           ? w->since + to_duration(c.query_wait_notify)
+                           : never;
   {
     std::lock_guard lk(mu);
     waiters.push_back(w);
@@ -203,7 +214,7 @@ void pool::cancel_wait(waiter& w) {
 }
 
 void pool::arm_waiter(const std::shared_ptr<waiter>& w) {
-  w->timer.expires_at(std::min(w->wait_deadline, w->reserve_deadline));
+  w->timer.expires_at(std::min({w->wait_deadline, w->reserve_deadline, w->notify_deadline}));
   w->timer.async_wait([this, w](error_code) { on_waiter_timer(w); });
 }
 
@@ -222,6 +233,14 @@ void pool::on_waiter_timer(const std::shared_ptr<waiter>& w) {
     return;
   }
   const auto now = clock::now();
+  if (now >= w->notify_deadline) {
+    w->notify_deadline = clock::time_point::max();  // once per wait
+    w->done.notify(w->done.ctx);
+    if (w->delivered || w->failed) {  // the client was ended meanwhile (cancel_wait)
+      on_waiter_timer(w);
+      return;
+    }
+  }
   if (now >= w->reserve_deadline) {
     w->reserve_deadline = clock::time_point::max();
     launch_server(w->home, true);
@@ -248,8 +267,8 @@ void pool::on_waiter_timer(const std::shared_ptr<waiter>& w) {
 }
 
 void pool::release(server_ptr srv, shard& s) {
-  const config& c = s.cfg();
-  if (c.server_lifetime > 0 && seconds_since(srv->connected_at) > c.server_lifetime) {
+  const double lifetime = server_lifetime.load();
+  if (lifetime > 0 && seconds_since(srv->connected_at) > lifetime) {
     discard(std::move(srv), s, "server lifetime over");
     return;
   }
@@ -358,24 +377,24 @@ void pool::try_serve_waiters(shard& s) {
     std::unique_lock lk(mu);
     t->expires_at(last_login_failure + to_duration(c.server_login_retry));
     lk.unlock();
-    t->async_wait([this, &s, t](error_code) {
+    t->async_wait([p = shared_from_this(), &s, t](error_code) {
       {
-        std::lock_guard lk2(mu);
-        retry_scheduled = false;
+        std::lock_guard lk2(p->mu);
+        p->retry_scheduled = false;
       }
-      try_serve_waiters(s);
+      p->try_serve_waiters(s);
     });
   }
   // Idle servers on other shards serve waiters here: ask their owners to release them.
   for (auto& other : shards.shards) {
     if (other.get() == &s || locals[other->id].idle_count.load() == 0) continue;
-    other->post_fn([this](shard& t) {
-      auto& loc = locals[t.id];
-      if (nwaiters.load() == 0 || loc.idle.empty()) return;
+    other->post_fn([p = shared_from_this()](shard& t) {
+      auto& loc = p->locals[t.id];
+      if (p->nwaiters.load() == 0 || loc.idle.empty()) return;
       server_ptr srv = std::move(loc.idle.back());
       loc.idle.pop_back();
       loc.idle_count.fetch_sub(1);
-      release(std::move(srv), t);
+      p->release(std::move(srv), t);
     });
   }
 }
@@ -404,10 +423,11 @@ void pool::launch_server(shard& s, bool reserve) {
   auto srv = std::make_unique<server_conn>(s.io, *this, std::move(tgt), generation.load(),
                                            std::uint32_t(c.max_packet_size));
   srv->id = shards.next_id.fetch_add(1);
-  asio::co_spawn(s.io, open_server(s, std::move(srv), keys), asio::detached);
+  asio::co_spawn(s.io, open_server(shared_from_this(), s, std::move(srv), keys), asio::detached);
 }
 
-awaitable<void> pool::open_server(shard& s, server_ptr srv,
+// `keep` holds the pool while the login runs: its clients may all be gone by then.
+awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, server_ptr srv,
                                   std::optional<pgwire::scram_keys> keys) {
   const login_result r = co_await server_login(*srv, s.cfg_ptr(), keys);
   {
@@ -467,6 +487,7 @@ awaitable<void> pool::open_server(shard& s, server_ptr srv,
 
 void pool::tidy(shard& s) {
   const config& c = s.cfg();
+  const double lifetime = server_lifetime.load();
   auto& idle = locals[s.id].idle;
   for (std::size_t i = 0; i < idle.size();) {
     server_conn& srv = *idle[i];
@@ -476,7 +497,7 @@ void pool::tidy(shard& s) {
     else if (c.server_idle_timeout > 0 && seconds_since(srv.idle_since) > c.server_idle_timeout &&
              total > min_pool_size)
       reason = "server idle timeout";
-    else if (c.server_lifetime > 0 && seconds_since(srv.connected_at) > c.server_lifetime)
+    else if (lifetime > 0 && seconds_since(srv.connected_at) > lifetime)
       reason = "server lifetime over";
     else
       reason = surplus(srv);
@@ -490,13 +511,27 @@ void pool::tidy(shard& s) {
     discard(std::move(gone), s, reason);
   }
   // min_pool_size: shard 0 keeps the pool topped up once it has been used.
-  if (s.id == 0 && min_pool_size > 0) {
+  if (s.id == 0 && min_pool_size > 0 && !draining.load()) {
     int missing;
     {
       std::lock_guard lk(mu);
       missing = have_welcome ? std::min(min_pool_size, pool_size) - total : 0;
     }
     for (int i = 0; i < missing; ++i) launch_server(s, false);
+  }
+}
+
+}  // namespace sluice
+
+namespace sluice {
+
+void pool::drain(shard& s, std::string_view reason) {
+  auto& loc = locals[s.id];
+  while (!loc.idle.empty()) {
+    server_ptr gone = std::move(loc.idle.back());
+    loc.idle.pop_back();
+    loc.idle_count.fetch_sub(1);
+    discard(std::move(gone), s, reason);
   }
 }
 

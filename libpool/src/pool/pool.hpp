@@ -32,9 +32,15 @@ struct pool_settings {
   int pool_size = 0, min_pool_size = 0, reserve_size = 0;
   int max_db_connections = 0;    ///< the database's own limit, else [pgbouncer]'s; 0 = none
   int max_user_connections = 0;  ///< the user's own limit, else [pgbouncer]'s; 0 = none
+  double server_lifetime = 3600;   ///< the database's own, else [pgbouncer]'s
+  double query_wait_timeout = 120; ///< the user's own, else the database's, else [pgbouncer]'s
+  bool auto_db = false;            ///< made from the "*" entry (autodb_idle_timeout applies)
 };
 
-struct pool {
+/// Shared: the registry, the sessions that use it and work in flight for it (posted to other
+/// shards, timers) each hold a reference, so a pool the registry drops (autodb_idle_timeout,
+/// pool_idle_timeout) lives until the last of them lets go.
+struct pool : std::enable_shared_from_this<pool> {
   pool(pool_registry& registry, shard_set& shards, std::string db, std::string user,
        pool_settings settings);
 
@@ -45,6 +51,8 @@ struct pool {
   std::atomic<pool_mode> mode;
   std::atomic<int> pool_size, min_pool_size, reserve_size, max_db_connections;
   std::atomic<int> max_user_connections;
+  std::atomic<double> server_lifetime, query_wait_timeout;
+  std::atomic<bool> auto_db;
   /// Bumped when the target changes: servers of an older generation are closed when idle
   /// or released, never reused.
   std::atomic<std::uint64_t> generation{0};
@@ -101,6 +109,16 @@ struct pool {
   bool retry_scheduled = false;
 
   std::atomic<int> nwaiters{0};
+  std::atomic<int> clients{0};  ///< sessions holding a pool_client_ref to this pool
+
+  // ---- idleness, for autodb_idle_timeout and pool_idle_timeout: touched by the registry's
+  // reap pass only, under the registry's lock
+  clock::time_point last_used = clock::now();      ///< last seen with a client or busy server
+  clock::time_point last_nonempty = clock::now();  ///< last seen with a client or any server
+  /// Being dropped: its idle servers are closing and min_pool_size no longer tops it up.
+  std::atomic<bool> draining{false};
+  /// Closes this shard's idle servers (the pool is being dropped).
+  void drain(shard& s, std::string_view reason);
 
   /// Per shard: idle servers (touched only by that shard) and their count (read by others),
   /// and the shard's share of the statistics (see bump()). Cache-line aligned: shards write
@@ -121,7 +139,8 @@ struct pool {
   }
 
  private:
-  awaitable<void> open_server(shard& s, server_ptr srv, std::optional<pgwire::scram_keys> keys);
+  awaitable<void> open_server(std::shared_ptr<pool> keep, shard& s, server_ptr srv,
+                              std::optional<pgwire::scram_keys> keys);
   /// Why srv must not be kept (an old generation, a pool now smaller), or nullptr.
   const char* surplus(const server_conn& srv) const;
   std::shared_ptr<const pool_target> target_;  // under mu
@@ -132,6 +151,36 @@ struct pool {
   std::mutex intern_mu_;
   std::map<std::string, std::weak_ptr<const param_set>, std::less<>> interned_;
   std::size_t intern_sweep_at_ = 64;
+};
+
+/// A session's hold on its pool: keeps the pool alive and counts the session as one of its
+/// clients (what autodb_idle_timeout and pool_idle_timeout look at) until it is destroyed.
+class pool_client_ref {
+ public:
+  pool_client_ref() = default;
+  explicit pool_client_ref(std::shared_ptr<pool> p) : p_(std::move(p)) {
+    if (p_) p_->clients.fetch_add(1);
+  }
+  pool_client_ref(pool_client_ref&& o) noexcept : p_(std::move(o.p_)) {}
+  pool_client_ref& operator=(pool_client_ref&& o) noexcept {
+    if (this != &o) {
+      reset();
+      p_ = std::move(o.p_);
+    }
+    return *this;
+  }
+  ~pool_client_ref() { reset(); }
+  void reset() {
+    if (p_) p_->clients.fetch_sub(1);
+    p_.reset();
+  }
+  pool* operator->() const noexcept { return p_.get(); }
+  pool& operator*() const noexcept { return *p_; }
+  pool* get() const noexcept { return p_.get(); }
+  explicit operator bool() const noexcept { return bool(p_); }
+
+ private:
+  std::shared_ptr<pool> p_;
 };
 
 /// Clients per database and per user over all shards, for max_db_client_connections and
@@ -151,18 +200,22 @@ class client_counts {
   std::map<std::string, int, std::less<>> by_db_, by_user_;
 };
 
-/// Every pool of the process, by (database, user). Pools live as long as the registry.
+/// Every pool of the process, by (database, user). A pool stays until the registry is
+/// cleared, or until reap() drops an unused one (autodb_idle_timeout, pool_idle_timeout);
+/// whoever still holds a reference to a dropped pool keeps it alive.
 class pool_registry {
  public:
   explicit pool_registry(shard_set& shards) : shards_(shards) {}
-  /// The pool for (database entry, client user), created on first use.
-  pool* get(const database_config& db, const std::string& dbname, const std::string& user,
+  /// The pool for (database entry, client user), created on first use; the caller is one of
+  /// its clients while it holds the reference.
+  pool_client_ref get(const database_config& db, const std::string& dbname, const std::string& user,
             const config& cfg, const userlist& users, bool& created);
   /// The pool auth_query runs on for database entry `db`: servers logged in as auth_user
   /// that no client is ever linked to, so no client's SET or startup parameter can change
   /// what the query sees.
-  pool* get_auth_pool(const database_config& db, const std::string& dbname,
-                      const std::string& auth_user, const config& cfg, const userlist& users);
+  std::shared_ptr<pool> get_auth_pool(const database_config& db, const std::string& dbname,
+                                      const std::string& auth_user, const config& cfg,
+                                      const userlist& users);
   /// The password auth_query found for a user auth_file lacks: that user's pools log in with
   /// it from now on (and across reloads).
   void remember_password(const std::string& user, const std::string& password,
@@ -174,8 +227,12 @@ class pool_registry {
   /// over all pools. Call with no pool_registry lock held (a pool's own mu may be held).
   void connection_totals(std::string_view db, std::string_view user, int& db_total,
                          int& user_total);
-  /// A snapshot of the pools (they are never removed while the registry lives).
-  std::vector<pool*> all();
+  /// A snapshot of the pools; the references keep them alive while it is held.
+  std::vector<std::shared_ptr<pool>> all();
+  /// The janitor's pass for autodb_idle_timeout and pool_idle_timeout (on one shard, once a
+  /// second): notes which pools are in use, closes the idle servers of those unused too long,
+  /// and drops those that are then empty and referenced by nobody but the registry.
+  void reap(const config& cfg);
   /// Servers linked to a client, over all pools.
   int active_total();
   /// Drops every pool and its idle servers (before the shards' io_contexts go away).
@@ -191,12 +248,14 @@ class pool_registry {
     bool for_auth = false;
     auto operator<=>(const pool_key&) const = default;
   };
-  pool* find_or_add(const std::string& dbname, bool for_auth, pool_settings st, bool& created);
+  /// Under mu_: the pool for this key, created if needed.
+  std::shared_ptr<pool> find_or_add(const std::string& dbname, bool for_auth, pool_settings st,
+                                    bool& created);
 
   shard_set& shards_;
   dns_cache dns_;
   std::mutex mu_;
-  std::map<pool_key, std::unique_ptr<pool>> pools_;
+  std::map<pool_key, std::shared_ptr<pool>> pools_;
   std::map<std::string, std::string, std::less<>> looked_up_;  ///< auth_query's passwords
 };
 

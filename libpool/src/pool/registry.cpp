@@ -1,6 +1,11 @@
 // The registry of pools: one per (database, user), created on first use.
 #include "pool/pool.hpp"
 
+#include <algorithm>
+#include <set>
+
+#include "sluice/log.hpp"
+
 namespace sluice {
 
 namespace {
@@ -47,6 +52,10 @@ pool_settings settings_for(const database_config& db, const std::string& dbname,
   st.max_db_connections = db.max_db_connections.value_or(c.max_db_connections);
   st.max_user_connections =
       u && u->max_user_connections ? *u->max_user_connections : c.max_user_connections;
+  st.server_lifetime = db.server_lifetime.value_or(c.server_lifetime);
+  st.query_wait_timeout =
+      pick(u ? u->query_wait_timeout : std::nullopt, db.query_wait_timeout, c.query_wait_timeout);
+  st.auto_db = db.name == "*";
   return st;
 }
 
@@ -65,34 +74,32 @@ pool_settings auth_settings_for(const database_config& db, const std::string& db
 
 }  // namespace
 
-pool* pool_registry::find_or_add(const std::string& dbname, bool for_auth, pool_settings st,
-                                  bool& created) {
-  std::lock_guard lk(mu_);
+std::shared_ptr<pool> pool_registry::find_or_add(const std::string& dbname, bool for_auth,
+                                                  pool_settings st, bool& created) {
   pool_key key{dbname, st.target.user, for_auth};
   auto it = pools_.find(key);
   created = it == pools_.end();
-  if (!created) return it->second.get();
+  if (!created) return it->second;
   std::string pool_user = st.target.user;
-  auto p = std::make_unique<pool>(*this, shards_, dbname, std::move(pool_user), std::move(st));
-  pool* raw = p.get();
-  pools_.emplace(std::move(key), std::move(p));
-  return raw;
+  auto p = std::make_shared<pool>(*this, shards_, dbname, std::move(pool_user), std::move(st));
+  pools_.emplace(std::move(key), p);
+  return p;
 }
 
-pool* pool_registry::get(const database_config& db, const std::string& dbname,
-                         const std::string& user, const config& c, const userlist& users,
-                         bool& created) {
-  pool_settings st;
-  {
-    std::lock_guard lk(mu_);
-    st = settings_for(db, dbname, user, c, users, looked_up_);
-  }
-  return find_or_add(dbname, false, std::move(st), created);
+pool_client_ref pool_registry::get(const database_config& db, const std::string& dbname,
+                                   const std::string& user, const config& c,
+                                   const userlist& users, bool& created) {
+  std::lock_guard lk(mu_);
+  pool_settings st = settings_for(db, dbname, user, c, users, looked_up_);
+  // Counted as a client under the lock, so reap() never drops a pool a session is taking.
+  return pool_client_ref(find_or_add(dbname, false, std::move(st), created));
 }
 
-pool* pool_registry::get_auth_pool(const database_config& db, const std::string& dbname,
-                                   const std::string& auth_user, const config& c,
-                                   const userlist& users) {
+std::shared_ptr<pool> pool_registry::get_auth_pool(const database_config& db,
+                                                   const std::string& dbname,
+                                                   const std::string& auth_user,
+                                                   const config& c, const userlist& users) {
+  std::lock_guard lk(mu_);
   bool created = false;
   return find_or_add(dbname, true, auth_settings_for(db, dbname, auth_user, c, users), created);
 }
@@ -128,7 +135,7 @@ void pool_registry::reconfigure(const config& c, const userlist& users) {
       // clients are refused, and its servers close as they come back.
       p->removed.store(true);
       p->generation.fetch_add(1);
-      for (auto& sh : shards_.shards) sh->post_fn([q = p.get()](shard& t) { q->tidy(t); });
+      for (auto& sh : shards_.shards) sh->post_fn([q = p](shard& t) { q->tidy(t); });
       continue;
     }
     p->reconfigure(std::move(st));
@@ -146,12 +153,77 @@ void pool_registry::connection_totals(std::string_view db, std::string_view user
   }
 }
 
-std::vector<pool*> pool_registry::all() {
-  std::vector<pool*> out;
+std::vector<std::shared_ptr<pool>> pool_registry::all() {
+  std::vector<std::shared_ptr<pool>> out;
   std::lock_guard lk(mu_);
   out.reserve(pools_.size());
-  for (auto& [key, p] : pools_) out.push_back(p.get());
+  for (auto& [key, p] : pools_) out.push_back(p);
   return out;
+}
+
+void pool_registry::reap(const config& c) {
+  const auto now = clock::now();
+  auto older = [&](clock::time_point t, double limit) {
+    return limit > 0 && now - t > std::chrono::duration_cast<clock::duration>(seconds_d(limit));
+  };
+  std::lock_guard lk(mu_);
+  // Which pools are in use now. A waiter or an active server always has a client behind
+  // it; they are counted too so that nothing in flight looks unused.
+  std::map<std::string, clock::time_point, std::less<>> autodb_used;  // latest, per database
+  for (auto& [key, p] : pools_) {
+    const bool used =
+        p->clients.load() > 0 || p->nwaiters.load() > 0 || p->active_total() > 0;
+    if (used) {
+      p->last_used = now;
+      p->draining.store(false);
+    }
+    if (used || p->total.load() > 0) p->last_nonempty = now;
+    if (p->auto_db.load()) {
+      auto [it, fresh] = autodb_used.try_emplace(p->db_name, p->last_used);
+      if (!fresh) it->second = std::max(it->second, p->last_used);
+    }
+  }
+  // autodb_idle_timeout: an auto-database none of whose pools has been used for that long is
+  // dropped whole, its idle servers closed first.
+  for (const auto& [db, used] : autodb_used) {
+    if (!older(used, c.autodb_idle_timeout)) continue;
+    for (auto& [key, p] : pools_) {
+      if (key.db != db || !p->auto_db.load() || p->draining.load()) continue;
+      p->draining.store(true);
+      for (auto& sh : shards_.shards)
+        sh->post_fn([q = p](shard& t) { q->drain(t, "database removed"); });
+    }
+  }
+  // Drop what is empty and unreferenced: pools being drained once their servers are gone, and
+  // (pool_idle_timeout) pools that have had no client and no server for that long. A pool
+  // someone else still references (a login, a janitor pass, work posted to a shard) waits
+  // for the next pass: nobody can take a new reference while mu_ is held.
+  std::set<std::string> autodb_dropped;
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    pool& p = *it->second;
+    const bool idle_expired = older(p.last_nonempty, c.pool_idle_timeout);
+    const bool empty = p.total.load() == 0 && p.clients.load() == 0 && p.nwaiters.load() == 0;
+    if ((p.draining.load() || idle_expired) && empty && it->second.use_count() == 1) {
+      if (!p.draining.load())
+        log::info("cleaning up idle pool for user {} on db {} because: pool idle timeout (age= {}s)",
+                  p.user_name, p.db_name,
+                  std::chrono::duration_cast<std::chrono::seconds>(now - p.last_nonempty).count());
+      else if (p.auto_db.load())
+        autodb_dropped.insert(p.db_name);
+      it = pools_.erase(it);
+      continue;
+    }
+    ++it;
+  }
+  // The database is gone with its last pool.
+  for (const auto& db : autodb_dropped) {
+    const bool left = std::any_of(pools_.begin(), pools_.end(), [&](const auto& e) {
+      return e.first.db == db && e.second->auto_db.load();
+    });
+    if (!left)
+      log::warning("dropping database '{}' as it does not exist anymore or inactive auto-database",
+                   db);
+  }
 }
 
 int pool_registry::active_total() {
@@ -197,6 +269,20 @@ int client_counts::user_count(const std::string& user) {
 
 void pool_registry::clear() {
   std::lock_guard lk(mu_);
+  // Sessions not yet destroyed may keep a pool alive past this: what belongs to the shards'
+  // io_contexts (idle servers, waiters' timers) goes now, while those still exist.
+  for (auto& [key, p] : pools_) {
+    std::deque<std::shared_ptr<waiter>> waiters;
+    {
+      std::lock_guard plk(p->mu);
+      waiters.swap(p->waiters);
+      p->nwaiters.store(0);
+    }
+    for (std::size_t i = 0; i < p->nshards; ++i) {
+      p->locals[i].idle.clear();
+      p->locals[i].idle_count.store(0);
+    }
+  }
   pools_.clear();
 }
 

@@ -377,22 +377,59 @@ awaitable<auth_lookup> server_auth_query(server_conn& s, std::string_view sql,
   }
 }
 
-awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint32_t pid,
-                            std::uint32_t secret) {
-  stream_socket sock(io);
-  int family = 0;
-  const error_code ec = co_await connect_socket(sock, target, family, nullptr);
-  if (ec) {
-    log::warning("cancel request to {}:{} failed: {}", target.host, target.port, ec.message());
-    co_return;
+namespace {
+
+/// A cancel request in flight, shared with its cancel_wait_timeout timer.
+struct cancel_call {
+  explicit cancel_call(asio::io_context& io) : sock(io), timer(io) {}
+  stream_socket sock;
+  asio::steady_timer timer;
+  bool done = false, timed_out = false;
+
+  /// Gives up on the server: closes the socket, and again shortly after while the request is
+  /// still under way (connect_socket opens a new socket for the next address of a host).
+  static void arm(const std::shared_ptr<cancel_call>& call, clock::duration after) {
+    call->timer.expires_after(after);
+    call->timer.async_wait([call](error_code ec) {
+      if (ec || call->done) return;
+      call->timed_out = true;
+      error_code ignored;
+      call->sock.close(ignored);
+      arm(call, std::chrono::milliseconds(50));
+    });
   }
-  pgwire::byte_buffer out;
-  pgwire::write_cancel_request(out, pid, secret);
-  co_await asio::async_write(sock, asio::buffer(out), nothrow);
-  // The server closes the connection once it has read the request; wait for that so the
-  // cancel is delivered before the socket is torn down.
-  std::array<char, 16> sink;
-  co_await sock.async_read_some(asio::buffer(sink), nothrow);
+};
+
+}  // namespace
+
+awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint32_t pid,
+                            std::uint32_t secret, double timeout) {
+  auto call = std::make_shared<cancel_call>(io);
+  // cancel_wait_timeout: a server that does not take the request in time (down, or not
+  // answering) is given up on rather than holding a connection for ever.
+  if (timeout > 0)
+    cancel_call::arm(call,
+                     std::chrono::duration_cast<clock::duration>(seconds_d(timeout)));
+  int family = 0;
+  const error_code ec = co_await connect_socket(call->sock, target, family, nullptr);
+  if (!ec && !call->timed_out) {
+    pgwire::byte_buffer out;
+    pgwire::write_cancel_request(out, pid, secret);
+    co_await asio::async_write(call->sock, asio::buffer(out), nothrow);
+    // The server closes the connection once it has read the request; wait for that so the
+    // cancel is delivered before the socket is torn down.
+    std::array<char, 16> sink;
+    co_await call->sock.async_read_some(asio::buffer(sink), nothrow);
+  }
+  call->done = true;
+  call->timer.cancel();
+  if (call->timed_out) {
+    log::warning("cancel request to {}:{} failed: cancel_wait_timeout", target.host, target.port);
+  } else if (ec) {
+    log::warning("cancel request to {}:{} failed: {}", target.host, target.port, ec.message());
+  }
+  error_code ignored;
+  call->sock.close(ignored);
 }
 
 bool server_is_dead(server_conn& s) {

@@ -92,9 +92,10 @@ void apply_tcp_options(int fd, const config& cfg);
 /// or a listener, whose accepted sockets inherit it): buffers shrunk under an established
 /// connection's window stall the peer's sends on the 200 ms persist timer.
 void apply_tcp_buffers(int fd, const config& cfg);
-/// Sends a CancelRequest for this server's backend key to the pool's target.
+/// Sends a CancelRequest for this server's backend key to the pool's target; gives up after
+/// `timeout` seconds (cancel_wait_timeout; 0 = never).
 awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint32_t pid,
-                            std::uint32_t secret);
+                            std::uint32_t secret, double timeout);
 /// True if an idle server has been closed by its peer or sent something unexpected.
 bool server_is_dead(server_conn& s);
 

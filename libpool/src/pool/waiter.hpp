@@ -24,8 +24,12 @@ struct wait_error {
 /// (std::function would: a shared_ptr capture is not stored in place).
 struct wait_done {
   using fn_type = void (*)(std::shared_ptr<void> ctx, server_ptr srv, wait_error error);
+  /// Called (on the home shard, ctx still held) when the waiter has been queued for
+  /// query_wait_notify; nullptr = the waiter is not told (a client not yet logged in).
+  using notify_type = void (*)(const std::shared_ptr<void>& ctx);
   fn_type fn = nullptr;
   std::shared_ptr<void> ctx;
+  notify_type notify = nullptr;
   void operator()(server_ptr srv, wait_error error) {
     fn(std::move(ctx), std::move(srv), std::move(error));
   }
@@ -40,7 +44,7 @@ struct waiter {
   wait_done done;            ///< called once, on the home shard, from the timer's handler
   server_ptr delivered;
   std::optional<wait_error> failed;  ///< set when the pool gives up on this waiter
-  clock::time_point since, wait_deadline, reserve_deadline;
+  clock::time_point since, wait_deadline, reserve_deadline, notify_deadline;
 };
 
 }  // namespace sluice

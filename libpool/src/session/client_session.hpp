@@ -32,7 +32,7 @@ struct client_session : client_link {
   std::uint64_t id = 0;  ///< stable, process-wide (SHOW CLIENTS "id", KILL_CLIENT)
   std::string addr, user_name;
   std::unique_ptr<std::string> login_db;  ///< the database asked for, until pool_ is known
-  pool* pool_ = nullptr;
+  pool_client_ref pool_;
   /// A client of the admin console (`pgbouncer` database): who it is. It has no pool.
   std::unique_ptr<console_user> console;
   server_ptr srv;
@@ -50,6 +50,8 @@ struct client_session : client_link {
   std::uint32_t key_pid = 0, key_secret = 0;  ///< cancel key given to the client
   bool closing = false, finished = false, client_writing = false, logged_in = false;
   bool poison_server = false;  ///< the server must be closed, not reused
+  /// Why the server is closed when the session ends (instead of the generic reasons).
+  const char* server_close_reason = nullptr;
   bool counted = false;  ///< counted in registry.clients (pool_'s database), until finish()
   clock::time_point connected_at = clock::now(), last_client_io = clock::now(),
                     last_server_io = clock::now();
@@ -126,6 +128,8 @@ struct client_session : client_link {
   static bool send_to_server(const self_ptr& self, const std::uint8_t* data, std::size_t len);
   static void find_server(self_ptr self);
   static void on_wait_done(std::shared_ptr<void> ctx, server_ptr srv, wait_error error);
+  /// query_wait_notify: tells the client, once, that it is queued.
+  static void on_wait_notify(const std::shared_ptr<void>& ctx);
   static void got_server(self_ptr self, server_ptr s, bool check);
   static awaitable<void> prepare_server(self_ptr self, server_ptr s, bool check);
   static void attach(self_ptr self);

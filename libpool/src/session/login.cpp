@@ -145,7 +145,7 @@ awaitable<std::optional<std::string>> client_session::look_up_password(
     log::warning("{} auth_query: no [databases] entry for database \"{}\"", prefix(), lookup_db);
     co_return std::nullopt;
   }
-  pool* auth_pool = registry.get_auth_pool(*entry, lookup_db, auth_user, c, sh.users());
+  const std::shared_ptr<pool> auth_pool = registry.get_auth_pool(*entry, lookup_db, auth_user, c, sh.users());
   server_ptr s = co_await auth_pool->acquire_idle(sh);
   if (!s) {
     s = co_await wait_in_queue(self, *auth_pool, no_server);

@@ -14,6 +14,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
+#include <sys/socket.h>
+
 #include <cstring>
 
 #include "pgwire/messages.hpp"
@@ -219,7 +221,7 @@ void client_session::find_server(self_ptr self) {
     return;
   }
   pool& p = *c.pool_;
-  c.wait_ = p.wait_for_server(c.sh, wait_done{&on_wait_done, self});
+  c.wait_ = p.wait_for_server(c.sh, wait_done{&on_wait_done, self, &on_wait_notify});
   watch_while_queued(std::move(self));
 }
 
@@ -235,6 +237,25 @@ void client_session::on_wait_done(std::shared_ptr<void> ctx, server_ptr srv, wai
     return;
   }
   got_server(std::move(self), std::move(srv), false);
+}
+
+void client_session::on_wait_notify(const std::shared_ptr<void>& ctx) {
+  client_session& c = *static_cast<client_session*>(ctx.get());
+  // Queued means nothing else writes to the client: no server is linked, and what the last
+  // one sent has been written (the client chain reads again only then).
+  if (c.closing || !c.wait_ || c.client_writing || c.to_client_pending) return;
+  pgwire::byte_buffer out;
+  pgwire::write_error(out, "NOTICE", "00000",
+                      "No server connection available in postgres backend, client being queued",
+                      {}, pgwire::be::notice_response);
+  const ssize_t n = ::send(c.sock.native_handle(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n == ssize_t(out.size())) return;
+  log::warning("{} Sending queue warning failed", c.prefix());
+  if (n > 0) {
+    // Part of a message went out: the client's stream is broken, end it without writing more.
+    c.client_writing = true;
+    c.kill("Sending queue warning failed");
+  }
 }
 
 void client_session::got_server(self_ptr self, server_ptr s, bool check) {
@@ -447,7 +468,9 @@ void client_session::unlink(const self_ptr& self) {
   const config& cfg = c.sh.cfg();
   if (!reusable) {
     p.discard(std::move(s), c.sh,
-              c.closing ? "client disconnect while server was not ready" : "unclean server");
+              c.server_close_reason ? c.server_close_reason
+              : c.closing           ? "client disconnect while server was not ready"
+                                    : "unclean server");
     c.poison_server = false;
     return;
   }
@@ -462,6 +485,8 @@ void client_session::unlink(const self_ptr& self) {
 
 awaitable<void> client_session::reset_and_release(shard& sh, server_ptr s) {
   pool& p = *s->owner;
+  // The client may be gone: hold the pool until its server is back (or closed).
+  const std::shared_ptr<pool> hold = p.shared_from_this();
   const config_ptr keep = sh.cfg_ptr();  // a reload may replace the shard's config meanwhile
   const config& c = *keep;
   std::string err;

@@ -154,6 +154,14 @@ void client_session::check_timeouts(const config& c) {
     return;
   }
   if (wait_) return;  // query_wait_timeout is the waiter's own deadline
+  // server_fast_close: in session mode a server a reload has made obsolete goes as soon as
+  // its transaction is over, and the client with it, so that it notices.
+  if (srv && c.server_fast_close && pool_->mode == pool_mode::session && clean() &&
+      !client_writing && !to_client_pending && srv->generation != pool_->generation.load()) {
+    server_close_reason = "database configuration changed";
+    kill("database configuration changed");
+    return;
+  }
   // A [users] entry's own timeouts win over [pgbouncer]'s.
   const user_config* u = c.find_user(user_name);
   const double idle_limit =
@@ -242,7 +250,9 @@ bool client_cancel_if(client_link* l, shard& s, std::uint32_t pid, std::uint32_t
   auto* c = static_cast<client_session*>(l);
   if (!c->logged_in || c->key_pid != pid || c->key_secret != secret) return false;
   if (!c->srv) return true;
-  asio::co_spawn(s.io, send_cancel(s.io, *c->srv->target, c->srv->be_pid, c->srv->be_secret),
+  asio::co_spawn(s.io,
+                 send_cancel(s.io, *c->srv->target, c->srv->be_pid, c->srv->be_secret,
+                             s.cfg().cancel_wait_timeout),
                  asio::detached);
   return true;
 }
