@@ -133,7 +133,7 @@ TEST_CASE("every honoured [pgbouncer] key is read into its field", "[config]") {
                      "tcp_keepidle = 30\n"
                      "tcp_keepintvl = 5\n"
                      "tcp_user_timeout = 1000\n"
-                     "tcp_defer_accept = true\n"
+                     "tcp_defer_accept = false\n"
                      "tcp_socket_buffer = 65536\n"
                      "logfile = /var/log/sluice.log\n"
                      "pidfile = /run/sluice.pid\n"
@@ -188,7 +188,7 @@ TEST_CASE("every honoured [pgbouncer] key is read into its field", "[config]") {
   CHECK(c.tcp_keepidle == 30);
   CHECK(c.tcp_keepintvl == 5);
   CHECK(c.tcp_user_timeout == 1000);
-  CHECK(c.tcp_defer_accept);
+  CHECK_FALSE(c.tcp_defer_accept);  // the default is on
   CHECK(c.tcp_socket_buffer == 65536);
   CHECK(c.logfile == "/var/log/sluice.log");
   CHECK(c.pidfile == "/run/sluice.pid");

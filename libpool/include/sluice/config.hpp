@@ -195,7 +195,7 @@ struct config {
   // tcp
   bool tcp_keepalive = true;
   int tcp_keepcnt = 0, tcp_keepidle = 0, tcp_keepintvl = 0, tcp_user_timeout = 0;
-  bool tcp_defer_accept = false;  ///< accepted; Linux TCP_DEFER_ACCEPT is applied when set
+  bool tcp_defer_accept = true;  ///< Linux TCP_DEFER_ACCEPT (45 s) on the listeners, as pgbouncer
   int tcp_socket_buffer = 0;
 
   // logging and process

@@ -174,7 +174,7 @@ constexpr setting table[] = {
     {"tcp_keepidle", count(&config::tcp_keepidle), "0", reload},
     {"tcp_keepintvl", count(&config::tcp_keepintvl), "0", reload},
     {"tcp_user_timeout", count(&config::tcp_user_timeout), "0", reload},
-    {"tcp_defer_accept", boolean(&config::tcp_defer_accept), "0", reload},
+    {"tcp_defer_accept", boolean(&config::tcp_defer_accept), "1", reload},
     {"tcp_socket_buffer", count(&config::tcp_socket_buffer), "0", reload},
     // logging and process
     {"logfile", text(&config::logfile), "", reload},

@@ -21,6 +21,14 @@
 
 namespace sluice {
 
+void runtime::apply_defer_accept(listener& l, const config& c) {
+  if (l.is_unix) return;
+  // Wake the acceptor only when the client has sent its first packet (45 s at most, as
+  // pgbouncer); 0 turns it off again after a reload.
+  const int secs = c.tcp_defer_accept ? 45 : 0;
+  ::setsockopt(l.acc.native_handle(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+}
+
 namespace {
 
 /// The gid of unix_socket_group; throws if there is no such group.
@@ -57,11 +65,7 @@ void runtime::start_listeners() {
                                            ep.port(), ec.message()));
     apply_tcp_buffers(l->acc.native_handle(), c);  // inherited by accepted sockets
     l->acc.listen(c.listen_backlog);
-    if (c.tcp_defer_accept) {
-      // Wake the acceptor only when the client has sent its first packet.
-      const int secs = 45;
-      ::setsockopt(l->acc.native_handle(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
-    }
+    apply_defer_accept(*l, c);
     l->name = fmt::format("{}:{}", ep.address().to_string(), ep.port());
     listeners_.push_back(std::move(l));
   };

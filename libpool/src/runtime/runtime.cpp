@@ -99,6 +99,8 @@ reload_result runtime::reload_files() {
 }
 
 void runtime::reload(config_ptr cfg, std::shared_ptr<const userlist> users) {
+  // Listener options that apply to new connections (the listeners stay: no restart needed).
+  for (auto& l : listeners_) apply_defer_accept(*l, *cfg);
   // Each shard reads its own snapshot on its own thread: the swap is mailed to it.
   for (auto& sp : shards_.shards) {
     sp->post_fn([cfg, users](shard& s) { s.set_config(cfg, users); });

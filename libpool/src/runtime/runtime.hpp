@@ -29,6 +29,7 @@ class runtime final : public pooler {
  private:
   struct listener;
   void start_listeners();
+  static void apply_defer_accept(listener& l, const config& c);
   awaitable<void> accept_loop(listener& l);
   awaitable<void> janitor_loop(shard& s);
   void shutdown_poll();
