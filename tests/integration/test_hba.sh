@@ -36,6 +36,26 @@ grep -qF 'no pg_hba.conf entry for host "127.0.0.1", user "md5user", database "p
   die "wrong error without a matching rule: $out"
 stop_sluice
 
+# peer, over the Unix socket: the OS user of the client must be the user it logs in as.
+# sluice runs as the postgres OS user; psql runs as that same OS user.
+SOCK=$T/sock
+mkdir -p "$SOCK"
+((IS_ROOT)) && chown postgres:postgres "$SOCK"
+printf 'local all postgres peer\nlocal all bench peer\n' >"$T/peer.conf"
+chmod 644 "$T/peer.conf"
+os_user=$("${AS_PG[@]}" id -un)
+export SLUICE_DATABASES="bench = host=127.0.0.1 port=$PGPORT dbname=bench user=bench password=bench"
+start_sluice auth_type=hba auth_hba_file="$T/peer.conf" "unix_socket_dir=$SOCK"
+sock_q() {  # USER
+  "${AS_PG[@]}" env PGPASSWORD=x psql -X -At -h "$SOCK" -p "$SLUICE_PORT" -U "$1" -d bench -c 'select current_user' 2>&1
+}
+[[ $os_user == postgres ]] || die "this check needs sluice and psql to run as the postgres OS user"
+[[ $(sock_q postgres) == bench ]] || die "peer: the OS user postgres was refused as postgres: $(sock_q postgres)"
+out=$(sock_q bench) && die "peer: the OS user postgres got in as bench"
+grep -qF 'peer authentication failed for user "bench"' <<<"$out" || die "peer refusal without pgbouncer's text: $out"
+stop_sluice
+unset SLUICE_DATABASES
+
 printf 'host all all 127.0.0.1/33 trust\nhost all all 127.0.0.1/32 magic\n' >"$T/bad.conf"
 cp "$SLUICE_INI" "$T/bad.ini"
 sed -i "s|^auth_hba_file = .*|auth_hba_file = $T/bad.conf|" "$T/bad.ini"
