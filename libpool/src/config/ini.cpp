@@ -261,11 +261,7 @@ class ini_loader {
   }
 
   void validate(const std::string& main_file) {
-    const bool needs_file = cfg_.auth == auth_type::plain || cfg_.auth == auth_type::md5 ||
-                            cfg_.auth == auth_type::scram_sha_256;
-    if (needs_file && cfg_.auth_file.empty()) {
-      const std::string msg =
-          fmt::format("auth_type = {} requires auth_file to be set", to_string(cfg_.auth));
+    if (const std::string msg = missing_auth_file(cfg_); !msg.empty()) {
       if (auto it = seen_.find("auth_file"); it != seen_.end())
         throw config_error(it->second.file, it->second.line, msg);
       throw config_error(main_file, 0, msg);
@@ -280,6 +276,13 @@ std::vector<ini_entry> config_detail::read_ini_entries(const std::string& path) 
   std::vector<ini_entry> out;
   ini_loader(c, &out).load(path);
   return out;
+}
+
+std::string config_detail::missing_auth_file(const config& c) {
+  const bool needs_file =
+      c.auth == auth_type::plain || c.auth == auth_type::md5 || c.auth == auth_type::scram_sha_256;
+  if (!needs_file || !c.auth_file.empty()) return {};
+  return fmt::format("auth_type = {} requires auth_file to be set", to_string(c.auth));
 }
 
 void config_detail::load_hba_rules(config& c) {

@@ -17,6 +17,9 @@ struct ini_entry {
   int line = 0;
 };
 
+/// The error for an auth_type that checks passwords against auth_file (plain, md5,
+/// scram-sha-256) when auth_file is not set; empty if there is none.
+std::string missing_auth_file(const config& c);
 /// With auth_type = hba, reads auth_hba_file into c.hba (throws config_error).
 void load_hba_rules(config& c);
 

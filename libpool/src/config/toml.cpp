@@ -143,12 +143,8 @@ class toml_loader {
       });
     }
     if (!got_main) note(config_error(file_, 0, "the [pgbouncer] section is missing"));
-    const bool needs_file = cfg_.auth == auth_type::plain || cfg_.auth == auth_type::md5 ||
-                            cfg_.auth == auth_type::scram_sha_256;
-    if (needs_file && cfg_.auth_file.empty())
-      note(config_error(
-          file_, 0,
-          fmt::format("auth_type = {} requires auth_file to be set", to_string(cfg_.auth))));
+    if (const std::string msg = missing_auth_file(cfg_); !msg.empty())
+      note(config_error(file_, 0, msg));
     // toml++ walks tables in key order: report in file order, as the ini reader does.
     std::stable_sort(
         errors_.begin(), errors_.end(),
