@@ -222,7 +222,7 @@ class pool_registry {
                          const config& cfg, const userlist& users);
   /// A reload: every pool takes its settings from the new configuration and userlist, or is
   /// marked removed when its database is gone.
-  void reconfigure(const config& cfg, const userlist& users);
+  void reconfigure(config_ptr cfg, std::shared_ptr<const userlist> users);
   /// Server connections open or opening for this database, and for this server login user,
   /// over all pools. Call with no pool_registry lock held (a pool's own mu may be held).
   void connection_totals(std::string_view db, std::string_view user, int& db_total,
@@ -257,6 +257,8 @@ class pool_registry {
   std::mutex mu_;
   std::map<pool_key, std::shared_ptr<pool>> pools_;
   std::map<std::string, std::string, std::less<>> looked_up_;  ///< auth_query's passwords
+  config_ptr latest_;  ///< the newest configuration reconfigure() was given (new pools use it)
+  std::shared_ptr<const userlist> latest_users_;
 };
 
 }  // namespace sluice

@@ -90,7 +90,12 @@ pool_client_ref pool_registry::get(const database_config& db, const std::string&
                                    const std::string& user, const config& c,
                                    const userlist& users, bool& created) {
   std::lock_guard lk(mu_);
-  pool_settings st = settings_for(db, dbname, user, c, users, looked_up_);
+  // A login that read its shard's config before a reload reached that shard must not create
+  // a pool with the old settings after reconfigure() has passed: new pools take the newest.
+  const config& cfg = latest_ ? *latest_ : c;
+  const database_config* entry = latest_ ? latest_->find_database(dbname) : &db;
+  pool_settings st = settings_for(entry ? *entry : db, dbname, user, cfg,
+                                  latest_users_ ? *latest_users_ : users, looked_up_);
   // Counted as a client under the lock, so reap() never drops a pool a session is taking.
   return pool_client_ref(find_or_add(dbname, false, std::move(st), created));
 }
@@ -121,8 +126,12 @@ void pool_registry::remember_password(const std::string& user, const std::string
   }
 }
 
-void pool_registry::reconfigure(const config& c, const userlist& users) {
+void pool_registry::reconfigure(config_ptr cfg, std::shared_ptr<const userlist> user_list) {
   std::lock_guard lk(mu_);
+  latest_ = std::move(cfg);
+  latest_users_ = std::move(user_list);
+  const config& c = *latest_;
+  const userlist& users = *latest_users_;
   for (auto& [key, p] : pools_) {
     const database_config* db = c.find_database(p->db_name);
     pool_settings st;

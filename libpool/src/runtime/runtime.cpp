@@ -105,7 +105,7 @@ void runtime::reload(config_ptr cfg, std::shared_ptr<const userlist> users) {
   for (auto& sp : shards_.shards) {
     sp->post_fn([cfg, users](shard& s) { s.set_config(cfg, users); });
   }
-  registry_.reconfigure(*cfg, *users);
+  registry_.reconfigure(cfg, users);
 }
 
 void runtime::shutdown(shutdown_mode mode) {
