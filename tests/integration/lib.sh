@@ -32,7 +32,8 @@
 #   proc_alive PID / wait_gone PID SECS  process checks (zombies count as gone)
 #   bg CMD...                            starts CMD in the background, killed on exit; BG_PID
 #   bg_to FILE CMD...                    the same, output to FILE
-#   sess_open NAME PORT [VAR=VAL ...]    an interactive psql (bench/bench) kept open
+#   sess_open NAME PORT [VAR=VAL ...]    an interactive psql (bench/bench) kept open, on
+#                                        database $SESS_DB (default bench)
 #   sess_run NAME SQL [SECS]             sends SQL, waits for its output: SESS_OUT;
 #                                        returns 0 done, 1 psql exited, 2 deadline
 #   sess_pid NAME / sess_close NAME      psql's pid / end it (EOF, then kill)
@@ -427,7 +428,7 @@ sess_open() {  # NAME PORT [VAR=VAL ...]
   (
     _close_sess_fds
     exec env PGPASSWORD=bench "$@" stdbuf -oL -eL \
-      psql -X -At -v ON_ERROR_STOP=0 -h 127.0.0.1 -p "$port" -U bench -d bench \
+      psql -X -At -v ON_ERROR_STOP=0 -h 127.0.0.1 -p "$port" -U bench -d "${SESS_DB:-bench}" \
       <"$fifo" >"$out" 2>&1
   ) &
   _S_PID[$name]=$!

@@ -2,7 +2,8 @@
 # SIGHUP reloads the config and the auth_file online, without dropping a client: a database
 # added is usable at once, a smaller pool applies at once (servers above it close as they are
 # released), a new userlist entry can log in, a file with an error changes nothing, a setting
-# only a restart applies says so. A pgbench load runs through it all with 0 failures.
+# only a restart applies says so, a removed database's client is told "database removed" on its
+# next query. A pgbench load runs through it all with 0 failures.
 source "$(dirname -- "$0")/lib.sh"
 
 start_sluice pool_mode=transaction default_pool_size=5 listen_backlog=128
@@ -30,6 +31,8 @@ wait_until 15 "reload 1" reloaded 1 || die "the first reload was not logged"
 grep -qF 'database bench2 added' "$SLUICE_LOG" || die "the reload line does not name the new database"
 [[ $(qu "$SLUICE_PORT" bench bench bench2 'select current_database()') == postgres ]] ||
   die "the new database is not usable after the reload"
+SESS_DB=bench2 sess_open on_bench2 "$SLUICE_PORT"
+sess_run on_bench2 'select 2;' && [[ $SESS_OUT == 2 ]] || die "a session on bench2 failed: $SESS_OUT"
 
 # a smaller pool: postgres sees at most the new size while the load goes on
 sed -i 's/^default_pool_size = .*/default_pool_size = 2/' "$SLUICE_INI"
@@ -65,11 +68,20 @@ wait_until 15 "reload 5" reloaded 5 || die "the fifth reload was not logged"
 grep -qF 'reload: listen_backlog changed, which takes effect only after a restart' "$SLUICE_LOG" ||
   die "a restart-only setting changed without a word"
 
+# a removed database: its client is told on its next query, others go on
+sed -i '/^bench2 = /d' "$SLUICE_INI"
+hup
+wait_until 15 "reload 6" reloaded 6 || die "the sixth reload was not logged"
+grep -qF 'database bench2 removed' "$SLUICE_LOG" || die "the reload line does not name the removed database"
+sess_run on_bench2 'select 3;'
+grep -q 'database removed' <<<"$SESS_OUT" || die "the client of a removed database was not told: $SESS_OUT"
+[[ $(q "$SLUICE_PORT" 'select 14') == 14 ]] || die "bench stopped serving after bench2 was removed"
+
 wait "$load"; rc=$?
 ((rc == 0)) || die "pgbench failed (exit $rc): $(tail -5 "$T/pgbench.log")"
 grep -q 'number of failed transactions: 0 ' "$T/pgbench.log" ||
   die "pgbench had failures across the reloads: $(grep -i fail "$T/pgbench.log")"
-(($(reloads) == 5)) || die "expected 5 reloads, the log shows $(reloads)"
+(($(reloads) == 6)) || die "expected 6 reloads, the log shows $(reloads)"
 stop_sluice
 pg_direct "DROP ROLE sluice_late" >/dev/null
 pass

@@ -210,8 +210,7 @@ void client_session::find_server(self_ptr self) {
     return;
   }
   if (c.pool_->removed.load()) {
-    fail(std::move(self), "08P01",
-         fmt::format("database \"{}\" was removed from the configuration", c.pool_->db_name));
+    fail(std::move(self), "08P01", "database removed");  // pgbouncer's reason
     return;
   }
   bool check = false;
