@@ -104,6 +104,13 @@ admin_console::admin_console(control& ctl) : ctl_(ctl) {
       {"POOLS", {&admin_console::show_pools, false, ""}},
       {"DATABASES", {&admin_console::show_databases, false, ""}},
       {"USERS", {&admin_console::show_users, false, ""}},
+      {"CLIENTS", {&admin_console::show_clients, false, ""}},
+      {"SERVERS", {&admin_console::show_servers, false, ""}},
+      {"SOCKETS", {&admin_console::show_sockets, false, ""}},
+      {"ACTIVE_SOCKETS", {&admin_console::show_active_sockets, false, ""}},
+      // Admins only, as in pgbouncer: it shows every connection's cancel key.
+      {"FDS", {&admin_console::show_fds, true, ""}},
+      {"MEM", {&admin_console::show_mem, false, ""}},
   };
   commands_ = {
       {"RELOAD", {&admin_console::cmd_reload, true, ""}},

@@ -34,6 +34,7 @@ class result_builder {
   result_builder& int4(std::string name) { return col(std::move(name), 23); }
   result_builder& int8(std::string name) { return col(std::move(name), 20); }
   result_builder& numeric(std::string name) { return col(std::move(name), 1700); }
+  result_builder& bytea(std::string name) { return col(std::move(name), 17); }
 
   /// Starts a new row; values follow with add().
   result_builder& row();
@@ -87,6 +88,13 @@ class admin_console final : public console_backend {
   awaitable<console_result> show_pools(const admin_request&);
   awaitable<console_result> show_databases(const admin_request&);
   awaitable<console_result> show_users(const admin_request&);
+  // show_conns.cpp
+  awaitable<console_result> show_clients(const admin_request&);
+  awaitable<console_result> show_servers(const admin_request&);
+  awaitable<console_result> show_sockets(const admin_request&);
+  awaitable<console_result> show_active_sockets(const admin_request&);
+  awaitable<console_result> show_fds(const admin_request&);
+  awaitable<console_result> show_mem(const admin_request&);
   // commands.cpp
   awaitable<console_result> cmd_reload(const admin_request&);
   awaitable<console_result> cmd_shutdown(const admin_request&);

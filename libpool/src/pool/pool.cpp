@@ -313,9 +313,11 @@ void pool::release(server_ptr srv, shard& s) {
     log::debug("S-0x{:x}: {}/{} handed over from shard {} to shard {}", give->id, db_name,
                user_name, s.id, w->home.id);
     const int family = give->protocol_family;
+    give->unlink_from_list();  // off this shard's list before its fd leaves the shard
     error_code ec;
     const int fd = give->sock.release(ec);
     if (ec) {
+      give->link_into(s.servers);
       discard(std::move(give), s, "could not hand over socket");
       std::lock_guard lk(mu);
       waiters.push_front(w);
@@ -325,6 +327,7 @@ void pool::release(server_ptr srv, shard& s) {
     w->home.post_fn([w, fd, family, srv = std::move(give)](shard& t) mutable {
       const asio::generic::stream_protocol proto(family, family == AF_UNIX ? 0 : IPPROTO_TCP);
       srv->sock = stream_socket(t.io, proto, fd);
+      srv->link_into(t.servers);
       deliver_here(w, std::move(srv));
     });
   }
@@ -423,6 +426,7 @@ void pool::launch_server(shard& s, bool reserve) {
   auto srv = std::make_unique<server_conn>(s.io, *this, std::move(tgt), generation.load(),
                                            std::uint32_t(c.max_packet_size));
   srv->id = shards.next_id.fetch_add(1);
+  srv->link_into(s.servers);
   asio::co_spawn(s.io, open_server(shared_from_this(), s, std::move(srv), keys), asio::detached);
 }
 

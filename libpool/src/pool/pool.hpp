@@ -93,6 +93,9 @@ struct pool : std::enable_shared_from_this<pool> {
   /// the min_pool_size top-up.
   void tidy(shard& s);
 
+  /// Why srv must not be kept (an old generation, a pool now smaller), or nullptr.
+  const char* surplus(const server_conn& srv) const;
+
   /// The shared param_set with these values (all tracked), creating it if needed.
   param_set_ptr intern(const config& cfg, param_map values);
 
@@ -141,8 +144,6 @@ struct pool : std::enable_shared_from_this<pool> {
  private:
   awaitable<void> open_server(std::shared_ptr<pool> keep, shard& s, server_ptr srv,
                               std::optional<pgwire::scram_keys> keys);
-  /// Why srv must not be kept (an old generation, a pool now smaller), or nullptr.
-  const char* surplus(const server_conn& srv) const;
   std::shared_ptr<const pool_target> target_;  // under mu
   void try_serve_waiters(shard& s);
   void on_waiter_timer(const std::shared_ptr<waiter>& w);

@@ -283,6 +283,12 @@ awaitable<login_result> server_login(server_conn& s, config_ptr cfg_ptr,
 }
 
 awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::string* error) {
+  // SHOW SERVERS calls an unlinked server in here "tested" (check and reset queries).
+  struct testing_mark {
+    server_conn& s;
+    explicit testing_mark(server_conn& c) : s(c) { s.testing = true; }
+    ~testing_mark() { s.testing = false; }
+  } mark(s);
   pgwire::byte_buffer out;
   pgwire::write_query(out, sql);
   auto [wec, wn] = co_await asio::async_write(s.sock, asio::buffer(out), nothrow);

@@ -15,6 +15,7 @@
 #include "pgwire/writer.hpp"
 #include "pool/params.hpp"
 #include "shard/io.hpp"
+#include "shard/shard.hpp"
 #include "sluice/config.hpp"
 
 namespace sluice {
@@ -32,11 +33,15 @@ struct pool_target {
 };
 
 /// One PostgreSQL connection. Owned by exactly one place at a time: a pool's idle list on a
-/// shard, a hand-off in flight, or the client session it is linked to.
-struct server_conn {
+/// shard, a hand-off in flight, or the client session it is linked to. Also linked into its
+/// shard's `servers` list (not an owner: SHOW SERVERS' view of every server, whoever owns it).
+struct server_conn : client_link {
   server_conn(asio::io_context& io, pool& p, std::shared_ptr<const pool_target> t,
               std::uint64_t gen, std::uint32_t max_packet)
       : sock(io), owner(&p), target(std::move(t)), generation(gen), scan(max_packet) {}
+  server_conn(const server_conn&) = delete;
+  server_conn& operator=(const server_conn&) = delete;
+  ~server_conn() { unlink_from_list(); }
   stream_socket sock;
   pool* owner;
   std::shared_ptr<const pool_target> target;  ///< where it logged in (the pool's at launch)
@@ -49,6 +54,7 @@ struct server_conn {
   clock::time_point connected_at, idle_since;
   std::string local_addr;
   bool in_login = true;
+  bool testing = false;  ///< running a query of the pooler's own (check, reset): SHOW "tested"
   pgwire::byte_buffer rbuf;  ///< bytes read but not consumed (login / reset phases)
   // Relay state while linked to a client. It belongs to the server side of the link, so
   // idle clients do not carry it.

@@ -102,6 +102,11 @@ struct shard {
   shard(shard_set& set, int id, config_ptr cfg, std::shared_ptr<const userlist> users);
   shard_set& set;
   const int id;
+  /// List head of the server connections living on this shard (server_conn links itself in
+  /// at launch and after a hand-off, out when destroyed or handed off): how SHOW SERVERS
+  /// finds the ones owned by a coroutine (logging in, check or reset query). Declared before
+  /// `io` so it outlives the coroutine frames the io_context destroys.
+  client_link servers;
   // One thread runs this context and every socket is touched only from it, so the reactor's
   // per-descriptor locks can go (posting from other threads stays locked).
   asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};

@@ -1,0 +1,270 @@
+// The connections snapshot: each shard walks its own client and server lists on its own
+// thread (the only thread that may touch them) and fills its own slot; the caller merges.
+#include "control/connections.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <fmt/format.h>
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "session/client_session.hpp"
+
+namespace sluice {
+
+namespace {
+
+struct endpoint {
+  std::string addr;
+  int port = 0;
+  bool unix_socket = false;
+};
+
+endpoint describe(const sockaddr_storage& ss) {
+  endpoint e;
+  char host[INET6_ADDRSTRLEN] = "";
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    e.addr.assign(host);
+    e.port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    e.addr.assign(host);
+    e.port = ntohs(a->sin6_port);
+  } else if (ss.ss_family == AF_UNIX) {
+    e.addr.assign("unix");
+    e.unix_socket = true;
+  }
+  return e;
+}
+
+/// The two ends of a socket; empty addresses if it is closed or not connected yet.
+void ends_of(int fd, endpoint& remote, endpoint& local) {
+  if (fd < 0) return;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) remote = describe(ss);
+  ss = {};
+  len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) local = describe(ss);
+}
+
+/// The process id of a Unix-socket peer (what pgbouncer shows as a client's remote_pid).
+std::uint32_t peer_pid(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (fd < 0 || ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return 0;
+  return std::uint32_t(cred.pid);
+}
+
+/// The socket's descriptor, -1 if closed (Asio's native_handle() is not const, but reads only).
+int fd_of(const stream_socket& so) {
+  auto& s = const_cast<stream_socket&>(so);
+  return s.is_open() ? s.native_handle() : -1;
+}
+
+std::string param_of(const param_map& m, std::string_view name) {
+  auto it = m.find(name);
+  return it == m.end() ? std::string() : it->second;
+}
+
+/// The log prefixes' spelling: a client is "C-<address of its session>", a server
+/// "S-0x<id>"; SHOW's ptr and link columns use the same values so that rows and log lines
+/// can be matched.
+std::string client_ptr(const client_session& c) {
+  return fmt::format("{}", static_cast<const void*>(&c));
+}
+std::string server_ptr_text(const server_conn& s) { return fmt::format("0x{:x}", s.id); }
+
+struct shard_slot {
+  std::vector<connection_info> clients, servers;
+  std::size_t sessions = 0, server_objects = 0, relay_bufs = 0, waiting = 0;
+  std::size_t relay_buf_size = 0, scratch_size = 0;
+};
+
+void gather(shard& s, shard_slot& out) {
+  const auto steady_now = clock::now();
+  const auto wall_now = std::chrono::system_clock::now();
+  const auto wall = [&](clock::time_point t) {
+    return wall_now - std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                          steady_now - t);
+  };
+  out.relay_buf_size = s.buffer_size;
+  out.scratch_size = s.scratch.size();
+
+  // Clients, and which client each linked server belongs to (a linked server lives on its
+  // client's shard, so this shard's pass sees both ends of every link it has).
+  std::unordered_map<const server_conn*, const client_session*> linked_to;
+  for (client_link* l = s.clients.next; l != &s.clients; l = l->next) {
+    const auto* c = static_cast<const client_session*>(l);
+    ++out.sessions;
+    if (c->srv) linked_to[c->srv.get()] = c;
+    if (c->finished) continue;
+    connection_info ci;
+    ci.server = false;
+    ci.shard = s.id;
+    ci.console = c->console != nullptr;
+    ci.user = !c->user_name.empty() ? c->user_name : ci.console ? c->console->name : "";
+    ci.database = ci.console   ? std::string("pgbouncer")
+                  : c->pool_   ? c->pool_->db_name
+                  : c->login_db ? *c->login_db
+                                : std::string();
+    if (!c->logged_in && !ci.console)
+      ci.state = conn_state::login;
+    else if (c->wait_)
+      ci.state = conn_state::waiting;
+    else if (c->srv)
+      ci.state = conn_state::active;
+    else
+      ci.state = conn_state::idle;
+    if (c->wait_) ++out.waiting;
+    ci.fd = fd_of(c->sock);
+    endpoint remote, local;
+    ends_of(ci.fd, remote, local);
+    ci.addr = remote.addr;
+    ci.port = remote.port;
+    ci.local_addr = local.addr;
+    ci.local_port = local.port;
+    if (c->is_unix) {
+      // A Unix socket has no port: the listening port names it, as in pgbouncer.
+      ci.addr.assign("unix");
+      ci.local_addr.assign("unix");
+      ci.port = ci.local_port = s.cfg().listen_port;
+      ci.remote_pid = peer_pid(ci.fd);
+    }
+    ci.connect_time = wall(c->connected_at);
+    ci.request_time = wall(c->last_client_io);
+    if (c->wait_)
+      ci.wait_us =
+          std::chrono::duration_cast<std::chrono::microseconds>(steady_now - c->wait_->since)
+              .count();
+    ci.ptr = client_ptr(*c);
+    if (c->srv) {
+      ci.link = server_ptr_text(*c->srv);
+      ci.link_fd = fd_of(c->srv->sock);
+    }
+    ci.id = c->id;
+    ci.cancel_key = (std::uint64_t(c->key_pid) << 32) | c->key_secret;
+    if (c->params) {
+      const param_map& p = c->params->values;
+      ci.application_name = param_of(p, "application_name");
+      ci.client_encoding = param_of(p, "client_encoding");
+      ci.std_strings = param_of(p, "standard_conforming_strings");
+      ci.datestyle = param_of(p, "DateStyle");
+      ci.timezone = param_of(p, "TimeZone");
+    }
+    ci.held_in = c->cbuf.size();
+    ci.in_flight = c->srv || c->wait_ || ci.state == conn_state::login;
+    out.clients.push_back(std::move(ci));
+  }
+
+  // Idle servers, from the idle lists of the pools this shard's servers belong to.
+  std::unordered_map<const server_conn*, bool> idle;  // -> server_check_query is due
+  std::unordered_set<const pool*> pools_seen;
+  const double check_delay = s.cfg().server_check_delay;
+  const bool checks = !s.cfg().server_check_query.empty();
+  for (client_link* l = s.servers.next; l != &s.servers; l = l->next) {
+    const pool* p = static_cast<const server_conn*>(l)->owner;
+    if (!pools_seen.insert(p).second) continue;
+    for (const server_ptr& srv : p->locals[std::size_t(s.id)].idle)
+      idle[srv.get()] = checks && seconds_since(srv->idle_since) > check_delay;
+  }
+
+  for (client_link* l = s.servers.next; l != &s.servers; l = l->next) {
+    const auto* srv = static_cast<const server_conn*>(l);
+    ++out.server_objects;
+    if (!srv->relay_buf.empty()) ++out.relay_bufs;
+    const pool& p = *srv->owner;
+    const auto lt = linked_to.find(srv);
+    const client_session* peer = lt == linked_to.end() ? nullptr : lt->second;
+    const auto it = idle.find(srv);
+    connection_info si;
+    si.server = true;
+    si.shard = s.id;
+    si.user = srv->target && !srv->target->user.empty() ? srv->target->user : p.user_name;
+    si.database = p.db_name;
+    if (peer)
+      si.state = conn_state::active;
+    else if (srv->in_login)
+      si.state = conn_state::login;
+    else if (srv->testing)
+      si.state = conn_state::tested;
+    else if (it != idle.end())
+      si.state = it->second ? conn_state::used : conn_state::idle;
+    else
+      si.state = conn_state::active;  // busy for the pooler itself (auth_query)
+    si.fd = fd_of(srv->sock);
+    endpoint remote, local;
+    ends_of(si.fd, remote, local);
+    si.addr = remote.addr;
+    si.port = remote.port;
+    si.local_addr = local.addr;
+    si.local_port = local.port;
+    if (remote.unix_socket || (si.addr.empty() && srv->target)) {
+      si.port = srv->target ? srv->target->port : 0;  // the socket file's port number
+      if (remote.unix_socket) si.local_port = 0;
+    }
+    const bool logged_in = srv->connected_at != clock::time_point{};
+    si.connect_time = wall(logged_in ? srv->connected_at : steady_now);
+    si.request_time = peer                        ? wall(peer->last_client_io)
+                      : it != idle.end() && logged_in ? wall(srv->idle_since)
+                                                      : si.connect_time;
+    si.close_needed = p.surplus(*srv) != nullptr;
+    si.ptr = server_ptr_text(*srv);
+    if (peer) {
+      si.link = client_ptr(*peer);
+      si.link_fd = fd_of(peer->sock);
+    }
+    si.remote_pid = srv->be_pid;
+    si.id = srv->id;
+    si.cancel_key = (std::uint64_t(srv->be_pid) << 32) | srv->be_secret;
+    si.application_name = param_of(srv->params, "application_name");
+    si.client_encoding = param_of(srv->params, "client_encoding");
+    si.std_strings = param_of(srv->params, "standard_conforming_strings");
+    si.datestyle = param_of(srv->params, "DateStyle");
+    si.timezone = param_of(srv->params, "TimeZone");
+    si.held_in = srv->rbuf.size() + srv->relay_hold_len;
+    si.in_flight = si.state != conn_state::idle && si.state != conn_state::used;
+    out.servers.push_back(std::move(si));
+  }
+}
+
+}  // namespace
+
+awaitable<connections_snapshot> snapshot_connections(shard_set& set, asio::io_context& home) {
+  std::vector<shard_slot> slots(set.size());
+  co_await control::on_every_shard(set, home,
+                                   [&slots](shard& s) { gather(s, slots[std::size_t(s.id)]); });
+  connections_snapshot snap;
+  std::size_t sessions = 0, servers = 0, relay_bufs = 0, waiting = 0, relay_size = 0,
+              scratch_size = 0;
+  for (shard_slot& sl : slots) {
+    for (auto& c : sl.clients) snap.clients.push_back(std::move(c));
+    for (auto& c : sl.servers) snap.servers.push_back(std::move(c));
+    sessions += sl.sessions;
+    servers += sl.server_objects;
+    relay_bufs += sl.relay_bufs;
+    waiting += sl.waiting;
+    relay_size = sl.relay_buf_size;
+    scratch_size = sl.scratch_size;
+  }
+  // sluice has no slab caches: these are its own per-connection objects and buffers, as
+  // allocated now (free = 0: blocks returned go back to the allocator, not to a cache
+  // counted here).
+  snap.memory = {
+      {"client_session", sizeof(client_session), sessions, 0},
+      {"server_conn", sizeof(server_conn), servers, 0},
+      {"waiter", sizeof(waiter), waiting, 0},
+      {"relay_buf", relay_size, relay_bufs, 0},
+      {"shard_scratch", scratch_size, set.size(), 0},
+  };
+  co_return snap;
+}
+
+}  // namespace sluice
