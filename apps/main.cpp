@@ -275,8 +275,30 @@ int main(int argc, char** argv) {
           sluice::log::info("got SIGHUP, re-reading config");
           pooler->reload_files();
           break;
+        case SIGUSR1:
+          if (pooler->pause() == sluice::pause_state::running)
+            sluice::log::info("got SIGUSR1, pausing all activity");
+          else
+            sluice::log::info("got SIGUSR1, but already paused/suspended");
+          break;
+        case SIGUSR2:
+          if (pooler->shutting_down()) {
+            sluice::log::info("got SIGUSR2 while shutting down, ignoring");
+            break;
+          }
+          switch (pooler->resume()) {
+            case sluice::pause_state::suspended:
+              sluice::log::info("got SIGUSR2, continuing from SUSPEND");
+              break;
+            case sluice::pause_state::paused:
+              sluice::log::info("got SIGUSR2, continuing from PAUSE");
+              break;
+            case sluice::pause_state::running:
+              sluice::log::info("got SIGUSR2, but not paused/suspended");
+              break;
+          }
+          break;
         default:
-          sluice::log::warning("got signal {}: PAUSE/RESUME are not supported by this version", sig);
           break;
       }
     }

@@ -67,6 +67,7 @@ const std::map<std::string_view, binding>& expected_members() {
       {"server_reset_query_always", &config::server_reset_query_always},
       {"server_check_query", &config::server_check_query},
       {"server_check_delay", &config::server_check_delay},
+      {"suspend_timeout", &config::suspend_timeout},
       {"server_round_robin", &config::server_round_robin},
       {"dns_max_ttl", &config::dns_max_ttl},
       {"dns_nxdomain_ttl", &config::dns_nxdomain_ttl},

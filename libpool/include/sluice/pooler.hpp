@@ -16,6 +16,9 @@ enum class shutdown_mode {
   immediate,         ///< exit now (second signal, SIGQUIT)
 };
 
+/// Whether the pooler serves, is paused (PAUSE, SIGUSR1) or suspended (SUSPEND).
+enum class pause_state { running, paused, suspended };
+
 /// What a reload from the files did.
 struct reload_result {
   bool ok = false;
@@ -45,6 +48,15 @@ class pooler {
   /// auth_file again; on success switches to them (reload() above) and logs what changed; on
   /// failure logs every error and changes nothing. Thread-safe.
   virtual reload_result reload_files() = 0;
+  /// SIGUSR1, the console's PAUSE without a database: no server is opened, servers close as
+  /// they are released, clients wait; does not wait for the servers. Returns the state
+  /// before: anything but running means nothing was done. Thread-safe.
+  virtual pause_state pause() = 0;
+  /// SIGUSR2, the console's RESUME without a database: serving again after PAUSE or SUSPEND.
+  /// Returns the state before (running: nothing to resume). Thread-safe.
+  virtual pause_state resume() = 0;
+  /// A shutdown has been requested (RESUME is refused then).
+  virtual bool shutting_down() const = 0;
 };
 
 std::unique_ptr<pooler> make_pooler(config_ptr cfg, std::shared_ptr<const userlist> users);

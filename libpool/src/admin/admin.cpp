@@ -115,6 +115,17 @@ admin_console::admin_console(control& ctl) : ctl_(ctl) {
   commands_ = {
       {"RELOAD", {&admin_console::cmd_reload, true, ""}},
       {"SHUTDOWN", {&admin_console::cmd_shutdown, true, ""}},
+      {"PAUSE", {&admin_console::cmd_pause, true, ""}},
+      {"RESUME", {&admin_console::cmd_resume, true, ""}},
+      {"SUSPEND", {&admin_console::cmd_suspend, true, ""}},
+      {"RECONNECT", {&admin_console::cmd_reconnect, true, ""}},
+      {"KILL", {&admin_console::cmd_kill, true, ""}},
+      {"KILL_CLIENT", {&admin_console::cmd_kill_client, true, ""}},
+      {"DISABLE", {&admin_console::cmd_disable, true, ""}},
+      {"ENABLE", {&admin_console::cmd_enable, true, ""}},
+      {"WAIT_CLOSE", {&admin_console::cmd_wait_close, true, ""}},
+      // stats_users may SET the parameters drivers send (ignored); the handler checks the rest
+      {"SET", {&admin_console::cmd_set, false, ""}},
   };
 }
 

@@ -98,6 +98,17 @@ class admin_console final : public console_backend {
   // commands.cpp
   awaitable<console_result> cmd_reload(const admin_request&);
   awaitable<console_result> cmd_shutdown(const admin_request&);
+  // process_commands.cpp
+  awaitable<console_result> cmd_pause(const admin_request&);
+  awaitable<console_result> cmd_resume(const admin_request&);
+  awaitable<console_result> cmd_suspend(const admin_request&);
+  awaitable<console_result> cmd_reconnect(const admin_request&);
+  awaitable<console_result> cmd_kill(const admin_request&);
+  awaitable<console_result> cmd_kill_client(const admin_request&);
+  awaitable<console_result> cmd_disable(const admin_request&);
+  awaitable<console_result> cmd_enable(const admin_request&);
+  awaitable<console_result> cmd_wait_close(const admin_request&);
+  awaitable<console_result> cmd_set(const admin_request&);
 
   control& ctl_;
   std::map<std::string, entry, std::less<>> shows_, commands_;

@@ -132,8 +132,8 @@ awaitable<console_result> admin_console::show_databases(const admin_request& req
         .add(servers)
         .add(db->max_db_client_connections.value_or(c.max_db_client_connections))
         .add(reg.clients.db_count(name))
-        .add(0)
-        .add(0);
+        .add(reg.state_of(name).paused.load() ? 1 : 0)
+        .add(reg.state_of(name).disabled.load() ? 1 : 0);
   }
   b.row().add("pgbouncer").null().add(c.listen_port).add("pgbouncer").add("pgbouncer");
   b.add(2).add(0).add(0).add(static_cast<long long>(c.server_lifetime)).add("statement").null();

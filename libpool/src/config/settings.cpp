@@ -236,7 +236,7 @@ constexpr setting table[] = {
     {"service_name", no_effect(text(), windows_only), "", no_reload},
     {"so_reuseport", boolean(), "0", no_reload},
     {"stats_period", count(), "60", reload},
-    {"suspend_timeout", duration(), "10", reload},
+    {"suspend_timeout", duration(&config::suspend_timeout), "10", reload},
 
     // ---- [sluice]
     {"workers", integer(&config::workers, 0, 4096), "0", no_reload, section::sluice},

@@ -3,9 +3,11 @@
 // mailing every shard (the hot path takes no lock for statistics) and commands posted the
 // same way. Above session/ and pool/; below admin/ and runtime/.
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pool/pool.hpp"
@@ -14,13 +16,23 @@
 
 namespace sluice {
 
+/// What a command did: nothing to report, or pgbouncer's error text.
+struct command_result {
+  std::string error;
+  bool ok() const noexcept { return error.empty(); }
+  static command_result fail(std::string e) { return {std::move(e)}; }
+};
+
 class control {
  public:
+  /// SET key = value for one [pgbouncer] setting: "" if it now applies, else why not.
+  using set_fn = std::function<std::string(std::string_view key, std::string_view value)>;
+
   /// reload: re-reads the configuration files (the runtime's, which logs as SIGHUP does).
   control(shard_set& shards, pool_registry& registry, std::function<reload_result()> reload,
-          std::function<void(shutdown_mode)> shutdown)
+          std::function<void(shutdown_mode)> shutdown, set_fn set = {})
       : shards_(shards), registry_(registry), reload_(std::move(reload)),
-        shutdown_(std::move(shutdown)) {}
+        shutdown_(std::move(shutdown)), set_(std::move(set)) {}
 
   shard_set& shards() noexcept { return shards_; }
   pool_registry& registry() noexcept { return registry_; }
@@ -34,11 +46,56 @@ class control {
   reload_result reload() { return reload_(); }
   void shutdown(shutdown_mode m) { shutdown_(m); }
 
+  // ---- commands that act (commands.cpp). `db` empty = every database; `cfg` is the caller's
+  // configuration snapshot (which databases exist). The begin_/wait_ pairs let a caller that
+  // cannot wait (a signal) only start; the console and HTTP start, then wait on `home`.
+
+  /// PAUSE: no server is opened for those databases; idle servers close now, busy ones as
+  /// they are released; clients wait. Not for an already paused/suspended pooler.
+  command_result begin_pause(const config& cfg, std::string_view db);
+  /// Resumes once no server of those databases is left.
+  awaitable<void> wait_paused(std::string db, asio::io_context& home);
+  /// RESUME: after PAUSE, KILL or SUSPEND; waiting clients are served again.
+  command_result resume(const config& cfg, std::string_view db);
+  /// SUSPEND: client sockets are no longer read (what they send waits in the socket) and no
+  /// new transaction starts; RESUME undoes it. sluice has no online restart (-R) to hand the
+  /// sockets to, so this is SUSPEND's observable part only.
+  command_result begin_suspend();
+  /// Resumes once no transaction is in flight; after `timeout` seconds (suspend_timeout, 0 =
+  /// none) the clients still in one are closed.
+  awaitable<void> wait_suspended(asio::io_context& home, double timeout);
+  /// RECONNECT: every server of those databases closes once released (idle ones at once).
+  command_result reconnect(const config& cfg, std::string_view db);
+  /// KILL: closes every client and server of those databases now and leaves them paused.
+  command_result kill(const config& cfg, std::string_view db);
+  /// KILL_CLIENT: closes the client session with this id; false if there is none.
+  awaitable<bool> kill_client(std::uint64_t id, asio::io_context& home);
+  /// DISABLE / ENABLE: new client logins to db are refused / admitted again.
+  command_result disable(const config& cfg, std::string_view db);
+  command_result enable(const config& cfg, std::string_view db);
+  /// WAIT_CLOSE: checks db; wait_closed resumes once no server a RECONNECT or a reload marked
+  /// for closing is left.
+  command_result check_wait_close(const config& cfg, std::string_view db);
+  awaitable<void> wait_closed(std::string db, asio::io_context& home);
+  /// SET key = value at run time, as a RELOAD with that one setting changed would apply it.
+  std::string set(std::string_view key, std::string_view value) {
+    return set_ ? set_(key, value) : std::string("SET failed");
+  }
+
  private:
+  /// "" if db names a database the commands may act on, else pgbouncer's error (`verb` is
+  /// the word its admin-db error uses: "pause", "kill"...).
+  std::string check_db(const config& cfg, std::string_view db, std::string_view verb);
+  /// Every pool of db (all pools if empty).
+  std::vector<std::shared_ptr<pool>> pools_of(std::string_view db);
+  /// Closes the idle servers that no longer fit on every shard (after a generation bump).
+  void tidy_everywhere(const std::vector<std::shared_ptr<pool>>& pools);
+
   shard_set& shards_;
   pool_registry& registry_;
   std::function<reload_result()> reload_;
   std::function<void(shutdown_mode)> shutdown_;
+  set_fn set_;
 };
 
 }  // namespace sluice

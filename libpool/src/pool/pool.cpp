@@ -38,6 +38,7 @@ pool::pool(pool_registry& reg, shard_set& set, std::string db, std::string user,
       shards(set),
       db_name(std::move(db)),
       user_name(std::move(user)),
+      dbstate(reg.state_of(db_name)),
       mode(st.mode),
       pool_size(st.pool_size),
       min_pool_size(st.min_pool_size),
@@ -88,7 +89,8 @@ void pool::reconfigure(pool_settings st) {
 }
 
 const char* pool::surplus(const server_conn& srv) const {
-  if (srv.generation != generation.load()) return "database configuration changed";
+  if (srv.generation != generation.load())
+    return held() ? "pause mode" : "database configuration changed";
   if (total.load() > pool_size.load() + reserve_size.load()) return "pool size reduced";
   return nullptr;
 }
@@ -403,6 +405,7 @@ void pool::try_serve_waiters(shard& s) {
 }
 
 void pool::launch_server(shard& s, bool reserve) {
+  if (held()) return;  // paused: waiters wait for RESUME
   const config& c = s.cfg();
   std::optional<pgwire::scram_keys> keys;
   std::shared_ptr<const pool_target> tgt;
@@ -515,7 +518,7 @@ void pool::tidy(shard& s) {
     discard(std::move(gone), s, reason);
   }
   // min_pool_size: shard 0 keeps the pool topped up once it has been used.
-  if (s.id == 0 && min_pool_size > 0 && !draining.load()) {
+  if (s.id == 0 && min_pool_size > 0 && !draining.load() && !held()) {
     int missing;
     {
       std::lock_guard lk(mu);

@@ -37,6 +37,13 @@ struct pool_settings {
   bool auto_db = false;            ///< made from the "*" entry (autodb_idle_timeout applies)
 };
 
+/// What the console's PAUSE/KILL, DISABLE and RESUME/ENABLE set for one database, whatever its
+/// pools (and before any exists). Lives as long as the registry; read lock-free.
+struct db_state {
+  std::atomic<bool> paused{false};    ///< PAUSE db / KILL: no server is opened or kept
+  std::atomic<bool> disabled{false};  ///< DISABLE db: new client logins are refused
+};
+
 /// Shared: the registry, the sessions that use it and work in flight for it (posted to other
 /// shards, timers) each hold a reference, so a pool the registry drops (autodb_idle_timeout,
 /// pool_idle_timeout) lives until the last of them lets go.
@@ -47,6 +54,10 @@ struct pool : std::enable_shared_from_this<pool> {
   pool_registry& registry;  ///< the other pools, for per-database and per-user limits
   shard_set& shards;
   const std::string db_name, user_name;
+  db_state& dbstate;  ///< the registry's state of db_name (PAUSE, DISABLE)
+  /// PAUSE (all or this database) or KILL is in effect: no server is opened, and servers of
+  /// the generation the pause started are closed as they are released.
+  bool held() const noexcept { return shards.paused.load() || dbstate.paused.load(); }
   // Reloadable: read on any shard, written by reconfigure().
   std::atomic<pool_mode> mode;
   std::atomic<int> pool_size, min_pool_size, reserve_size, max_db_connections;
@@ -82,6 +93,8 @@ struct pool : std::enable_shared_from_this<pool> {
   void cancel_wait(waiter& w);
   /// take_idle and, when due, check_server, until a server answers or none is idle.
   awaitable<server_ptr> acquire_idle(shard& s);
+  /// Serves the queue again after a RESUME: opens servers for the waiters, as limits allow.
+  void wake(shard& s) { try_serve_waiters(s); }
   /// Returns a server of this pool (idle, or to the first waiter on any shard).
   void release(server_ptr srv, shard& s);
   /// Closes a server of this pool for good and frees its slot.
@@ -236,6 +249,9 @@ class pool_registry {
   void reap(const config& cfg);
   /// Servers linked to a client, over all pools.
   int active_total();
+  /// The PAUSE/DISABLE state of a database, created (not paused, enabled) on first use and
+  /// kept for the registry's life. Thread-safe; never takes mu_.
+  db_state& state_of(std::string_view db);
   /// Drops every pool and its idle servers (before the shards' io_contexts go away).
   void clear();
 
@@ -260,6 +276,8 @@ class pool_registry {
   std::map<std::string, std::string, std::less<>> looked_up_;  ///< auth_query's passwords
   config_ptr latest_;  ///< the newest configuration reconfigure() was given (new pools use it)
   std::shared_ptr<const userlist> latest_users_;
+  std::mutex states_mu_;
+  std::map<std::string, std::unique_ptr<db_state>, std::less<>> states_;
 };
 
 }  // namespace sluice

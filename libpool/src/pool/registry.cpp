@@ -242,6 +242,14 @@ int pool_registry::active_total() {
   return active;
 }
 
+db_state& pool_registry::state_of(std::string_view db) {
+  std::lock_guard lk(states_mu_);
+  auto it = states_.find(db);
+  if (it == states_.end())
+    it = states_.emplace(std::string(db), std::make_unique<db_state>()).first;
+  return *it->second;
+}
+
 const char* client_counts::admit(const std::string& db, const std::string& user, int db_limit,
                                  int user_limit) {
   std::lock_guard lk(mu_);

@@ -8,6 +8,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
+#include "config/settings.hpp"
 #include "runtime/listener.hpp"
 #include "session/session.hpp"
 #include "sluice/log.hpp"
@@ -96,6 +97,46 @@ reload_result runtime::reload_files() {
   r.changes = std::move(d.changes);
   r.needs_restart = std::move(d.needs_restart);
   return r;
+}
+
+std::string runtime::set_setting(std::string_view key, std::string_view value) {
+  using namespace config_detail;
+  const setting* row = find_setting(section::pgbouncer, key);
+  if (!row) return fmt::format("unknown parameter: {}", key);
+  if (!row->reloadable) return fmt::format("{} cannot be changed at run time", key);
+  std::lock_guard lk(reload_mu_);
+  auto next = std::make_shared<config>(*cfg_);
+  const std::string origin = "SET";
+  try {
+    apply(*row, *next, value_ctx{key, value, origin, 0});
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  const config_diff d = diff_configs(*cfg_, *next);
+  reload(next, users_);
+  log::info("SET: {}", d.changes.empty() ? std::string("no settings changed")
+                                         : fmt::format("{}", fmt::join(d.changes, "; ")));
+  cfg_ = std::move(next);
+  return {};
+}
+
+pause_state runtime::pause() {
+  if (shards_.suspended.load()) return pause_state::suspended;
+  if (shards_.paused.load()) return pause_state::paused;
+  std::lock_guard lk(reload_mu_);
+  const command_result r = control_.begin_pause(*cfg_, {});
+  if (!r.ok()) return shards_.suspended.load() ? pause_state::suspended : pause_state::paused;
+  return pause_state::running;
+}
+
+pause_state runtime::resume() {
+  const pause_state before = shards_.suspended.load() ? pause_state::suspended
+                             : shards_.paused.load()  ? pause_state::paused
+                                                      : pause_state::running;
+  if (before == pause_state::running) return before;
+  std::lock_guard lk(reload_mu_);
+  control_.resume(*cfg_, {});
+  return before;
 }
 
 void runtime::reload(config_ptr cfg, std::shared_ptr<const userlist> users) {

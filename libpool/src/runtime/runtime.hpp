@@ -25,6 +25,12 @@ class runtime final : public pooler {
   int shards() const override { return int(shards_.size()); }
   void reload(config_ptr cfg, std::shared_ptr<const userlist> users) override;
   reload_result reload_files() override;
+  pause_state pause() override;
+  pause_state resume() override;
+  bool shutting_down() const override { return shutdown_mode_.load() >= 0; }
+  /// The console's SET: the current configuration with one [pgbouncer] setting changed,
+  /// applied as a reload applies it. "" on success, else why not.
+  std::string set_setting(std::string_view key, std::string_view value);
 
  private:
   struct listener;
@@ -43,7 +49,8 @@ class runtime final : public pooler {
   shard_set shards_;
   pool_registry registry_{shards_};
   control control_{shards_, registry_, [this] { return reload_files(); },
-                   [this](shutdown_mode m) { shutdown(m); }};
+                   [this](shutdown_mode m) { shutdown(m); },
+                   [this](std::string_view k, std::string_view v) { return set_setting(k, v); }};
   admin_console console_{control_};
 
   std::atomic<bool> stopping_{false};

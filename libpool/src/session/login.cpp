@@ -443,6 +443,10 @@ awaitable<bool> client_session::login(const self_ptr& self) {
     co_await fatal("08P01", fmt::format("no such database: {}", db_name));
     co_return false;
   }
+  if (registry.state_of(db_name).disabled.load()) {  // DISABLE db
+    co_await fatal("08P01", fmt::format("database \"{}\" is disabled", db_name));
+    co_return false;
+  }
   // Client limits per database and per user; admin_users are exempt, as in pgbouncer.
   {
     const user_config* u = c.find_user(user_name);

@@ -157,7 +157,8 @@ void client_session::check_timeouts(const config& c) {
   // server_fast_close: in session mode a server a reload has made obsolete goes as soon as
   // its transaction is over, and the client with it, so that it notices.
   if (srv && c.server_fast_close && pool_->mode == pool_mode::session && clean() &&
-      !client_writing && !to_client_pending && srv->generation != pool_->generation.load()) {
+      !client_writing && !to_client_pending && srv->generation != pool_->generation.load() &&
+      !pool_->held()) {  // a PAUSE waits for session clients to leave, it does not end them
     server_close_reason = "database configuration changed";
     kill("database configuration changed");
     return;

@@ -114,6 +114,8 @@ struct shard {
   boost::lockfree::queue<mail*> mailbox{256};
   std::atomic<bool> wake_pending{false};
   client_link clients;  ///< list head of this shard's client sessions (janitor, cancel)
+  /// SUSPEND: sessions whose socket became readable and was left unread until RESUME.
+  std::vector<std::shared_ptr<client_link>> parked;
   asio::steady_timer janitor;
   /// Read buffer shared by the shard's client sessions: a client's bytes live here only
   /// between a read and the write that forwards them, so idle clients hold no buffer.

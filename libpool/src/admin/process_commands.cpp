@@ -1,0 +1,235 @@
+// The console's process controlling commands: PAUSE, RESUME, SUSPEND, RECONNECT, KILL,
+// KILL_CLIENT, DISABLE, ENABLE, WAIT_CLOSE, and SET. Each checks its arguments, logs as
+// pgbouncer does, and calls the control API (control/commands.cpp), which does the work.
+#include <fmt/format.h>
+
+#include <cctype>
+#include <charconv>
+
+#include "admin/admin.hpp"
+#include "sluice/log.hpp"
+
+namespace sluice {
+
+namespace {
+
+bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+
+/// A command's one optional argument: a word, or a "quoted" name. False if there is more.
+bool one_arg(std::string_view arg, std::string& out) {
+  out.clear();
+  if (arg.empty()) return true;
+  if (arg.front() == '"') {
+    for (std::size_t i = 1; i < arg.size(); ++i) {
+      if (arg[i] != '"') {
+        out.push_back(arg[i]);
+        continue;
+      }
+      if (i + 1 < arg.size() && arg[i + 1] == '"') {  // "" inside quotes is one "
+        out.push_back('"');
+        ++i;
+        continue;
+      }
+      return i + 1 == arg.size();
+    }
+    return false;
+  }
+  for (char c : arg)
+    if (!word_char(c)) return false;
+  out.assign(arg);
+  return true;
+}
+
+console_result invalid(const admin_request& req) {
+  std::string sql = req.verb;
+  if (!req.arg.empty()) {
+    sql.push_back(' ');
+    sql.append(req.arg);
+  }
+  return console_result::failure("08P01", fmt::format("invalid command '{}', use SHOW HELP;", sql));
+}
+
+/// pgbouncer logs each error it sends to the console.
+console_result failed(std::string message) {
+  log::error("{}", message);
+  return console_result::failure("08P01", std::move(message));
+}
+
+console_result tag(std::string t) {
+  console_result r;
+  r.tag = std::move(t);
+  return r;
+}
+
+void log_issued(std::string_view cmd, std::string_view db) {
+  if (db.empty())
+    log::info("{} command issued", cmd);
+  else
+    log::info("{} '{}' command issued", cmd, db);
+}
+
+/// The value of SET key = value: a word, or a 'quoted' string ('' inside is one ').
+bool set_value(std::string_view v, std::string& out) {
+  out.clear();
+  if (v.empty()) return false;
+  if (v.front() == '\'') {
+    for (std::size_t i = 1; i < v.size(); ++i) {
+      if (v[i] != '\'') {
+        out.push_back(v[i]);
+        continue;
+      }
+      if (i + 1 < v.size() && v[i + 1] == '\'') {
+        out.push_back('\'');
+        ++i;
+        continue;
+      }
+      return i + 1 == v.size();
+    }
+    return false;
+  }
+  for (char c : v)
+    if (std::isspace(static_cast<unsigned char>(c)) || c == '\'' || c == ';') return false;
+  out.assign(v);
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+/// Parameters drivers set on connect: accepted and ignored, as pgbouncer does.
+constexpr std::string_view kFakeParams[] = {"client_encoding", "default_transaction_isolation",
+                                            "standard_conforming_strings", "datestyle",
+                                            "timezone"};
+
+}  // namespace
+
+awaitable<console_result> admin_console::cmd_pause(const admin_request& req) {
+  std::string db;
+  if (!one_arg(req.arg, db)) co_return invalid(req);
+  log_issued("PAUSE", db);
+  const command_result r = ctl_.begin_pause(req.home.cfg(), db);
+  if (!r.ok()) co_return failed(r.error);
+  // As pgbouncer: the answer comes once every server of those databases has been released.
+  co_await ctl_.wait_paused(db, req.home.io);
+  co_return tag("PAUSE");
+}
+
+awaitable<console_result> admin_console::cmd_resume(const admin_request& req) {
+  std::string db;
+  if (!one_arg(req.arg, db)) co_return invalid(req);
+  log_issued("RESUME", db);
+  if (db.empty() && ctl_.shards().refuse_new_links.load()) co_return failed("pooler is shutting down");
+  const command_result r = ctl_.resume(req.home.cfg(), db);
+  if (!r.ok()) co_return failed(r.error);
+  co_return tag("RESUME");
+}
+
+awaitable<console_result> admin_console::cmd_suspend(const admin_request& req) {
+  if (!req.arg.empty()) co_return invalid(req);
+  const command_result r = ctl_.begin_suspend();
+  if (!r.ok()) co_return failed(r.error);
+  log_issued("SUSPEND", {});
+  co_await ctl_.wait_suspended(req.home.io, req.home.cfg().suspend_timeout);
+  co_return tag("SUSPEND");
+}
+
+awaitable<console_result> admin_console::cmd_reconnect(const admin_request& req) {
+  std::string db;
+  if (!one_arg(req.arg, db)) co_return invalid(req);
+  log_issued("RECONNECT", db);
+  const command_result r = ctl_.reconnect(req.home.cfg(), db);
+  if (!r.ok()) co_return failed(r.error);
+  co_return tag("RECONNECT");
+}
+
+awaitable<console_result> admin_console::cmd_kill(const admin_request& req) {
+  std::string db;
+  if (!one_arg(req.arg, db)) co_return invalid(req);
+  if (ctl_.shards().paused.load() || ctl_.shards().suspended.load())
+    co_return failed("already suspended/paused");
+  log_issued("KILL", db);
+  const command_result r = ctl_.kill(req.home.cfg(), db);
+  if (!r.ok()) co_return failed(r.error);
+  co_return tag("KILL");
+}
+
+awaitable<console_result> admin_console::cmd_kill_client(const admin_request& req) {
+  std::uint64_t id = 0;
+  const std::string_view a = req.arg;
+  const auto [end, ec] = std::from_chars(a.data(), a.data() + a.size(), id);
+  if (a.empty() || ec != std::errc{} || end != a.data() + a.size())
+    co_return failed("invalid client pointer supplied");
+  const bool found = co_await ctl_.kill_client(id, req.home.io);
+  if (!found) co_return failed("client not found");
+  co_return tag("KILL_CLIENT");
+}
+
+awaitable<console_result> admin_console::cmd_disable(const admin_request& req) {
+  std::string db;
+  if (!one_arg(req.arg, db)) co_return invalid(req);
+  if (db.empty()) co_return failed("a database is required");
+  log_issued("DISABLE", db);
+  const command_result r = ctl_.disable(req.home.cfg(), db);
+  if (!r.ok()) co_return failed(r.error);
+  co_return tag("DISABLE");
+}
+
+awaitable<console_result> admin_console::cmd_enable(const admin_request& req) {
+  std::string db;
+  if (!one_arg(req.arg, db)) co_return invalid(req);
+  if (db.empty()) co_return failed("a database is required");
+  log_issued("ENABLE", db);
+  const command_result r = ctl_.enable(req.home.cfg(), db);
+  if (!r.ok()) co_return failed(r.error);
+  co_return tag("ENABLE");
+}
+
+awaitable<console_result> admin_console::cmd_wait_close(const admin_request& req) {
+  std::string db;
+  if (!one_arg(req.arg, db)) co_return invalid(req);
+  log_issued("WAIT_CLOSE", db);
+  const command_result r = ctl_.check_wait_close(req.home.cfg(), db);
+  if (!r.ok()) co_return failed(r.error);
+  co_await ctl_.wait_closed(db, req.home.io);
+  co_return tag("WAIT_CLOSE");
+}
+
+awaitable<console_result> admin_console::cmd_set(const admin_request& req) {
+  // SET key = value | SET key TO value; the value a word or a 'string'.
+  std::string_view rest = trim(req.arg);
+  std::size_t n = 0;
+  while (n < rest.size() && word_char(rest[n])) ++n;
+  std::string key(rest.substr(0, n));
+  rest = trim(rest.substr(n));
+  if (!rest.empty() && rest.front() == '=') {
+    rest.remove_prefix(1);
+  } else if (rest.size() > 2 && (rest[0] == 't' || rest[0] == 'T') &&
+             (rest[1] == 'o' || rest[1] == 'O') && std::isspace(static_cast<unsigned char>(rest[2]))) {
+    rest.remove_prefix(2);
+  } else {
+    co_return invalid(req);
+  }
+  rest = trim(rest);
+  if (!rest.empty() && rest.back() == ';') rest = trim(rest.substr(0, rest.size() - 1));
+  std::string value;
+  if (key.empty() || !set_value(rest, value)) co_return failed("bad arguments");
+  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view fake : kFakeParams) {
+    if (key != fake) continue;
+    console_result r = tag("SET");
+    r.notices.emplace_back("SET ignored");
+    co_return r;
+  }
+  if (!req.who.admin) co_return failed("admin access needed");
+  const std::string why = ctl_.set(key, value);
+  if (!why.empty()) {
+    log::error("SET {} = {}: {}", key, value, why);
+    co_return failed("SET failed");
+  }
+  co_return tag(fmt::format("SET {}={}", key, value));
+}
+
+}  // namespace sluice
