@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "control/stats.hpp"
 #include "pool/pool.hpp"
 #include "shard/shard.hpp"
 #include "sluice/pooler.hpp"
@@ -23,6 +24,8 @@ class control {
         shutdown_(std::move(shutdown)) {}
 
   shard_set& shards() noexcept { return shards_; }
+  /// SHOW STATS and log_stats: totals and per-period averages.
+  stats_keeper& stats() noexcept { return stats_; }
   pool_registry& registry() noexcept { return registry_; }
 
   /// Runs fn(shard) on every shard's own thread, all at once, and resumes the caller on
@@ -39,6 +42,7 @@ class control {
   pool_registry& registry_;
   std::function<reload_result()> reload_;
   std::function<void(shutdown_mode)> shutdown_;
+  stats_keeper stats_{registry_};
 };
 
 }  // namespace sluice
