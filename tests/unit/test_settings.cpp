@@ -106,6 +106,8 @@ const std::map<std::string_view, binding>& expected_members() {
       {"syslog", &config::syslog},
       {"syslog_ident", &config::syslog_ident},
       {"syslog_facility", &config::syslog_facility},
+      {"log_stats", &config::log_stats},
+      {"stats_period", &config::stats_period},
       {"workers", &config::workers},
   };
   return m;

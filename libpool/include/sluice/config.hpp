@@ -208,6 +208,8 @@ struct config {
   bool syslog = false;  ///< log to syslog(3) too
   std::string syslog_ident = "pgbouncer";
   std::string syslog_facility = "daemon";  ///< one of pgbouncer's names, checked on load
+  bool log_stats = true;  ///< a "stats: ..." line every stats_period
+  int stats_period = 60;  ///< seconds between the points SHOW STATS averages are taken over
 
   // [sluice]
   int workers = 0;  ///< 0 = one shard per core

@@ -111,6 +111,10 @@ admin_console::admin_console(control& ctl) : ctl_(ctl) {
       // Admins only, as in pgbouncer: it shows every connection's cancel key.
       {"FDS", {&admin_console::show_fds, true, ""}},
       {"MEM", {&admin_console::show_mem, false, ""}},
+      {"STATS", {&admin_console::show_stats, false, ""}},
+      {"STATS_TOTALS", {&admin_console::show_stats_totals, false, ""}},
+      {"STATS_AVERAGES", {&admin_console::show_stats_averages, false, ""}},
+      {"TOTALS", {&admin_console::show_totals, false, ""}},
   };
   commands_ = {
       {"RELOAD", {&admin_console::cmd_reload, true, ""}},
@@ -137,6 +141,7 @@ bool admin_console::returns_rows(std::string_view sql) const {
 
 awaitable<console_result> admin_console::run(std::string_view sql, const console_user& who,
                                              shard& home) {
+  ctl_.stats().console_statement();
   std::string verb, what, arg;
   const auto invalid = [&] {
     return console_result::failure(
@@ -152,5 +157,7 @@ awaitable<console_result> admin_console::run(std::string_view sql, const console
   console_result r = co_await (this->*(it->second.fn))(req);
   co_return r;
 }
+
+void admin_console::logged_in(shard&) { ctl_.stats().console_login(); }
 
 }  // namespace sluice

@@ -64,6 +64,7 @@ class admin_console final : public console_backend {
   bool returns_rows(std::string_view sql) const override;
   awaitable<console_result> run(std::string_view sql, const console_user& who,
                                 shard& home) override;
+  void logged_in(shard& home) override;
 
   using handler = awaitable<console_result> (admin_console::*)(const admin_request&);
 
@@ -95,6 +96,11 @@ class admin_console final : public console_backend {
   awaitable<console_result> show_active_sockets(const admin_request&);
   awaitable<console_result> show_fds(const admin_request&);
   awaitable<console_result> show_mem(const admin_request&);
+  // show_stats.cpp
+  awaitable<console_result> show_stats(const admin_request&);
+  awaitable<console_result> show_stats_totals(const admin_request&);
+  awaitable<console_result> show_stats_averages(const admin_request&);
+  awaitable<console_result> show_totals(const admin_request&);
   // commands.cpp
   awaitable<console_result> cmd_reload(const admin_request&);
   awaitable<console_result> cmd_shutdown(const admin_request&);

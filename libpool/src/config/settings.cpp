@@ -188,6 +188,8 @@ constexpr setting table[] = {
     {"syslog", boolean(&config::syslog), "0", reload},
     {"syslog_ident", text(&config::syslog_ident), "pgbouncer", reload},
     {"syslog_facility", one_of(&config::syslog_facility, syslog_facilities), "daemon", reload},
+    {"log_stats", boolean(&config::log_stats), "1", reload},
+    {"stats_period", count(&config::stats_period), "60", reload},
 
     // ---- [pgbouncer], accepted but not acted on (yet, or ever: no_effect says why). Their
     // values are not checked (the type says what pgbouncer expects; the tests check it
@@ -210,7 +212,6 @@ constexpr setting table[] = {
                "sluice resolves names with the system resolver (getaddrinfo)"),
      "0", reload},
     {"job_name", no_effect(text(), windows_only), "pgbouncer", no_reload},
-    {"log_stats", boolean(), "1", reload},
     {"max_prepared_statements", count(), "200", reload},
     {"peer_id", count(), "0", reload},
     {"resolv_conf",
@@ -235,7 +236,6 @@ constexpr setting table[] = {
     // pgbouncer's Windows-only alias of job_name; SHOW CONFIG does not list it.
     {"service_name", no_effect(text(), windows_only), "", no_reload},
     {"so_reuseport", boolean(), "0", no_reload},
-    {"stats_period", count(), "60", reload},
     {"suspend_timeout", duration(&config::suspend_timeout), "10", reload},
 
     // ---- [sluice]

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "control/stats.hpp"
 #include "pool/pool.hpp"
 #include "shard/shard.hpp"
 #include "sluice/pooler.hpp"
@@ -35,6 +36,8 @@ class control {
         shutdown_(std::move(shutdown)), set_(std::move(set)) {}
 
   shard_set& shards() noexcept { return shards_; }
+  /// SHOW STATS and log_stats: totals and per-period averages.
+  stats_keeper& stats() noexcept { return stats_; }
   pool_registry& registry() noexcept { return registry_; }
 
   /// Runs fn(shard) on every shard's own thread, all at once, and resumes the caller on
@@ -96,6 +99,7 @@ class control {
   std::function<reload_result()> reload_;
   std::function<void(shutdown_mode)> shutdown_;
   set_fn set_;
+  stats_keeper stats_{registry_};
 };
 
 }  // namespace sluice

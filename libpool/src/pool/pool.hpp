@@ -145,6 +145,11 @@ struct pool : std::enable_shared_from_this<pool> {
     std::atomic<int> active{0};  ///< servers linked to a client
     std::atomic<std::uint64_t> xact_count{0}, query_count{0}, bytes_in{0}, bytes_out{0};
     std::atomic<std::uint64_t> wait_time_us{0};
+    /// SHOW STATS: servers linked to a client; time from a client's message to the
+    /// ReadyForQuery that ends its query / transaction; Parse and Bind messages seen; logins.
+    std::atomic<std::uint64_t> server_assignment_count{0}, xact_time_us{0}, query_time_us{0};
+    std::atomic<std::uint64_t> client_parse_count{0}, server_parse_count{0}, bind_count{0};
+    std::atomic<std::uint64_t> client_login_count{0};
   };
   std::unique_ptr<local[]> locals;
   const std::size_t nshards;

@@ -44,6 +44,7 @@ awaitable<void> runtime::janitor_loop(shard& s) {
     for (const auto& p : registry_.all()) p->tidy(s);
     // Dropping unused pools needs every shard's view of them: one shard does it for all.
     if (s.id == 0) registry_.reap(s.cfg());
+    if (s.id == 0) control_.stats().tick(s.cfg());
     for (client_link* l = s.clients.next; l != &s.clients; l = l->next)
       client_check_timeouts(l, s.cfg());
   }

@@ -56,6 +56,9 @@ struct client_session : client_link {
   clock::time_point connected_at = clock::now(), last_client_io = clock::now(),
                     last_server_io = clock::now();
   clock::time_point tx_started;  ///< when the transaction now open began (transaction_timeout)
+  /// For SHOW STATS query_time / xact_time: when the client sent the first message of the
+  /// query / transaction in flight (the read's timestamp); zero when none is.
+  clock::time_point query_start{}, xact_start{};
   pgwire::byte_buffer cbuf;        ///< client bytes that must outlive a read (login, linking)
   bool server_armed = false;       ///< a read on the server socket is pending
   bool to_client_pending = false;  ///< the server chain waits for a partial write to drain

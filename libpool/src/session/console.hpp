@@ -54,6 +54,8 @@ struct console_backend {
   /// Runs one statement (no trailing ';') on behalf of `who`, from a coroutine on `home`.
   virtual awaitable<console_result> run(std::string_view sql, const console_user& who,
                                         shard& home) = 0;
+  /// A client has logged into the console on `home` (its SHOW STATS client_login_count).
+  virtual void logged_in(shard& home) { (void)home; }
 };
 
 }  // namespace sluice

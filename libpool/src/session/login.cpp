@@ -310,6 +310,7 @@ awaitable<bool> client_session::console_login(const self_ptr& self, const config
   }
   console = std::make_unique<console_user>(std::move(who));
   logged_in = true;
+  if (sh.set.console) sh.set.console->logged_in(sh);
   co_return true;
 }
 
@@ -527,6 +528,7 @@ awaitable<bool> client_session::login(const self_ptr& self) {
     co_return false;
   }
   logged_in = true;
+  bump(pool_->locals[sh.id].client_login_count, std::uint64_t{1});
   login_db.reset();  // pool_ names the database from now on
   co_return true;
 }

@@ -38,6 +38,12 @@ struct client_wait_handler {
   void operator()(error_code ec) { client_session::on_client(std::move(self), ec); }
 };
 
+/// Microseconds from `from` to `to`, 0 if `to` is not later.
+std::uint64_t elapsed_us(clock::time_point from, clock::time_point to) {
+  if (to <= from) return 0;
+  return std::uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(to - from).count());
+}
+
 }  // namespace
 
 void client_session::start_relay(self_ptr self) {
@@ -78,6 +84,10 @@ void client_session::on_client(self_ptr self, error_code ec) {
     return;
   }
   c.last_client_io = clock::now();
+  // The first bytes since the last query (transaction) ended start the next one: the
+  // read's timestamp is reused, no clock read of its own.
+  if (c.query_start == clock::time_point{}) c.query_start = c.last_client_io;
+  if (c.xact_start == clock::time_point{}) c.xact_start = c.query_start;
   std::size_t forward = n;
   bool terminate = false, split_terminate = false;
   int unknown_tag = -1;         // a message type the frontend protocol does not have
@@ -106,7 +116,16 @@ void client_session::on_client(self_ptr self, error_code ec) {
             c.batch_open = true;
             break;
           case pgwire::fe::parse:
+            // Until sluice has its own prepared statements, every client Parse goes to the
+            // server as it is: the server count is the client count.
+            bump(st.client_parse_count, std::uint64_t{1});
+            bump(st.server_parse_count, std::uint64_t{1});
+            c.batch_open = true;
+            break;
           case pgwire::fe::bind:
+            bump(st.bind_count, std::uint64_t{1});
+            c.batch_open = true;
+            break;
           case pgwire::fe::describe:
           case pgwire::fe::close:
           case pgwire::fe::flush:
@@ -300,7 +319,9 @@ awaitable<void> client_session::prepare_server(self_ptr self, server_ptr s, bool
 /// Linked: start the server chain, forward what the client sent, resume the client chain.
 void client_session::attach(self_ptr self) {
   client_session& c = *self;
-  bump(c.pool_->locals[c.sh.id].active, 1);
+  pool::local& st = c.pool_->locals[c.sh.id];
+  bump(st.active, 1);
+  bump(st.server_assignment_count, std::uint64_t{1});
   c.tx_status = 'I';
   server_conn& s = *c.srv;
   s.scan.reset();
@@ -379,7 +400,19 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
           if (status != 'I' && c.tx_status == 'I') c.tx_started = clock::now();
           c.tx_status = status;
           if (c.pending_rfq > 0) --c.pending_rfq;
-          if (c.tx_status == 'I') bump(st.xact_count, std::uint64_t{1});
+          // Times end at this read's timestamp. With pipelined queries, the time counted is
+          // the time until the last of them is answered (as pgbouncer does).
+          if (c.pending_rfq == 0 && c.query_start != clock::time_point{}) {
+            bump(st.query_time_us, elapsed_us(c.query_start, c.last_server_io));
+            c.query_start = {};
+          }
+          if (c.tx_status == 'I') {
+            bump(st.xact_count, std::uint64_t{1});
+            if (c.xact_start != clock::time_point{}) {
+              bump(st.xact_time_us, elapsed_us(c.xact_start, c.last_server_io));
+              c.xact_start = {};
+            }
+          }
           if (p.mode == pool_mode::statement && c.tx_status != 'I') stmt_violation = true;
         } else if (tag == pgwire::be::parameter_status) {
           c.track_parameter_status(body);
