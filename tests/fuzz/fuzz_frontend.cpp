@@ -1,18 +1,22 @@
 // libFuzzer target: typed-message framing of a client byte stream, then the decoder matching
 // each frontend tag.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 
 #include "pgwire/framer.hpp"
 #include "pgwire/messages.hpp"
+#include "pgwire/statements.hpp"
 #include "fuzz_common.hpp"
 
 namespace {
 
 using fuzz::check_view;
 using fuzz::run;
+
+void rename_statement(const pgwire::frame& f);
 
 void decode_frontend(const pgwire::frame& f) {
   namespace fe = pgwire::fe;
@@ -63,6 +67,30 @@ void decode_frontend(const pgwire::frame& f) {
   }
   for (char t : {fe::sync, fe::flush, fe::terminate, fe::copy_done})
     (void)pgwire::decode_empty(f, t);
+  rename_statement(f);
+}
+
+/// A statement name found is renamed; the result frames as one message naming the new
+/// statement, with the same bytes before and after the name.
+void rename_statement(const pgwire::frame& f) {
+  pgwire::statement_ref ref;
+  if (pgwire::find_statement(f, ref) != pgwire::errc::ok || !ref.present) return;
+  check_view(pgwire::bytes_view(reinterpret_cast<const std::uint8_t*>(ref.name.data()),
+                                ref.name.size()),
+             f);
+  pgwire::byte_buffer out;
+  pgwire::write_renamed(out, f, ref, "fz");
+  const auto r = pgwire::frame_message(out, 0xFFFFFFFFu);
+  if (r.status != pgwire::frame_status::message || r.msg.size != out.size()) std::abort();
+  pgwire::statement_ref again;
+  if (pgwire::find_statement(r.msg, again) != pgwire::errc::ok || !again.present ||
+      again.name != "fz" || again.offset != ref.offset)
+    std::abort();
+  const std::size_t old_after = ref.offset + ref.name.size() + 1, new_after = ref.offset + 3;
+  if (r.msg.body.size() - new_after != f.body.size() - old_after) std::abort();
+  if (!std::equal(f.body.begin() + std::ptrdiff_t(old_after), f.body.end(),
+                  r.msg.body.begin() + std::ptrdiff_t(new_after)))
+    std::abort();
 }
 
 }  // namespace
