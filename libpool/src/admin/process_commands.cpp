@@ -100,7 +100,9 @@ std::string_view trim(std::string_view s) {
 }
 
 /// The configuration snapshot the command acts on: that of the shard the console runs on.
-const config& cfg_of(const admin_request& req) { return *control::config_of(req.home); }
+const config& cfg_of(const admin_request& req) {
+  return *control::config_of(req.home);
+}
 
 /// Parameters drivers set on connect: accepted and ignored, as pgbouncer does.
 constexpr std::string_view kFakeParams[] = {"client_encoding", "default_transaction_isolation",

@@ -57,8 +57,7 @@ awaitable<console_result> admin_console::show_state(const admin_request&) {
 }
 
 awaitable<console_result> admin_console::show_lists(const admin_request& req) {
-  const lists_info l =
-      co_await snapshot_lists(ctl_, control::config_of(req.home), req.home.io);
+  const lists_info l = co_await snapshot_lists(ctl_, control::config_of(req.home), req.home.io);
   result_builder b;
   b.text("list").int4("items");
   b.row().add("databases").add(l.databases);

@@ -44,8 +44,7 @@ awaitable<console_result> admin_console::show_pools(const admin_request& req) {
 }
 
 awaitable<console_result> admin_console::show_databases(const admin_request& req) {
-  const std::vector<database_info> dbs =
-      snapshot_databases(ctl_, *control::config_of(req.home));
+  const std::vector<database_info> dbs = snapshot_databases(ctl_, *control::config_of(req.home));
   result_builder b;
   b.text("name").text("host").int4("port").text("database").text("force_user");
   b.int4("pool_size").int4("min_pool_size").int4("reserve_pool_size").int4("server_lifetime");

@@ -16,7 +16,7 @@ namespace sluice {
 /// One pool (database, user), its connections counted over every shard.
 struct pool_info {
   std::string database, user;
-  bool console = false;  ///< the admin console's own row (`pgbouncer` / `pgbouncer`)
+  bool console = false;      ///< the admin console's own row (`pgbouncer` / `pgbouncer`)
   long long cl_active = 0;   ///< logged-in clients not queued for a server (linked or idle)
   long long cl_waiting = 0;  ///< clients queued for a server
   long long sv_active = 0;   ///< servers linked to a client
