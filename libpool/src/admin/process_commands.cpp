@@ -99,6 +99,11 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+/// The configuration snapshot the command acts on: that of the shard the console runs on.
+const config& cfg_of(const admin_request& req) {
+  return *control::config_of(req.home);
+}
+
 /// Parameters drivers set on connect: accepted and ignored, as pgbouncer does.
 constexpr std::string_view kFakeParams[] = {"client_encoding", "default_transaction_isolation",
                                             "standard_conforming_strings", "datestyle",
@@ -110,7 +115,7 @@ awaitable<console_result> admin_console::cmd_pause(const admin_request& req) {
   std::string db;
   if (!one_arg(req.arg, db)) co_return invalid(req);
   log_issued("PAUSE", db);
-  const command_result r = ctl_.begin_pause(req.home.cfg(), db);
+  const command_result r = ctl_.begin_pause(cfg_of(req), db);
   if (!r.ok()) co_return failed(r.error);
   // As pgbouncer: the answer comes once every server of those databases has been released.
   co_await ctl_.wait_paused(db, req.home.io);
@@ -121,8 +126,8 @@ awaitable<console_result> admin_console::cmd_resume(const admin_request& req) {
   std::string db;
   if (!one_arg(req.arg, db)) co_return invalid(req);
   log_issued("RESUME", db);
-  if (db.empty() && ctl_.shards().refuse_new_links.load()) co_return failed("pooler is shutting down");
-  const command_result r = ctl_.resume(req.home.cfg(), db);
+  if (db.empty() && ctl_.state().shutting_down) co_return failed("pooler is shutting down");
+  const command_result r = ctl_.resume(cfg_of(req), db);
   if (!r.ok()) co_return failed(r.error);
   co_return tag("RESUME");
 }
@@ -132,7 +137,7 @@ awaitable<console_result> admin_console::cmd_suspend(const admin_request& req) {
   const command_result r = ctl_.begin_suspend();
   if (!r.ok()) co_return failed(r.error);
   log_issued("SUSPEND", {});
-  co_await ctl_.wait_suspended(req.home.io, req.home.cfg().suspend_timeout);
+  co_await ctl_.wait_suspended(req.home.io, cfg_of(req).suspend_timeout);
   co_return tag("SUSPEND");
 }
 
@@ -140,7 +145,7 @@ awaitable<console_result> admin_console::cmd_reconnect(const admin_request& req)
   std::string db;
   if (!one_arg(req.arg, db)) co_return invalid(req);
   log_issued("RECONNECT", db);
-  const command_result r = ctl_.reconnect(req.home.cfg(), db);
+  const command_result r = ctl_.reconnect(cfg_of(req), db);
   if (!r.ok()) co_return failed(r.error);
   co_return tag("RECONNECT");
 }
@@ -148,10 +153,10 @@ awaitable<console_result> admin_console::cmd_reconnect(const admin_request& req)
 awaitable<console_result> admin_console::cmd_kill(const admin_request& req) {
   std::string db;
   if (!one_arg(req.arg, db)) co_return invalid(req);
-  if (ctl_.shards().paused.load() || ctl_.shards().suspended.load())
+  if (const pooler_state st = ctl_.state(); st.paused || st.suspended)
     co_return failed("already suspended/paused");
   log_issued("KILL", db);
-  const command_result r = ctl_.kill(req.home.cfg(), db);
+  const command_result r = ctl_.kill(cfg_of(req), db);
   if (!r.ok()) co_return failed(r.error);
   co_return tag("KILL");
 }
@@ -172,7 +177,7 @@ awaitable<console_result> admin_console::cmd_disable(const admin_request& req) {
   if (!one_arg(req.arg, db)) co_return invalid(req);
   if (db.empty()) co_return failed("a database is required");
   log_issued("DISABLE", db);
-  const command_result r = ctl_.disable(req.home.cfg(), db);
+  const command_result r = ctl_.disable(cfg_of(req), db);
   if (!r.ok()) co_return failed(r.error);
   co_return tag("DISABLE");
 }
@@ -182,7 +187,7 @@ awaitable<console_result> admin_console::cmd_enable(const admin_request& req) {
   if (!one_arg(req.arg, db)) co_return invalid(req);
   if (db.empty()) co_return failed("a database is required");
   log_issued("ENABLE", db);
-  const command_result r = ctl_.enable(req.home.cfg(), db);
+  const command_result r = ctl_.enable(cfg_of(req), db);
   if (!r.ok()) co_return failed(r.error);
   co_return tag("ENABLE");
 }
@@ -191,7 +196,7 @@ awaitable<console_result> admin_console::cmd_wait_close(const admin_request& req
   std::string db;
   if (!one_arg(req.arg, db)) co_return invalid(req);
   log_issued("WAIT_CLOSE", db);
-  const command_result r = ctl_.check_wait_close(req.home.cfg(), db);
+  const command_result r = ctl_.check_wait_close(cfg_of(req), db);
   if (!r.ok()) co_return failed(r.error);
   co_await ctl_.wait_closed(db, req.home.io);
   co_return tag("WAIT_CLOSE");

@@ -1,10 +1,7 @@
 // SHOW HELP, VERSION, CONFIG, STATE, LISTS, DNS_HOSTS, DNS_ZONES, PEERS, PEER_POOLS.
-#include <fmt/format.h>
-
-#include <set>
-
 #include "admin/admin.hpp"
-#include "session/client_session.hpp"
+#include "control/pools.hpp"
+#include "sluice/config.hpp"
 
 namespace sluice {
 
@@ -44,61 +41,36 @@ awaitable<console_result> admin_console::show_version(const admin_request&) {
 awaitable<console_result> admin_console::show_config(const admin_request& req) {
   result_builder b;
   b.text("key").text("value").text("default").text("changeable");
-  for (const auto& row : sluice::show_config(req.home.cfg()))
+  for (const auto& row : sluice::show_config(*control::config_of(req.home)))
     b.row().add(row.key).add(row.value).add(row.default_value).add(row.changeable ? "yes" : "no");
   co_return b.done();
 }
 
 awaitable<console_result> admin_console::show_state(const admin_request&) {
-  const shard_set& set = ctl_.shards();
-  const bool paused = set.paused.load(), suspended = set.suspended.load();
+  const pooler_state st = ctl_.state();
   result_builder b;
   b.text("key").text("value");
-  b.row().add("active").add(!paused && !suspended ? "yes" : "no");
-  b.row().add("paused").add(paused ? "yes" : "no");
-  b.row().add("suspended").add(suspended ? "yes" : "no");
+  b.row().add("active").add(st.active() ? "yes" : "no");
+  b.row().add("paused").add(st.paused ? "yes" : "no");
+  b.row().add("suspended").add(st.suspended ? "yes" : "no");
   co_return b.done();
 }
 
 awaitable<console_result> admin_console::show_lists(const admin_request& req) {
-  // Counted by each shard on its own thread: its clients, by state.
-  struct counts {
-    long long used_clients = 0, login_clients = 0;
-  };
-  std::vector<counts> per(ctl_.shards().size());
-  co_await control::on_every_shard(ctl_.shards(), req.home.io, [&per](shard& s) {
-    counts& c = per[std::size_t(s.id)];
-    for (client_link* l = s.clients.next; l != &s.clients; l = l->next) {
-      ++c.used_clients;
-      if (!static_cast<const client_session*>(l)->logged_in) ++c.login_clients;
-    }
-  });
-  counts all;
-  for (const auto& c : per) {
-    all.used_clients += c.used_clients;
-    all.login_clients += c.login_clients;
-  }
-  const auto pools = ctl_.registry().all();
-  std::set<std::string> users;
-  long long servers = 0;
-  for (const auto& p : pools) {
-    users.insert(p->user_name);
-    servers += p->total.load();
-  }
-  const config& c = req.home.cfg();
+  const lists_info l = co_await snapshot_lists(ctl_, control::config_of(req.home), req.home.io);
   result_builder b;
   b.text("list").int4("items");
-  b.row().add("databases").add(c.databases.size() + 1);  // + the pgbouncer database
-  b.row().add("users").add(users.size());
+  b.row().add("databases").add(l.databases);
+  b.row().add("users").add(l.users);
   b.row().add("peers").add(0);
-  b.row().add("pools").add(pools.size());
+  b.row().add("pools").add(l.pools);
   b.row().add("peer_pools").add(0);
   // sluice keeps no free lists of client or server objects: nothing is free.
   b.row().add("free_clients").add(0);
-  b.row().add("used_clients").add(all.used_clients);
-  b.row().add("login_clients").add(all.login_clients);
+  b.row().add("used_clients").add(l.used_clients);
+  b.row().add("login_clients").add(l.login_clients);
   b.row().add("free_servers").add(0);
-  b.row().add("used_servers").add(servers);
+  b.row().add("used_servers").add(l.used_servers);
   b.row().add("dns_names").add(0);
   b.row().add("dns_zones").add(0);
   b.row().add("dns_queries").add(0);

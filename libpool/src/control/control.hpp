@@ -24,6 +24,14 @@ struct command_result {
   static command_result fail(std::string e) { return {std::move(e)}; }
 };
 
+/// The pooler as a whole (SHOW STATE).
+struct pooler_state {
+  bool paused = false;         ///< PAUSE without a database
+  bool suspended = false;      ///< SUSPEND
+  bool shutting_down = false;  ///< SHUTDOWN WAIT_FOR_SERVERS: no new server link is made
+  bool active() const noexcept { return !paused && !suspended; }
+};
+
 class control {
  public:
   /// SET key = value for one [pgbouncer] setting: "" if it now applies, else why not.
@@ -45,6 +53,19 @@ class control {
   /// only into per-shard slots of its own (indexed by shard id), so it needs no lock.
   static awaitable<void> on_every_shard(shard_set& set, asio::io_context& home,
                                         std::function<void(shard&)> fn);
+
+  /// The configuration snapshot a front-end running on shard `home` acts on: home's own,
+  /// read on home's thread only (a reload replaces it there). The pointer keeps it alive
+  /// across a suspension.
+  static config_ptr config_of(const shard& home) { return home.cfg_ptr(); }
+  /// The userlist (auth_file) that goes with config_of(home); a reference, so to be read
+  /// before the caller suspends.
+  static const userlist& users_of(const shard& home) { return home.users(); }
+
+  /// PAUSE, SUSPEND and SHUTDOWN as they stand.
+  pooler_state state() const noexcept {
+    return {shards_.paused.load(), shards_.suspended.load(), shards_.refuse_new_links.load()};
+  }
 
   reload_result reload() { return reload_(); }
   void shutdown(shutdown_mode m) { shutdown_(m); }
