@@ -167,13 +167,11 @@ void gather(shard& s, shard_slot& out) {
   // Idle servers, from the idle lists of the pools this shard's servers belong to.
   std::unordered_map<const server_conn*, bool> idle;  // -> server_check_query is due
   std::unordered_set<const pool*> pools_seen;
-  const double check_delay = s.cfg().server_check_delay;
-  const bool checks = !s.cfg().server_check_query.empty();
   for (client_link* l = s.servers.next; l != &s.servers; l = l->next) {
     const pool* p = static_cast<const server_conn*>(l)->owner;
     if (!pools_seen.insert(p).second) continue;
     for (const server_ptr& srv : p->locals[std::size_t(s.id)].idle)
-      idle[srv.get()] = checks && seconds_since(srv->idle_since) > check_delay;
+      idle[srv.get()] = check_due(*srv, s.cfg());
   }
 
   for (client_link* l = s.servers.next; l != &s.servers; l = l->next) {

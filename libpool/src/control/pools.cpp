@@ -40,11 +40,9 @@ awaitable<std::vector<pool_info>> snapshot_pools(control& ctl, asio::io_context&
       if (it == index.end()) continue;
       ++(c->wait_ ? mine[it->second].cl_waiting : mine[it->second].cl_active);
     }
-    const double check_delay = s.cfg().server_check_delay;
     for (std::size_t i = 0; i < pools.size(); ++i) {
       for (const server_ptr& srv : pools[i]->locals[std::size_t(s.id)].idle) {
-        const bool due = check_delay <= 0 || seconds_since(srv->idle_since) > check_delay;
-        ++(due ? mine[i].sv_used : mine[i].sv_idle);
+        ++(check_due(*srv, s.cfg()) ? mine[i].sv_used : mine[i].sv_idle);
       }
     }
   });

@@ -137,8 +137,7 @@ server_ptr pool::take_idle(shard& s, bool& needs_check) {
       continue;
     }
     // server_check_query after server_check_delay, as pgbouncer does.
-    const config& c = s.cfg();
-    needs_check = !c.server_check_query.empty() && idle_for > to_duration(c.server_check_delay);
+    needs_check = check_due(*srv, s.cfg());
     return srv;
   }
   return nullptr;

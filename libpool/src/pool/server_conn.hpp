@@ -102,6 +102,11 @@ void apply_tcp_buffers(int fd, const config& cfg);
 /// `timeout` seconds (cancel_wait_timeout; 0 = never).
 awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint32_t pid,
                             std::uint32_t secret, double timeout);
+/// server_check_query must run before an idle server is used again: a check is configured
+/// and the server has been idle longer than server_check_delay (pgbouncer's "used" state).
+inline bool check_due(const server_conn& s, const config& c) {
+  return !c.server_check_query.empty() && seconds_since(s.idle_since) > c.server_check_delay;
+}
 /// True if an idle server has been closed by its peer or sent something unexpected.
 bool server_is_dead(server_conn& s);
 
