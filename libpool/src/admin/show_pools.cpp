@@ -32,11 +32,10 @@ awaitable<console_result> admin_console::show_pools(const admin_request& req) {
                         "sv_tested", "sv_login", "maxwait", "maxwait_us"})
     b.int4(n);
   b.text("pool_mode").text("load_balance_hosts");
-  // The pools snapshot counts no cancel requests and no servers in a test: those columns
-  // are 0.
+  // Cancel requests are forwarded at once, never queued or pooled: those columns are 0.
   for (const pool_info& p : pools) {
     b.row().add(p.database).add(p.user).add(p.cl_active).add(p.cl_waiting).add(0).add(0);
-    b.add(p.sv_active).add(0).add(0).add(p.sv_idle).add(p.sv_used).add(0).add(p.sv_login);
+    b.add(p.sv_active).add(0).add(0).add(p.sv_idle).add(p.sv_used).add(p.sv_tested).add(p.sv_login);
     b.add(p.maxwait_us / 1000000).add(p.maxwait_us % 1000000).add(to_string(p.mode));
     b.null();  // load_balance_hosts: shown for host lists only, which sluice does not take yet
   }

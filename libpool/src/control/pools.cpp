@@ -11,10 +11,10 @@ namespace sluice {
 
 namespace {
 
-/// What one shard counts for a pool: its clients by state, and its idle servers by whether
-/// server_check_query is due.
+/// What one shard counts for a pool: its clients by state, its idle servers by whether
+/// server_check_query is due, and its servers running a check or reset query.
 struct pool_counts {
-  long long cl_active = 0, cl_waiting = 0, sv_idle = 0, sv_used = 0;
+  long long cl_active = 0, cl_waiting = 0, sv_idle = 0, sv_used = 0, sv_tested = 0;
 };
 
 }  // namespace
@@ -45,6 +45,11 @@ awaitable<std::vector<pool_info>> snapshot_pools(control& ctl, asio::io_context&
         ++(check_due(*srv, s.cfg()) ? mine[i].sv_used : mine[i].sv_idle);
       }
     }
+    for (client_link* l = s.servers.next; l != &s.servers; l = l->next) {
+      const auto* srv = static_cast<const server_conn*>(l);
+      if (!srv->testing) continue;
+      if (auto it = index.find(srv->owner); it != index.end()) ++mine[it->second].sv_tested;
+    }
   });
 
   std::vector<pool_info> out;
@@ -66,6 +71,7 @@ awaitable<std::vector<pool_info>> snapshot_pools(control& ctl, asio::io_context&
       info.cl_waiting += per[s][i].cl_waiting;
       info.sv_idle += per[s][i].sv_idle;
       info.sv_used += per[s][i].sv_used;
+      info.sv_tested += per[s][i].sv_tested;
     }
     {
       std::lock_guard lk(p.mu);

@@ -22,6 +22,7 @@ struct pool_info {
   long long sv_active = 0;   ///< servers linked to a client
   long long sv_idle = 0;     ///< idle servers ready for use
   long long sv_used = 0;     ///< idle servers whose server_check_query is due
+  long long sv_tested = 0;   ///< servers running server_check_query or server_reset_query
   long long sv_login = 0;    ///< servers still logging in
   long long maxwait_us = 0;  ///< how long the oldest queued client has waited
   pool_mode mode = pool_mode::session;
