@@ -287,9 +287,6 @@ int main(int argc, char** argv) {
             break;
           }
           switch (pooler->resume()) {
-            case sluice::pause_state::suspended:
-              sluice::log::info("got SIGUSR2, continuing from SUSPEND");
-              break;
             case sluice::pause_state::paused:
               sluice::log::info("got SIGUSR2, continuing from PAUSE");
               break;

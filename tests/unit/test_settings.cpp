@@ -67,7 +67,6 @@ const std::map<std::string_view, binding>& expected_members() {
       {"server_reset_query_always", &config::server_reset_query_always},
       {"server_check_query", &config::server_check_query},
       {"server_check_delay", &config::server_check_delay},
-      {"suspend_timeout", &config::suspend_timeout},
       {"server_round_robin", &config::server_round_robin},
       {"dns_max_ttl", &config::dns_max_ttl},
       {"dns_nxdomain_ttl", &config::dns_nxdomain_ttl},
@@ -323,8 +322,9 @@ TEST_CASE("settings: Windows-only and backend-specific keys say why they do noth
                                                          "service_name = mybouncer\n"
                                                          "dns_zone_check_period = 60\n"
                                                          "resolv_conf = /etc/other.conf\n"
-                                                         "sbuf_loopcnt = 10\n"));
-  REQUIRE(c.no_effect.size() == 5);
+                                                         "sbuf_loopcnt = 10\n"
+                                                         "suspend_timeout = 30\n"));
+  REQUIRE(c.no_effect.size() == 6);
   CHECK_THAT(c.no_effect[0], Catch::StartsWith("job_name (") &&
                                  Catch::Contains(":3): has no effect on this platform") &&
                                  Catch::Contains("Windows service"));
@@ -334,6 +334,9 @@ TEST_CASE("settings: Windows-only and backend-specific keys say why they do noth
                                  Catch::Contains("c-ares"));
   CHECK_THAT(c.no_effect[3], Catch::StartsWith("resolv_conf (") && Catch::Contains("getaddrinfo"));
   CHECK_THAT(c.no_effect[4], Catch::StartsWith("sbuf_loopcnt (") && Catch::Contains("pkt_buf"));
+  CHECK_THAT(c.no_effect[5], Catch::StartsWith("suspend_timeout (") &&
+                                 Catch::Contains("SUSPEND is refused") &&
+                                 Catch::Contains("no online restart"));
   CHECK(c.unsupported.empty());
 }
 

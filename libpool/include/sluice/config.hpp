@@ -164,8 +164,6 @@ struct config {
   std::string server_check_query = "<empty>";
   bool server_round_robin = false;  ///< reuse idle servers oldest first instead of newest first
   double server_check_delay = 30;
-  /// SUSPEND: how long to wait for transactions in flight before closing their clients.
-  double suspend_timeout = 10;
   /// How long a server host name lookup is reused, and a failed one (0 = not kept).
   double dns_max_ttl = 15, dns_nxdomain_ttl = 15;
   /// Session mode: a server of an old generation (a reload changed the target) is closed, with

@@ -16,8 +16,9 @@ enum class shutdown_mode {
   immediate,         ///< exit now (second signal, SIGQUIT)
 };
 
-/// Whether the pooler serves, is paused (PAUSE, SIGUSR1) or suspended (SUSPEND).
-enum class pause_state { running, paused, suspended };
+/// Whether the pooler serves or is paused (PAUSE, SIGUSR1). sluice has no suspended state:
+/// the console refuses SUSPEND, as there is no online restart (-R) for it to prepare.
+enum class pause_state { running, paused };
 
 /// What a reload from the files did.
 struct reload_result {
@@ -52,7 +53,7 @@ class pooler {
   /// they are released, clients wait; does not wait for the servers. Returns the state
   /// before: anything but running means nothing was done. Thread-safe.
   virtual pause_state pause() = 0;
-  /// SIGUSR2, the console's RESUME without a database: serving again after PAUSE or SUSPEND.
+  /// SIGUSR2, the console's RESUME without a database: serving again after PAUSE.
   /// Returns the state before (running: nothing to resume). Thread-safe.
   virtual pause_state resume() = 0;
   /// A shutdown has been requested (RESUME is refused then).

@@ -1,5 +1,5 @@
-// The console's process controlling commands: PAUSE, RESUME, SUSPEND, RECONNECT, KILL,
-// KILL_CLIENT, DISABLE, ENABLE, WAIT_CLOSE, and SET. Each checks its arguments, logs as
+// The console's process controlling commands: PAUSE, RESUME, SUSPEND (refused), RECONNECT,
+// KILL, KILL_CLIENT, DISABLE, ENABLE, WAIT_CLOSE, and SET. Each checks its arguments, logs as
 // pgbouncer does, and calls the control API (control/commands.cpp), which does the work.
 #include <fmt/format.h>
 
@@ -134,11 +134,10 @@ awaitable<console_result> admin_console::cmd_resume(const admin_request& req) {
 
 awaitable<console_result> admin_console::cmd_suspend(const admin_request& req) {
   if (!req.arg.empty()) co_return invalid(req);
-  const command_result r = ctl_.begin_suspend();
-  if (!r.ok()) co_return failed(r.error);
-  log_issued("SUSPEND", {});
-  co_await ctl_.wait_suspended(req.home.io, cfg_of(req).suspend_timeout);
-  co_return tag("SUSPEND");
+  // pgbouncer's SUSPEND stops reading every socket so that an online restart (-R) can take
+  // them over; sluice has no online restart, so it refuses SUSPEND rather than half-do it.
+  co_return console_result::failure("0A000",
+                                    "SUSPEND is not supported: sluice has no online restart (-R)");
 }
 
 awaitable<console_result> admin_console::cmd_reconnect(const admin_request& req) {
@@ -153,8 +152,7 @@ awaitable<console_result> admin_console::cmd_reconnect(const admin_request& req)
 awaitable<console_result> admin_console::cmd_kill(const admin_request& req) {
   std::string db;
   if (!one_arg(req.arg, db)) co_return invalid(req);
-  if (const pooler_state st = ctl_.state(); st.paused || st.suspended)
-    co_return failed("already suspended/paused");
+  if (ctl_.state().paused) co_return failed("already suspended/paused");
   log_issued("KILL", db);
   const command_result r = ctl_.kill(cfg_of(req), db);
   if (!r.ok()) co_return failed(r.error);

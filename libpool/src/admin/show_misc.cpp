@@ -50,9 +50,9 @@ awaitable<console_result> admin_console::show_state(const admin_request&) {
   const pooler_state st = ctl_.state();
   result_builder b;
   b.text("key").text("value");
-  b.row().add("active").add(st.active() ? "yes" : "no");
+  b.row().add("active").add(st.paused ? "no" : "yes");
   b.row().add("paused").add(st.paused ? "yes" : "no");
-  b.row().add("suspended").add(st.suspended ? "yes" : "no");
+  b.row().add("suspended").add("no");  // pgbouncer's row; sluice refuses SUSPEND
   co_return b.done();
 }
 

@@ -236,7 +236,9 @@ constexpr setting table[] = {
     // pgbouncer's Windows-only alias of job_name; SHOW CONFIG does not list it.
     {"service_name", no_effect(text(), windows_only), "", no_reload},
     {"so_reuseport", boolean(), "0", no_reload},
-    {"suspend_timeout", duration(&config::suspend_timeout), "10", reload},
+    {"suspend_timeout",
+     no_effect(duration(), "has no effect: SUSPEND is refused, sluice has no online restart"), "10",
+     reload},
 
     // ---- [sluice]
     {"workers", integer(&config::workers, 0, 4096), "0", no_reload, section::sluice},

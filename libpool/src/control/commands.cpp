@@ -1,4 +1,4 @@
-// The commands that act: PAUSE, RESUME, SUSPEND, RECONNECT, KILL, KILL_CLIENT, DISABLE,
+// The commands that act: PAUSE, RESUME, RECONNECT, KILL, KILL_CLIENT, DISABLE,
 // ENABLE, WAIT_CLOSE. The console (admin/process_commands.cpp), the signals and later the
 // HTTP endpoint call these; the texts of the errors are pgbouncer's.
 //
@@ -17,7 +17,7 @@ namespace sluice {
 
 namespace {
 
-/// How often a command that waits (PAUSE, SUSPEND, WAIT_CLOSE) looks again.
+/// How often a command that waits (PAUSE, WAIT_CLOSE) looks again.
 constexpr auto kPollEvery = std::chrono::milliseconds(20);
 
 constexpr std::string_view kAdminDb = "pgbouncer";
@@ -74,8 +74,7 @@ void control::tidy_everywhere(const std::vector<std::shared_ptr<pool>>& pools) {
 // ---------------------------------------------------------------------------- PAUSE / RESUME
 
 command_result control::begin_pause(const config& cfg, std::string_view db) {
-  if (shards_.paused.load() || shards_.suspended.load())
-    return command_result::fail("already suspended/paused");
+  if (shards_.paused.load()) return command_result::fail("already suspended/paused");
   if (db.empty()) {
     shards_.paused.store(true);
   } else {
@@ -105,19 +104,9 @@ awaitable<void> control::wait_paused(std::string db, asio::io_context& home) {
 command_result control::resume(const config& cfg, std::string_view db) {
   std::vector<std::shared_ptr<pool>> pools;
   if (db.empty()) {
-    const bool was_suspended = shards_.suspended.exchange(false);
-    const bool was_paused = shards_.paused.exchange(false);
-    if (!was_suspended && !was_paused) return command_result::fail("pooler is not paused/suspended");
-    if (was_suspended) {
-      // Clients parked by SUSPEND read again on their own shard.
-      for (auto& sh : shards_.shards)
-        sh->post_fn([](shard& s) {
-          auto parked = std::move(s.parked);
-          s.parked.clear();
-          for (auto& l : parked)
-            client_session::on_client(std::static_pointer_cast<client_session>(std::move(l)), {});
-        });
-    }
+    // pgbouncer's text: sluice refuses SUSPEND, so only a PAUSE can be undone here.
+    if (!shards_.paused.exchange(false))
+      return command_result::fail("pooler is not paused/suspended");
     pools = pools_of({});
   } else {
     const std::string name(db);
@@ -135,45 +124,6 @@ command_result control::resume(const config& cfg, std::string_view db) {
   return {};
 }
 
-// ---------------------------------------------------------------------------- SUSPEND
-
-command_result control::begin_suspend() {
-  if (shards_.paused.load() || shards_.suspended.load())
-    return command_result::fail("already suspended/paused");
-  for (const auto& p : registry_.all())
-    if (p->dbstate.paused.load()) return command_result::fail("cannot suspend with paused databases");
-  shards_.suspended.store(true);
-  return {};
-}
-
-awaitable<void> control::wait_suspended(asio::io_context& home, double timeout) {
-  const auto start = clock::now();
-  for (;;) {
-    const bool force =
-        timeout > 0 && clock::now() - start >= std::chrono::duration_cast<clock::duration>(
-                                                   std::chrono::duration<double>(timeout));
-    std::vector<int> busy(shards_.size(), 0);
-    co_await on_every_shard(shards_, home, [&busy, force](shard& s) {
-      for (client_link* l = s.clients.next; l != &s.clients; l = l->next) {
-        client_session* c = user_session(l, {});
-        if (!c || !c->logged_in) continue;
-        // Flushed: nothing in flight to or from its server, nothing left to write to it.
-        if (c->clean() && !c->to_client_pending && !c->client_writing) continue;
-        if (force) {
-          if (c->srv) c->server_close_reason = "suspend_timeout";
-          c->kill("suspend_timeout");
-        } else {
-          ++busy[std::size_t(s.id)];
-        }
-      }
-    });
-    int n = 0;
-    for (int b : busy) n += b;
-    if (n == 0 || !shards_.suspended.load()) co_return;
-    co_await pause_for(home, kPollEvery);
-  }
-}
-
 // ---------------------------------------------------------------------------- RECONNECT / KILL
 
 command_result control::reconnect(const config& cfg, std::string_view db) {
@@ -186,8 +136,7 @@ command_result control::reconnect(const config& cfg, std::string_view db) {
 }
 
 command_result control::kill(const config& cfg, std::string_view db) {
-  if (shards_.paused.load() || shards_.suspended.load())
-    return command_result::fail("already suspended/paused");
+  if (shards_.paused.load()) return command_result::fail("already suspended/paused");
   if (!db.empty()) {
     if (std::string e = check_db(cfg, db, "kill"); !e.empty()) return command_result::fail(e);
     registry_.state_of(db).paused.store(true);

@@ -27,9 +27,7 @@ struct command_result {
 /// The pooler as a whole (SHOW STATE).
 struct pooler_state {
   bool paused = false;         ///< PAUSE without a database
-  bool suspended = false;      ///< SUSPEND
   bool shutting_down = false;  ///< SHUTDOWN WAIT_FOR_SERVERS: no new server link is made
-  bool active() const noexcept { return !paused && !suspended; }
 };
 
 class control {
@@ -62,9 +60,9 @@ class control {
   /// before the caller suspends.
   static const userlist& users_of(const shard& home) { return home.users(); }
 
-  /// PAUSE, SUSPEND and SHUTDOWN as they stand.
+  /// PAUSE and SHUTDOWN as they stand (SUSPEND is refused: never suspended).
   pooler_state state() const noexcept {
-    return {shards_.paused.load(), shards_.suspended.load(), shards_.refuse_new_links.load()};
+    return {shards_.paused.load(), shards_.refuse_new_links.load()};
   }
 
   reload_result reload() { return reload_(); }
@@ -75,19 +73,12 @@ class control {
   // cannot wait (a signal) only start; the console and HTTP start, then wait on `home`.
 
   /// PAUSE: no server is opened for those databases; idle servers close now, busy ones as
-  /// they are released; clients wait. Not for an already paused/suspended pooler.
+  /// they are released; clients wait. Not for an already paused pooler.
   command_result begin_pause(const config& cfg, std::string_view db);
   /// Resumes once no server of those databases is left.
   awaitable<void> wait_paused(std::string db, asio::io_context& home);
-  /// RESUME: after PAUSE, KILL or SUSPEND; waiting clients are served again.
+  /// RESUME: after PAUSE or KILL; waiting clients are served again.
   command_result resume(const config& cfg, std::string_view db);
-  /// SUSPEND: client sockets are no longer read (what they send waits in the socket) and no
-  /// new transaction starts; RESUME undoes it. sluice has no online restart (-R) to hand the
-  /// sockets to, so this is SUSPEND's observable part only.
-  command_result begin_suspend();
-  /// Resumes once no transaction is in flight; after `timeout` seconds (suspend_timeout, 0 =
-  /// none) the clients still in one are closed.
-  awaitable<void> wait_suspended(asio::io_context& home, double timeout);
   /// RECONNECT: every server of those databases closes once released (idle ones at once).
   command_result reconnect(const config& cfg, std::string_view db);
   /// KILL: closes every client and server of those databases now and leaves them paused.

@@ -122,18 +122,15 @@ std::string runtime::set_setting(std::string_view key, std::string_view value) {
 }
 
 pause_state runtime::pause() {
-  if (shards_.suspended.load()) return pause_state::suspended;
   if (shards_.paused.load()) return pause_state::paused;
   std::lock_guard lk(reload_mu_);
   const command_result r = control_.begin_pause(*cfg_, {});
-  if (!r.ok()) return shards_.suspended.load() ? pause_state::suspended : pause_state::paused;
+  if (!r.ok()) return pause_state::paused;
   return pause_state::running;
 }
 
 pause_state runtime::resume() {
-  const pause_state before = shards_.suspended.load() ? pause_state::suspended
-                             : shards_.paused.load()  ? pause_state::paused
-                                                      : pause_state::running;
+  const pause_state before = shards_.paused.load() ? pause_state::paused : pause_state::running;
   if (before == pause_state::running) return before;
   std::lock_guard lk(reload_mu_);
   control_.resume(*cfg_, {});

@@ -69,11 +69,6 @@ void client_session::on_client(self_ptr self, error_code ec) {
     c.finish();
     return;
   }
-  if (c.sh.set.suspended.load(std::memory_order_relaxed)) {
-    // SUSPEND: what the client sent stays in its socket; RESUME reads it (control/).
-    c.sh.parked.push_back(std::move(self));
-    return;
-  }
   const std::size_t n = c.sock.read_some(asio::buffer(c.sh.scratch), ec);
   if (ec == asio::error::would_block) {
     arm_client(std::move(self));

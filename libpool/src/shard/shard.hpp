@@ -90,8 +90,7 @@ struct shard_set {
   std::atomic<std::uint64_t> next_id{1};      ///< ids for "S-0x..." log prefixes
   /// What the admin console's statements mean (admin/); installed before the shards start.
   console_backend* console = nullptr;
-  std::atomic<bool> paused{false};     ///< PAUSE without a database: no server is handed out
-  std::atomic<bool> suspended{false};  ///< SUSPEND: no socket is read
+  std::atomic<bool> paused{false};  ///< PAUSE without a database: no server is handed out
 
   std::size_t size() const noexcept { return shards.size(); }
   shard& at(std::size_t i) noexcept { return *shards[i]; }
@@ -114,8 +113,6 @@ struct shard {
   boost::lockfree::queue<mail*> mailbox{256};
   std::atomic<bool> wake_pending{false};
   client_link clients;  ///< list head of this shard's client sessions (janitor, cancel)
-  /// SUSPEND: sessions whose socket became readable and was left unread until RESUME.
-  std::vector<std::shared_ptr<client_link>> parked;
   asio::steady_timer janitor;
   /// Read buffer shared by the shard's client sessions: a client's bytes live here only
   /// between a read and the write that forwards them, so idle clients hold no buffer.
