@@ -11,29 +11,6 @@ namespace {
 
 using namespace config_detail;
 
-/// A setting's value in cfg as pgbouncer.ini would write it.
-std::string show(const setting& s, const config& cfg) {
-  struct visitor {
-    const setting& s;
-    const config& cfg;
-    std::string operator()(std::monostate) const { return {}; }
-    std::string operator()(std::string config::*m) const { return cfg.*m; }
-    std::string operator()(std::vector<std::string> config::*m) const {
-      return fmt::format("{}", fmt::join(cfg.*m, ","));
-    }
-    std::string operator()(int config::*m) const {
-      return s.value.type == value_type::octal_mode ? fmt::format("{:04o}", cfg.*m)
-                                                    : std::to_string(cfg.*m);
-    }
-    std::string operator()(std::uint32_t config::*m) const { return std::to_string(cfg.*m); }
-    std::string operator()(double config::*m) const { return fmt::format("{:g}", cfg.*m); }
-    std::string operator()(bool config::*m) const { return cfg.*m ? "1" : "0"; }
-    std::string operator()(pool_mode config::*m) const { return to_string(cfg.*m); }
-    std::string operator()(auth_type config::*m) const { return to_string(cfg.*m); }
-  };
-  return std::visit(visitor{s, cfg}, s.value.target);
-}
-
 bool same_database(const database_config& a, const database_config& b) {
   return a.host == b.host && a.port == b.port && a.dbname == b.dbname && a.user == b.user &&
          a.password == b.password && a.pool_size == b.pool_size &&
@@ -69,7 +46,7 @@ config_diff diff_configs(const config& before, const config& after) {
   config_diff d;
   for (const setting& s : all_settings()) {
     if (!s.acted_on()) continue;
-    const std::string a = show(s, before), b = show(s, after);
+    const std::string a = setting_value(s, before), b = setting_value(s, after);
     if (a == b) continue;
     // No row holds a secret: passwords live in [databases] and the auth_file, which are
     // reported only as "changed".

@@ -301,7 +301,7 @@ parsed_value parse_value(const setting& s, const value_ctx& v) {
 namespace {
 
 /// A member's value as SHOW CONFIG prints it.
-struct show_value {
+struct value_text {
   const config& cfg;
   const setting& row;
   std::string operator()(std::monostate) const {
@@ -313,7 +313,7 @@ struct show_value {
     return fmt::format("{}", fmt::join(cfg.*m, ","));
   }
   std::string operator()(int config::*m) const {
-    return row.value.type == value_type::octal_mode ? fmt::format("0{:o}", cfg.*m)
+    return row.value.type == value_type::octal_mode ? fmt::format("{:04o}", cfg.*m)
                                                     : std::to_string(cfg.*m);
   }
   std::string operator()(std::uint32_t config::*m) const { return std::to_string(cfg.*m); }
@@ -324,6 +324,10 @@ struct show_value {
 };
 
 }  // namespace
+
+std::string setting_value(const setting& s, const config& cfg) {
+  return std::visit(value_text{cfg, s}, s.value.target);
+}
 
 void apply(const setting& s, config& cfg, const value_ctx& v) {
   if (!s.acted_on()) {
@@ -350,7 +354,7 @@ std::vector<setting_row> show_config(const config& c) {
   std::vector<setting_row> rows;
   for (const setting& s : all_settings()) {
     if (s.name == "service_name") continue;  // pgbouncer's Windows-only alias: not listed
-    rows.push_back({std::string(s.name), std::visit(show_value{c, s}, s.value.target),
+    rows.push_back({std::string(s.name), setting_value(s, c),
                     std::string(s.default_text), s.reloadable});
   }
   return rows;

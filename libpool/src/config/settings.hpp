@@ -83,6 +83,11 @@ using parsed_value = std::variant<std::string, std::vector<std::string>, long lo
 /// Reads v.value by s's type; throws config_error (from the parsers) if it is not valid.
 parsed_value parse_value(const setting& s, const value_ctx& v);
 
+/// s's value in cfg as SHOW CONFIG and the reload log line print it (pgbouncer.ini's
+/// spelling: "600", "0777", "a,b"); for a row not acted on, the value it was given, else its
+/// default text.
+std::string setting_value(const setting& s, const config& cfg);
+
 /// Applies one `key = value` of the row s to cfg: for a row acted on, parses the value and
 /// stores it in the member; otherwise notes a non-empty value in cfg.unsupported as
 /// "key (file:line)", or in cfg.no_effect with its reason (an empty value is pgbouncer's
