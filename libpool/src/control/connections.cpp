@@ -69,6 +69,19 @@ int fd_of(const stream_socket& so) {
   return s.is_open() ? s.native_handle() : -1;
 }
 
+/// Fills the row's descriptor and both ends from the socket; the remote end is returned for
+/// what the caller still needs to know of it (a Unix socket).
+endpoint socket_ends(connection_info& row, const stream_socket& so) {
+  row.fd = fd_of(so);
+  endpoint remote, local;
+  ends_of(row.fd, remote, local);
+  row.addr = remote.addr;
+  row.port = remote.port;
+  row.local_addr = local.addr;
+  row.local_port = local.port;
+  return remote;
+}
+
 std::string param_of(const param_map& m, std::string_view name) {
   auto it = m.find(name);
   return it == m.end() ? std::string() : it->second;
@@ -124,13 +137,7 @@ void gather(shard& s, shard_slot& out) {
     else
       ci.state = conn_state::idle;
     if (c->wait_) ++out.waiting;
-    ci.fd = fd_of(c->sock);
-    endpoint remote, local;
-    ends_of(ci.fd, remote, local);
-    ci.addr = remote.addr;
-    ci.port = remote.port;
-    ci.local_addr = local.addr;
-    ci.local_port = local.port;
+    socket_ends(ci, c->sock);
     if (c->is_unix) {
       // A Unix socket has no port: the listening port names it, as in pgbouncer.
       ci.addr.assign("unix");
@@ -197,13 +204,7 @@ void gather(shard& s, shard_slot& out) {
       si.state = it->second ? conn_state::used : conn_state::idle;
     else
       si.state = conn_state::active;  // busy for the pooler itself (auth_query)
-    si.fd = fd_of(srv->sock);
-    endpoint remote, local;
-    ends_of(si.fd, remote, local);
-    si.addr = remote.addr;
-    si.port = remote.port;
-    si.local_addr = local.addr;
-    si.local_port = local.port;
+    const endpoint remote = socket_ends(si, srv->sock);
     if (remote.unix_socket || (si.addr.empty() && srv->target)) {
       si.port = srv->target ? srv->target->port : 0;  // the socket file's port number
       if (remote.unix_socket) si.local_port = 0;
