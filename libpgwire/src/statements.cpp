@@ -37,13 +37,14 @@ void write_renamed(byte_buffer& out, const frame& f, const statement_ref& ref,
   w.bytes(f.body.subspan(after));
 }
 
-std::string statement_key(const parse_msg& m) {
-  std::string key;
-  key.reserve(m.sql.size() + 1 + m.param_oids.size());
-  key.append(m.sql);
-  key.push_back('\0');  // a query text cannot contain NUL: the types cannot run into it
-  key.append(reinterpret_cast<const char*>(m.param_oids.data()), m.param_oids.size());
-  return key;
+bytes_view parse_tail(const frame& f, const statement_ref& ref) noexcept {
+  return f.body.subspan(ref.offset + ref.name.size() + 1);
+}
+
+void write_parse_tail(byte_buffer& out, std::string_view name, bytes_view tail) {
+  message_writer w(out, fe::parse);
+  w.cstr(name);
+  w.bytes(tail);
 }
 
 }  // namespace pgwire

@@ -117,17 +117,191 @@ TEST_CASE("statements: renaming appends after what the buffer holds", "[statemen
   CHECK(out == expected);
 }
 
-TEST_CASE("statements: equal text and types make one key, anything else another",
+TEST_CASE("statements: equal text and types make one tail, anything else another",
           "[statements]") {
-  auto key = [](const bytes& m) {
-    pgwire::parse_msg p;
-    REQUIRE(pgwire::decode(wire::frame_whole(m), p) == errc::ok);
-    return pgwire::statement_key(p);
+  auto tail = [](const bytes& m) {
+    const pgwire::frame f = wire::frame_whole(m);
+    pgwire::statement_ref ref;
+    REQUIRE(pgwire::find_statement(f, ref) == errc::ok);
+    const pgwire::bytes_view t = pgwire::parse_tail(f, ref);
+    return bytes(t.begin(), t.end());
   };
-  const std::string a = key(wire::msg('P', body{}.cstr("s1").cstr("SELECT $1").i16(1).i32(23)));
+  const bytes a = tail(wire::msg('P', body{}.cstr("s1").cstr("SELECT $1").i16(1).i32(23)));
+  CHECK(a == body{}.cstr("SELECT $1").i16(1).i32(23).b);
   // The client's name is not part of the statement.
-  CHECK(a == key(wire::msg('P', body{}.cstr("other").cstr("SELECT $1").i16(1).i32(23))));
-  CHECK(a != key(wire::msg('P', body{}.cstr("s1").cstr("SELECT $1").i16(1).i32(25))));
-  CHECK(a != key(wire::msg('P', body{}.cstr("s1").cstr("SELECT $1").i16(0))));
-  CHECK(a != key(wire::msg('P', body{}.cstr("s1").cstr("SELECT $2").i16(1).i32(23))));
+  CHECK(a == tail(wire::msg('P', body{}.cstr("other").cstr("SELECT $1").i16(1).i32(23))));
+  CHECK(a != tail(wire::msg('P', body{}.cstr("s1").cstr("SELECT $1").i16(1).i32(25))));
+  CHECK(a != tail(wire::msg('P', body{}.cstr("s1").cstr("SELECT $1").i16(0))));
+  CHECK(a != tail(wire::msg('P', body{}.cstr("s1").cstr("SELECT $2").i16(1).i32(23))));
+  // The injected Parse is the client's Parse under another name.
+  bytes injected;
+  pgwire::write_parse_tail(injected, "sluice_3", a);
+  CHECK(injected == wire::msg('P', body{}.cstr("sluice_3").cstr("SELECT $1").i16(1).i32(23)));
+}
+
+namespace {
+
+/// A hook as a pooler writes one: statement "a" becomes "srv_a", a Close of "gone" is dropped
+/// and Terminate stops. It records every tag it sees, in order.
+struct test_hook {
+  std::string seen;
+  pgwire::message_action operator()(char tag, const pgwire::frame* f, pgwire::rewrite_emitter* em) {
+    seen.push_back(tag);
+    if (tag == 'X') return pgwire::message_action::stop;
+    if (!f) return pgwire::message_action::keep;
+    pgwire::statement_ref ref;
+    REQUIRE(pgwire::find_statement(*f, ref) == errc::ok);
+    if (!ref.present) return pgwire::message_action::keep;
+    if (tag == 'C' && ref.name == "gone") {
+      em->replace();
+      return pgwire::message_action::replaced;
+    }
+    if (ref.name != "a") return pgwire::message_action::keep;
+    pgwire::write_renamed(em->replace(), *f, ref, "srv_a");
+    return pgwire::message_action::replaced;
+  }
+};
+
+/// Feeds `stream` in pieces cut at `cuts` and returns everything that would be sent, with the
+/// hook's record of tags; `copy_free` tells whether every piece went out uncopied.
+struct fed {
+  bytes sent;
+  std::string seen;
+  bool copy_free = true;
+  bool stopped = false;
+};
+fed feed_in_pieces(const bytes& stream, std::vector<std::size_t> cuts) {
+  pgwire::stream_scanner sc(1 << 20, 1 << 20);
+  test_hook hook;
+  fed r;
+  pgwire::byte_buffer out;
+  cuts.push_back(stream.size());
+  std::size_t from = 0;
+  for (const std::size_t to : cuts) {
+    const pgwire::bytes_view in(stream.data() + from, to - from);
+    const pgwire::rewrite_result res = pgwire::rewrite_stream(sc, in, out, hook);
+    REQUIRE(res.error == errc::ok);
+    if (res.copied) {
+      r.copy_free = false;
+      r.sent.insert(r.sent.end(), out.begin(), out.begin() + std::ptrdiff_t(res.length));
+    } else {
+      r.sent.insert(r.sent.end(), in.begin(), in.begin() + std::ptrdiff_t(res.length));
+    }
+    from = to;
+    if (res.stopped) {
+      r.stopped = true;
+      break;
+    }
+  }
+  r.seen = hook.seen;
+  return r;
+}
+
+const bytes parse_a = wire::msg('P', body{}.cstr("a").cstr("SELECT $1").i16(1).i32(23));
+const bytes parse_srv_a = wire::msg('P', body{}.cstr("srv_a").cstr("SELECT $1").i16(1).i32(23));
+const bytes bind_a = wire::msg('B', body{}.cstr("").cstr("a").i16(0).i16(1).i32(1).raw("7").i16(0));
+const bytes bind_srv_a =
+    wire::msg('B', body{}.cstr("").cstr("srv_a").i16(0).i16(1).i32(1).raw("7").i16(0));
+const bytes bind_unnamed = wire::msg('B', body{}.cstr("").cstr("").i16(0).i16(0).i16(0));
+const bytes parse_unnamed = wire::msg('P', body{}.cstr("").cstr("SELECT 1").i16(0));
+const bytes describe_portal = wire::msg('D', body{}.u8('P').cstr(""));
+const bytes execute_msg = wire::msg('E', body{}.cstr("").i32(0));
+const bytes sync_msg = wire::msg('S', body{});
+const bytes close_gone = wire::msg('C', body{}.u8('S').cstr("gone"));
+const bytes query = wire::msg('Q', body{}.cstr("SELECT 1"));
+const bytes terminate_msg = wire::msg('X', body{});
+
+bytes cat_all(std::initializer_list<const bytes*> parts) {
+  bytes r;
+  for (const bytes* p : parts) r.insert(r.end(), p->begin(), p->end());
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("statements: a pipelined batch is renamed the same at every split point",
+          "[statements]") {
+  const bytes stream = cat_all({&parse_a, &bind_a, &execute_msg, &sync_msg, &parse_unnamed, &bind_unnamed,
+                                &describe_portal, &execute_msg, &close_gone, &sync_msg, &query});
+  const bytes expected = cat_all({&parse_srv_a, &bind_srv_a, &execute_msg, &sync_msg, &parse_unnamed,
+                                  &bind_unnamed, &describe_portal, &execute_msg, &sync_msg, &query});
+  const std::string tags = "PBESPBDECSQ";
+  const fed whole = feed_in_pieces(stream, {});
+  CHECK(whole.sent == expected);
+  CHECK(whole.seen == tags);
+  CHECK_FALSE(whole.copy_free);
+  for (std::size_t cut = 1; cut < stream.size(); ++cut) {
+    const fed r = feed_in_pieces(stream, {cut});
+    INFO("cut at " << cut);
+    CHECK(r.sent == expected);
+    CHECK(r.seen == tags);
+  }
+  // Two cuts: every pair of split points within the first messages.
+  for (std::size_t a = 1; a < 40; ++a) {
+    for (std::size_t b = a + 1; b < 60; ++b) {
+      INFO("cuts at " << a << ", " << b);
+      CHECK(feed_in_pieces(stream, {a, b}).sent == expected);
+    }
+  }
+  // One byte at a time.
+  std::vector<std::size_t> every;
+  for (std::size_t i = 1; i < stream.size(); ++i) every.push_back(i);
+  CHECK(feed_in_pieces(stream, every).sent == expected);
+}
+
+TEST_CASE("statements: the simple-query and unnamed paths go out uncopied", "[statements]") {
+  const bytes stream = cat_all({&query, &parse_unnamed, &bind_unnamed, &describe_portal, &execute_msg,
+                                &sync_msg});
+  const fed r = feed_in_pieces(stream, {});
+  CHECK(r.sent == stream);
+  CHECK(r.copy_free);
+  // A message that does not name a statement may be cut anywhere and still goes out as it came.
+  const bytes q = cat_all({&query, &execute_msg, &sync_msg});
+  for (std::size_t cut = 1; cut < q.size(); ++cut) {
+    const fed piece = feed_in_pieces(q, {cut});
+    CHECK(piece.sent == q);
+    CHECK(piece.copy_free);
+  }
+}
+
+TEST_CASE("statements: a statement message is held until whole, then sent in one piece",
+          "[statements]") {
+  pgwire::stream_scanner sc(1 << 20, 1 << 20);
+  test_hook hook;
+  pgwire::byte_buffer out;
+  const bytes stream = cat_all({&execute_msg, &bind_a});
+  // Everything up to the Bind goes at once; the Bind's first bytes stay with the scanner.
+  const std::size_t cut = execute_msg.size() + 3;
+  pgwire::rewrite_result r = pgwire::rewrite_stream(sc, pgwire::bytes_view(stream.data(), cut), out, hook);
+  REQUIRE(r.error == errc::ok);
+  CHECK_FALSE(r.copied);
+  CHECK(r.length == execute_msg.size());
+  CHECK_FALSE(sc.at_boundary());
+  r = pgwire::rewrite_stream(sc, pgwire::bytes_view(stream.data() + cut, stream.size() - cut), out,
+                             hook);
+  REQUIRE(r.error == errc::ok);
+  CHECK(r.copied);
+  CHECK(bytes(out.begin(), out.begin() + std::ptrdiff_t(r.length)) == bind_srv_a);
+  CHECK(sc.at_boundary());
+}
+
+TEST_CASE("statements: Terminate stops what is sent", "[statements]") {
+  const bytes stream = cat_all({&bind_a, &sync_msg, &terminate_msg, &query});
+  const fed r = feed_in_pieces(stream, {});
+  CHECK(r.sent == cat_all({&bind_srv_a, &sync_msg}));
+  CHECK(r.stopped);
+  CHECK(r.seen == "BSX");
+  for (std::size_t cut = 1; cut < bind_a.size() + sync_msg.size(); ++cut) {
+    CHECK(feed_in_pieces(stream, {cut}).sent == cat_all({&bind_srv_a, &sync_msg}));
+  }
+}
+
+TEST_CASE("statements: a statement message over the scanner's limit is a framing error",
+          "[statements]") {
+  pgwire::stream_scanner sc(1 << 20, 16);
+  test_hook hook;
+  pgwire::byte_buffer out;
+  const pgwire::rewrite_result r =
+      pgwire::rewrite_stream(sc, pgwire::bytes_view(parse_a.data(), parse_a.size()), out, hook);
+  CHECK(r.error == errc::length_too_large);
 }
