@@ -51,6 +51,7 @@ const std::map<std::string_view, binding>& expected_members() {
       {"auth_dbname", &config::auth_dbname},
       {"pool_mode", &config::mode},
       {"max_client_conn", &config::max_client_conn},
+      {"max_prepared_statements", &config::max_prepared_statements},
       {"default_pool_size", &config::default_pool_size},
       {"min_pool_size", &config::min_pool_size},
       {"reserve_pool_size", &config::reserve_pool_size},

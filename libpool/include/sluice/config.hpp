@@ -144,6 +144,9 @@ struct config {
   // pools
   pool_mode mode = pool_mode::session;
   int max_client_conn = 100;
+  /// Protocol-level prepared statements per server connection in transaction and statement
+  /// mode (0: statement messages are relayed as they come).
+  int max_prepared_statements = 200;
   int default_pool_size = 20;
   int min_pool_size = 0;
   int reserve_pool_size = 0;

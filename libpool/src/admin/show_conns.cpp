@@ -71,7 +71,7 @@ void socket_row(result_builder& b, const connection_info& c, std::string_view st
   b.add(c.ptr).add(c.link).add(static_cast<long long>(c.remote_pid));
   b.add("");  // tls: sluice has no TLS yet
   b.add(c.application_name);
-  b.add(0);  // prepared_statements: sluice does not track prepared statements yet
+  b.add(static_cast<unsigned long long>(c.prepared_statements));
   b.add(static_cast<unsigned long long>(c.id));
   if (!buffers) return;
   // sluice keeps no per-socket buffer with read/parse/send positions: what it holds is bytes

@@ -129,6 +129,7 @@ constexpr setting table[] = {
     // pools
     {"pool_mode", pool_mode_of(&config::mode), "session", reload},
     {"max_client_conn", count(&config::max_client_conn), "100", reload},
+    {"max_prepared_statements", count(&config::max_prepared_statements), "200", reload},
     {"default_pool_size", count(&config::default_pool_size), "20", reload},
     {"min_pool_size", count(&config::min_pool_size), "0", reload},
     {"reserve_pool_size", count(&config::reserve_pool_size), "0", reload},
@@ -212,7 +213,6 @@ constexpr setting table[] = {
                "sluice resolves names with the system resolver (getaddrinfo)"),
      "0", reload},
     {"job_name", no_effect(text(), windows_only), "pgbouncer", no_reload},
-    {"max_prepared_statements", count(), "200", reload},
     {"peer_id", count(), "0", reload},
     {"resolv_conf",
      no_effect(text(),

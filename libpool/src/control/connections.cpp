@@ -167,6 +167,7 @@ void gather(shard& s, shard_slot& out) {
       ci.timezone = param_of(p, "TimeZone");
     }
     ci.held_in = c->cbuf.size();
+    ci.prepared_statements = c->statements ? c->statements->size() : 0;
     ci.in_flight = c->srv || c->wait_ || ci.state == conn_state::login;
     out.clients.push_back(std::move(ci));
   }
@@ -229,6 +230,7 @@ void gather(shard& s, shard_slot& out) {
     si.datestyle = param_of(srv->params, "DateStyle");
     si.timezone = param_of(srv->params, "TimeZone");
     si.held_in = srv->rbuf.size() + srv->relay_hold_len;
+    si.prepared_statements = srv->statements.size();
     si.in_flight = si.state != conn_state::idle && si.state != conn_state::used;
     out.servers.push_back(std::move(si));
   }

@@ -46,6 +46,7 @@ struct connection_info {
 
   // SHOW SOCKETS: bytes sluice holds for this connection.
   std::size_t held_in = 0;   ///< received, not yet forwarded or consumed
+  std::size_t prepared_statements = 0;  ///< a client's names, or a server's cached statements
   std::size_t held_out = 0;  ///< to be sent, not yet written
   /// Linked, waiting or logging in (SHOW ACTIVE_SOCKETS).
   bool in_flight = false;

@@ -150,6 +150,10 @@ struct pool : std::enable_shared_from_this<pool> {
     std::atomic<std::uint64_t> server_assignment_count{0}, xact_time_us{0}, query_time_us{0};
     std::atomic<std::uint64_t> client_parse_count{0}, server_parse_count{0}, bind_count{0};
     std::atomic<std::uint64_t> client_login_count{0};
+    /// Statements a server of this pool accepted lately (prepared statements in transaction
+    /// mode): a client's Parse of one of them, between transactions, is answered without a
+    /// server (see client_session::answer_parses).
+    server_statements known_statements;
   };
   std::unique_ptr<local[]> locals;
   const std::size_t nshards;

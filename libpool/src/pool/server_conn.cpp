@@ -312,6 +312,9 @@ awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::s
       pgwire::parameter_status_msg m;
       if (pgwire::decode(f, m) == pgwire::errc::ok)
         s.params[std::string(m.name)] = std::string(m.value);
+    } else if (f.tag == pgwire::be::command_complete) {
+      // A reset query (DISCARD ALL) drops the statements sluice prepared on this connection.
+      if (drops_all_statements(f.body)) s.statements.clear();
     } else if (f.tag == pgwire::be::ready_for_query) {
       pgwire::ready_for_query_msg m;
       const bool idle = pgwire::decode(f, m) == pgwire::errc::ok && m.status == 'I';

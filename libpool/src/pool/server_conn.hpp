@@ -14,6 +14,7 @@
 #include "pgwire/scanner.hpp"
 #include "pgwire/writer.hpp"
 #include "pool/params.hpp"
+#include "session/prepared.hpp"
 #include "shard/io.hpp"
 #include "shard/shard.hpp"
 #include "sluice/config.hpp"
@@ -65,6 +66,10 @@ struct server_conn : client_link {
   /// relay_buf in the read now pending.
   std::uint8_t relay_hold[4] = {};
   std::uint8_t relay_hold_len = 0, relay_held = 0;
+  /// Prepared statements in transaction mode: what this connection has prepared (it goes
+  /// where the connection goes), and the answers it owes while linked (empty otherwise).
+  server_statements statements;
+  reply_queue replies;
 };
 using server_ptr = std::unique_ptr<server_conn>;
 

@@ -16,11 +16,25 @@
 #include "pgwire/auth.hpp"
 #include "pgwire/framer.hpp"
 #include "pgwire/scanner.hpp"
+#include "pgwire/statements.hpp"
 #include "pool/pool.hpp"
 #include "session/console.hpp"
+#include "session/prepared.hpp"
 #include "shard/shard.hpp"
 
 namespace sluice {
+
+/// A client batch of named Parses and Syncs only, seen while no server is linked: if every
+/// statement is one a server of the pool accepted lately, the pooler answers it itself (the
+/// Parse goes to a server when a Bind needs it). pgbench -M prepared, for one, prepares each
+/// statement synchronously, one client after another; a pool busy with that thread's other
+/// clients' transactions would never get to serve it.
+struct parse_batch {
+  bool answerable = true;
+  int syncs = 0;
+  std::string answers;  ///< ParseComplete / ReadyForQuery tags, in order
+  std::vector<std::pair<std::string, statement_ptr>> parses;
+};
 
 struct client_session : client_link {
   client_session(pool_registry& reg, shard& s, stream_socket so, bool unix_socket);
@@ -46,10 +60,14 @@ struct client_session : client_link {
   char tx_status = 'I';
   pgwire::stream_scanner cscan;  ///< message boundaries of what the client sends
   param_set_ptr params;  ///< tracked parameters as this client sees them (shared, immutable)
+  std::unique_ptr<client_statements> statements;  ///< its names, from its first named Parse
 
   std::uint32_t key_pid = 0, key_secret = 0;  ///< cancel key given to the client
   bool closing = false, finished = false, client_writing = false, logged_in = false;
   bool poison_server = false;  ///< the server must be closed, not reused
+  /// Protocol-level prepared statements are renamed (transaction/statement mode with
+  /// max_prepared_statements > 0), decided when the relay starts.
+  bool track_statements = false;
   /// Why the server is closed when the session ends (instead of the generic reasons).
   const char* server_close_reason = nullptr;
   bool counted = false;  ///< counted in registry.clients (pool_'s database), until finish()
@@ -142,6 +160,27 @@ struct client_session : client_link {
   static void server_next(self_ptr self);
   static void unlink(const self_ptr& self);
   static awaitable<void> reset_and_release(shard& sh, server_ptr s);
+
+  // ---- prepared.cpp: statement renaming (track_statements)
+  /// What the relay does with a client message on its way to server s: records the answer
+  /// the server will owe, and renames or replaces statement messages (through em).
+  pgwire::message_action route_message(server_conn& s, char tag, const pgwire::frame* f,
+                                       pgwire::rewrite_emitter* em);
+  /// Sends a Parse of def to s under a new name (closing what the LRU evicts first).
+  std::uint64_t prepare_on_server(server_conn& s, const statement_ptr& def,
+                                  pgwire::byte_buffer& out, reply_slot slot);
+  void close_on_server(server_conn& s, std::uint64_t id, pgwire::byte_buffer& out,
+                       reply_slot::action act);
+  /// What to do with one message from the server, given the answers owed.
+  enum class reply_step { forward, drop, as_parse_complete, unexpected };
+  reply_step on_server_reply(server_conn& s, char tag, pgwire::bytes_view body);
+  /// Records one message of a batch seen while unlinked (parse_batch).
+  void note_parse_batch(parse_batch& b, char tag, const pgwire::frame* f);
+  /// Answers a parse_batch: the names are the client's, the answers go out, the relay goes on.
+  static void answer_parses(self_ptr self, parse_batch b);
+  /// The client bytes kept while no server was linked, renamed for the server just linked:
+  /// what to send (in cbuf or the shard's rewrite buffer).
+  pgwire::bytes_view route_held(server_conn& s);
 
   // ---- params.cpp
   /// Brings the server's session parameters in line with what this client has seen.

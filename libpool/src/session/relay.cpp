@@ -38,6 +38,19 @@ struct client_wait_handler {
   void operator()(error_code ec) { client_session::on_client(std::move(self), ec); }
 };
 
+/// Removes the 5-byte messages at `cuts` (ascending offsets) from buf[0, len); returns the
+/// new length.
+std::size_t drop_answers(std::uint8_t* buf, std::size_t len, const std::vector<std::size_t>& cuts) {
+  std::size_t to = cuts.front();
+  for (std::size_t k = 0; k < cuts.size(); ++k) {
+    const std::size_t from = cuts[k] + 5;
+    const std::size_t until = k + 1 < cuts.size() ? cuts[k + 1] : len;
+    std::memmove(buf + to, buf + from, until - from);
+    to += until - from;
+  }
+  return to;
+}
+
 /// Microseconds from `from` to `to`, 0 if `to` is not later.
 std::uint64_t elapsed_us(clock::time_point from, clock::time_point to) {
   if (to <= from) return 0;
@@ -52,6 +65,8 @@ void client_session::start_relay(self_ptr self) {
   c.cbuf.shrink_to_fit();
   error_code ignored;
   c.sock.non_blocking(true, ignored);
+  c.track_statements =
+      c.pool_->mode != pool_mode::session && c.sh.cfg().max_prepared_statements > 0;
   arm_client(std::move(self));
 }
 
@@ -88,62 +103,104 @@ void client_session::on_client(self_ptr self, error_code ec) {
   int unknown_tag = -1;         // a message type the frontend protocol does not have
   bool pqexec_refused = false;  // a Query while disable_pqexec is set
   pool::local& st = c.pool_->locals[c.sh.id];
-  const auto err = c.cscan.feed(
-      pgwire::bytes_view(c.sh.scratch.data(), n), [](char) { return false; },
-      [&](char tag, pgwire::bytes_view, std::size_t header_end) {
-        switch (tag) {
-          case pgwire::fe::query:
-            if (c.sh.cfg().disable_pqexec) {
-              pqexec_refused = true;
-              break;
-            }
-            [[fallthrough]];
-          case pgwire::fe::function_call:
-            ++c.pending_rfq;
-            bump(st.query_count, std::uint64_t{1});
-            break;
-          case pgwire::fe::sync:
-            ++c.pending_rfq;
-            c.batch_open = false;
-            break;
-          case pgwire::fe::execute:
-            bump(st.query_count, std::uint64_t{1});
-            c.batch_open = true;
-            break;
-          case pgwire::fe::parse:
-            // Until sluice has its own prepared statements, every client Parse goes to the
-            // server as it is: the server count is the client count.
-            bump(st.client_parse_count, std::uint64_t{1});
-            bump(st.server_parse_count, std::uint64_t{1});
-            c.batch_open = true;
-            break;
-          case pgwire::fe::bind:
-            bump(st.bind_count, std::uint64_t{1});
-            c.batch_open = true;
-            break;
-          case pgwire::fe::describe:
-          case pgwire::fe::close:
-          case pgwire::fe::flush:
-            c.batch_open = true;
-            break;
-          case pgwire::fe::copy_data:
-          case pgwire::fe::copy_done:
-          case pgwire::fe::copy_fail:
-            break;
-          case pgwire::fe::terminate:
-            // Not forwarded: the server connection outlives this client.
-            terminate = true;
-            if (header_end >= 5) {
-              forward = std::min(forward, header_end - 5);
-            } else {
-              split_terminate = true;
-            }
-            break;
-          default:
-            if (unknown_tag < 0) unknown_tag = static_cast<unsigned char>(tag);
-            break;
+  // What each message means to the session (counters, transaction state), in either path.
+  const auto count = [&](char tag) {
+    switch (tag) {
+      case pgwire::fe::query:
+        if (c.sh.cfg().disable_pqexec) {
+          pqexec_refused = true;
+          break;
         }
-      });
+        [[fallthrough]];
+      case pgwire::fe::function_call:
+        ++c.pending_rfq;
+        bump(st.query_count, std::uint64_t{1});
+        break;
+      case pgwire::fe::sync:
+        ++c.pending_rfq;
+        c.batch_open = false;
+        break;
+      case pgwire::fe::execute:
+        bump(st.query_count, std::uint64_t{1});
+        c.batch_open = true;
+        break;
+      case pgwire::fe::parse:
+        bump(st.client_parse_count, std::uint64_t{1});
+        // Without renaming every client Parse goes to the server as it is.
+        if (!c.track_statements) bump(st.server_parse_count, std::uint64_t{1});
+        c.batch_open = true;
+        break;
+      case pgwire::fe::bind:
+        bump(st.bind_count, std::uint64_t{1});
+        c.batch_open = true;
+        break;
+      case pgwire::fe::describe:
+      case pgwire::fe::close:
+      case pgwire::fe::flush:
+        c.batch_open = true;
+        break;
+      case pgwire::fe::copy_data:
+      case pgwire::fe::copy_done:
+      case pgwire::fe::copy_fail:
+        break;
+      case pgwire::fe::terminate:
+        // Not forwarded: the server connection outlives this client.
+        terminate = true;
+        break;
+      default:
+        if (unknown_tag < 0) unknown_tag = static_cast<unsigned char>(tag);
+        break;
+    }
+  };
+  const std::uint8_t* data = c.sh.scratch.data();
+  pgwire::errc err = pgwire::errc::ok;
+  if (!c.track_statements) {
+    err = c.cscan.feed(pgwire::bytes_view(data, n), [](char) { return false; },
+                       [&](char tag, pgwire::bytes_view, std::size_t header_end) {
+                         count(tag);
+                         if (tag != pgwire::fe::terminate || split_terminate) return;
+                         if (header_end >= 5) {
+                           forward = std::min(forward, header_end - 5);
+                         } else {
+                           split_terminate = true;
+                         }
+                       });
+  } else {
+    // Statement messages are renamed for the linked server; with none linked yet they are
+    // only made whole here, and renamed once one is (route_held).
+    server_conn* s = c.srv.get();
+    parse_batch local;  // unlinked: a batch the pooler may answer itself
+    const pgwire::rewrite_result r = pgwire::rewrite_stream(
+        c.cscan, pgwire::bytes_view(data, n), c.sh.rewrite_buf,
+        [&](char tag, const pgwire::frame* f, pgwire::rewrite_emitter* em) {
+          count(tag);
+          if (s) return c.route_message(*s, tag, f, em);
+          c.note_parse_batch(local, tag, f);
+          return tag == pgwire::fe::terminate ? pgwire::message_action::stop
+                                              : pgwire::message_action::keep;
+        });
+    err = r.error;
+    split_terminate = r.stop_split && terminate;
+    if (r.copied) data = c.sh.rewrite_buf.data();
+    forward = r.length;
+    c.cscan.shrink();
+    if (c.statements && !c.statements->duplicate.empty()) {
+      // As pgbouncer, the client is told and closed; nothing of this read is forwarded.
+      const std::string why = std::move(c.statements->duplicate);
+      c.statements->duplicate.clear();
+      log::warning("{} {}", c.prefix(), why);
+      if (!c.clean()) c.poison_server = true;
+      fail(std::move(self), "42P05", why);
+      return;
+    }
+    if (!s && r.error == pgwire::errc::ok && !r.stopped && r.length == n && local.answerable &&
+        local.syncs > 0 && c.cscan.at_boundary() && c.tx_status == 'I' &&
+        c.pending_rfq == local.syncs && unknown_tag < 0 && !pqexec_refused) {
+      bump(st.bytes_in, std::uint64_t(n));
+      answer_parses(std::move(self), std::move(local));
+      return;
+    }
+  }
   if (pqexec_refused) {
     log::warning("{} client used 'Q' packet type", c.prefix());
     if (!c.clean()) c.poison_server = true;
@@ -172,12 +229,12 @@ void client_session::on_client(self_ptr self, error_code ec) {
   if (forward > 0) {
     if (!c.srv) {
       // Waiting for a server yields to other sessions, which reuse the scratch buffer.
-      c.cbuf.assign(c.sh.scratch.data(), c.sh.scratch.data() + forward);
+      c.cbuf.assign(data, data + forward);
       if (terminate) c.closing = true;  // forward what came before the Terminate, then end
       find_server(std::move(self));
       return;
     }
-    const bool sent = send_to_server(self, c.sh.scratch.data(), forward);
+    const bool sent = send_to_server(self, data, forward);
     if (!sent) return;  // the write completes (or fails) on its own and resumes the chain
   }
   if (terminate) {
@@ -322,9 +379,23 @@ void client_session::attach(self_ptr self) {
   s.scan.reset();
   s.relay_hold_len = 0;
   if (s.relay_buf.empty()) s.relay_buf.resize(c.sh.buffer_size);
+  s.replies.clear();
+  pgwire::bytes_view out(c.cbuf.data(), c.cbuf.size());
+  if (c.track_statements) {
+    out = c.route_held(s);
+    if (c.statements && !c.statements->duplicate.empty()) {
+      const std::string why = std::move(c.statements->duplicate);
+      c.statements->duplicate.clear();
+      log::warning("{} {}", c.prefix(), why);
+      c.poison_server = true;  // what it answers to the messages before is owed to nobody
+      unlink(self);
+      fail(std::move(self), "42P05", why);
+      return;
+    }
+  }
   // The query goes out before the server read is armed: arming costs a syscall (Asio tries
   // a speculative read), which should not delay the query.
-  const bool sent = send_to_server(self, c.cbuf.data(), c.cbuf.size());
+  const bool sent = send_to_server(self, out.data(), out.size());
   arm_server(self);
   if (c.finished) {
     // The write failed and finish() ran before the read was armed: end the read now so
@@ -377,15 +448,31 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
   pool& p = *c.pool_;
   pool::local& st = p.locals[c.sh.id];
   bump(st.bytes_out, std::uint64_t(n));
-  bool stmt_violation = false, bad_status = false;
+  bool stmt_violation = false, bad_status = false, unexpected_reply = false;
   server_conn& s = *c.srv;
   const std::size_t held = s.relay_held;
+  const bool track = c.track_statements;
+  std::vector<std::size_t> cuts;  // answers to sluice's own messages, not for the client
   const auto err = s.scan.feed(
       pgwire::bytes_view(s.relay_buf.data() + held, n),
-      [](char tag) {
-        return tag == pgwire::be::ready_for_query || tag == pgwire::be::parameter_status;
+      [track](char tag) {
+        return tag == pgwire::be::ready_for_query || tag == pgwire::be::parameter_status ||
+               (track && tag == pgwire::be::command_complete);
       },
-      [&](char tag, pgwire::bytes_view body, std::size_t) {
+      [&](char tag, pgwire::bytes_view body, std::size_t header_end) {
+        if (track) {
+          const reply_step step = c.on_server_reply(s, tag, body);
+          // Only ParseComplete and CloseComplete are dropped or changed: whole 5-byte
+          // messages, whose header began in the held bytes when it is not in this read.
+          const std::size_t at = header_end >= 5 ? held + header_end - 5 : 0;
+          if (step == reply_step::drop) {
+            cuts.push_back(at);
+          } else if (step == reply_step::as_parse_complete) {
+            s.relay_buf[at] = static_cast<std::uint8_t>(pgwire::be::parse_complete);
+          } else if (step == reply_step::unexpected) {
+            unexpected_reply = true;
+          }
+        }
         if (tag == pgwire::be::ready_for_query) {
           const char status = body.size() == 1 ? static_cast<char>(body[0]) : '?';
           if (status != 'I' && status != 'T' && status != 'E') {
@@ -413,11 +500,13 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
           c.track_parameter_status(body);
         }
       });
-  if (err != pgwire::errc::ok || bad_status) {
+  if (err != pgwire::errc::ok || bad_status || unexpected_reply) {
     // A broken server: never reused, and the client is told whose fault it is.
-    const std::string why = bad_status ? "server sent ReadyForQuery with an invalid status"
-                                       : fmt::format("server sent a malformed message: {}",
-                                                     make_error_code(err).message());
+    const std::string why =
+        bad_status         ? "server sent ReadyForQuery with an invalid status"
+        : unexpected_reply ? "server answered a message it was not sent"
+                           : fmt::format("server sent a malformed message: {}",
+                                         make_error_code(err).message());
     log::warning("{} bad packet from server: {}", c.prefix(), why);
     c.poison_server = true;
     unlink(self);
@@ -426,8 +515,9 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
   }
   // Forward everything but an incomplete header at the end, which waits for its rest.
   s.relay_hold_len = static_cast<std::uint8_t>(s.scan.partial_header());
-  const std::size_t forward = held + n - s.relay_hold_len;
+  std::size_t forward = held + n - s.relay_hold_len;
   std::memcpy(s.relay_hold, s.relay_buf.data() + forward, s.relay_hold_len);
+  if (!cuts.empty()) forward = drop_answers(s.relay_buf.data(), forward, cuts);
   if (c.closing) {
     if (c.clean()) {
       unlink(self);  // a late async message for a client that has gone
@@ -494,7 +584,8 @@ void client_session::unlink(const self_ptr& self) {
   client_session& c = *self;
   if (!c.srv) return;
   bump(c.pool_->locals[c.sh.id].active, -1);
-  const bool reusable = !c.poison_server && c.clean() && c.srv->sock.is_open();
+  const bool reusable =
+      !c.poison_server && c.clean() && c.srv->sock.is_open() && c.srv->replies.empty();
   server_ptr s = std::move(c.srv);
   pool& p = *c.pool_;
   const config& cfg = c.sh.cfg();

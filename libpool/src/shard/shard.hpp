@@ -117,6 +117,9 @@ struct shard {
   /// Read buffer shared by the shard's client sessions: a client's bytes live here only
   /// between a read and the write that forwards them, so idle clients hold no buffer.
   pgwire::byte_buffer scratch = pgwire::byte_buffer(64 * 1024);
+  /// What a client read becomes when statements are renamed (prepared statements in
+  /// transaction mode); only for the turn that builds it.
+  pgwire::byte_buffer rewrite_buf;
   std::size_t buffer_size = 4096;  ///< pkt_buf: size of each server's relay buffer
 
   /// The configuration and userlist this shard runs with: read on its own thread only. A

@@ -1,0 +1,364 @@
+// Prepared statements in transaction mode: the client's names, the server's LRU, the queue of
+// answers owed (prepared.hpp), and how the relay uses them (client_session's statement
+// methods: the client side rewrites, the server side undoes in order).
+#include "session/prepared.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/asio/write.hpp>
+
+#include <functional>
+
+#include "pgwire/statements.hpp"
+#include "session/client_session.hpp"
+#include "sluice/log.hpp"
+
+namespace sluice {
+
+statement_def::statement_def(pgwire::bytes_view t)
+    : tail(reinterpret_cast<const char*>(t.data()), t.size()),
+      hash(std::hash<std::string_view>{}(tail)) {}
+
+const statement_ptr* client_statements::find(std::string_view name) const {
+  const auto it = by_name_.find(std::string(name));
+  return it == by_name_.end() ? nullptr : &it->second;
+}
+
+void client_statements::add(std::string_view name, statement_ptr def) {
+  by_name_.insert_or_assign(std::string(name), std::move(def));
+}
+
+void client_statements::erase(std::string_view name, const statement_def* only) {
+  const auto it = by_name_.find(std::string(name));
+  if (it == by_name_.end() || (only && it->second.get() != only)) return;
+  by_name_.erase(it);
+}
+
+std::uint64_t server_statements::find(const statement_def& d) {
+  const auto [b, e] = by_hash_.equal_range(d.hash);
+  for (auto it = b; it != e; ++it) {
+    const auto pos = it->second;
+    if (!pos->def->same_as(d)) continue;
+    lru_.splice(lru_.begin(), lru_, pos);
+    return pos->id;
+  }
+  return 0;
+}
+
+std::uint64_t server_statements::add(statement_ptr d, std::size_t max,
+                                     std::vector<std::uint64_t>& evicted) {
+  while (!lru_.empty() && lru_.size() >= std::max<std::size_t>(max, 1)) {
+    evicted.push_back(lru_.back().id);
+    erase(lru_.back().id);
+  }
+  const std::size_t h = d->hash;
+  const std::uint64_t id = next_id_++;
+  lru_.push_front(entry{std::move(d), id});
+  by_hash_.emplace(h, lru_.begin());
+  return id;
+}
+
+void server_statements::erase(std::uint64_t id) {
+  // Only on eviction and on a failed Parse: a walk over at most max_prepared_statements.
+  for (auto pos = lru_.begin(); pos != lru_.end(); ++pos) {
+    if (pos->id != id) continue;
+    const auto [b, e] = by_hash_.equal_range(pos->def->hash);
+    for (auto it = b; it != e; ++it) {
+      if (it->second == pos) {
+        by_hash_.erase(it);
+        break;
+      }
+    }
+    lru_.erase(pos);
+    return;
+  }
+}
+
+void server_statements::forget(const statement_def& d) {
+  if (const std::uint64_t id = find(d)) erase(id);
+}
+
+void server_statements::clear() {
+  by_hash_.clear();
+  lru_.clear();
+}
+
+bool drops_all_statements(pgwire::bytes_view command_complete) {
+  const std::string_view cmd(reinterpret_cast<const char*>(command_complete.data()),
+                             command_complete.size());
+  return cmd == std::string_view("DISCARD ALL\0", 12) ||
+         cmd == std::string_view("DEALLOCATE ALL\0", 15);
+}
+
+std::string_view server_statement_name(std::uint64_t id, char (&buf)[32]) {
+  const auto end = fmt::format_to_n(buf, sizeof buf, "sluice_{}", id).out;
+  return {buf, static_cast<std::size_t>(end - buf)};
+}
+
+void reply_queue::push(reply_slot s) {
+  if (head_ > 0 && head_ == slots_.size()) clear();
+  slots_.push_back(std::move(s));
+}
+
+void reply_queue::push_ready() {
+  if (!empty() && slots_.back().k == reply_slot::kind::ready) {
+    ++slots_.back().count;
+    return;
+  }
+  push(reply_slot{});
+}
+
+void reply_queue::pop() {
+  reply_slot& s = slots_[head_];
+  if (s.k == reply_slot::kind::ready && s.count > 1) {
+    --s.count;
+    return;
+  }
+  s = reply_slot{};  // let go of what it holds now, not when the storage is reused
+  if (++head_ == slots_.size()) clear();
+}
+
+void reply_queue::clear() {
+  slots_.clear();
+  head_ = 0;
+}
+
+// ---- the relay's side
+
+namespace {
+
+using pgwire::message_action;
+
+bool is_named(const pgwire::statement_ref& ref) { return ref.present && !ref.name.empty(); }
+
+}  // namespace
+
+void client_session::close_on_server(server_conn& s, std::uint64_t id, pgwire::byte_buffer& out,
+                                     reply_slot::action act) {
+  char buf[32];
+  pgwire::write_close(out, 'S', id ? server_statement_name(id, buf) : no_statement_name);
+  reply_slot slot;
+  slot.k = reply_slot::kind::close;
+  slot.act = act;
+  s.replies.push(std::move(slot));
+}
+
+std::uint64_t client_session::prepare_on_server(server_conn& s, const statement_ptr& def,
+                                                pgwire::byte_buffer& out, reply_slot slot) {
+  std::vector<std::uint64_t> evicted;  // allocates only when the LRU is full
+  const std::uint64_t id =
+      s.statements.add(def, std::size_t(sh.cfg().max_prepared_statements), evicted);
+  for (const std::uint64_t old : evicted) close_on_server(s, old, out, reply_slot::action::drop);
+  char buf[32];
+  pgwire::write_parse_tail(out, server_statement_name(id, buf), def->bytes());
+  slot.k = reply_slot::kind::parse;
+  slot.server_id = id;
+  slot.def = def;
+  s.replies.push(std::move(slot));
+  bump(pool_->locals[sh.id].server_parse_count, std::uint64_t{1});
+  return id;
+}
+
+pgwire::message_action client_session::route_message(server_conn& s, char tag,
+                                                     const pgwire::frame* f,
+                                                     pgwire::rewrite_emitter* em) {
+  switch (tag) {
+    case pgwire::fe::query:
+    case pgwire::fe::function_call:
+    case pgwire::fe::sync:
+      s.replies.push_ready();
+      return message_action::keep;
+    case pgwire::fe::terminate:
+      return message_action::stop;
+    default:
+      break;
+  }
+  if (!f) return message_action::keep;
+  pgwire::statement_ref ref;
+  // A message that does not decode up to its name goes as it is: the server refuses it.
+  if (pgwire::find_statement(*f, ref) != pgwire::errc::ok) ref = {};
+  if (tag == pgwire::fe::parse) {
+    if (!is_named(ref)) {
+      bump(pool_->locals[sh.id].server_parse_count, std::uint64_t{1});
+      reply_slot slot;
+      slot.k = reply_slot::kind::parse;
+      s.replies.push(std::move(slot));
+      return message_action::keep;
+    }
+    if (!statements) statements = std::make_unique<client_statements>();
+    if (statements->find(ref.name)) {
+      statements->duplicate = fmt::format("prepared statement \"{}\" already exists", ref.name);
+      return message_action::stop;
+    }
+    auto def = std::make_shared<const statement_def>(pgwire::parse_tail(*f, ref));
+    statements->add(ref.name, def);
+    pgwire::byte_buffer& out = em->replace();
+    if (s.statements.find(*def)) {
+      // The server has it already: a Close of no statement brings the answer in its place.
+      close_on_server(s, 0, out, reply_slot::action::as_parse_complete);
+      reply_slot& slot = s.replies.back();
+      slot.def = std::move(def);
+      slot.client_name = std::string(ref.name);
+      return message_action::replaced;
+    }
+    reply_slot slot;
+    slot.def = def;
+    slot.client_name = std::string(ref.name);
+    prepare_on_server(s, def, out, std::move(slot));
+    return message_action::replaced;
+  }
+  if (tag == pgwire::fe::close) {
+    reply_slot slot;
+    slot.k = reply_slot::kind::close;
+    const statement_ptr* def = is_named(ref) && statements ? statements->find(ref.name) : nullptr;
+    if (!def) {
+      s.replies.push(std::move(slot));
+      return message_action::keep;  // a portal, the unnamed statement, or a name of the session's
+    }
+    // Forget the client's name; the server keeps the statement for whoever runs it next.
+    statements->erase(ref.name);
+    close_on_server(s, 0, em->replace(), reply_slot::action::forward);
+    return message_action::replaced;
+  }
+  // Bind, Describe.
+  const statement_ptr* found = is_named(ref) && statements ? statements->find(ref.name) : nullptr;
+  if (!found) return message_action::keep;  // the server says whether it knows the name
+  const statement_ptr def = *found;
+  pgwire::byte_buffer& out = em->replace();
+  std::uint64_t id = s.statements.find(*def);
+  if (!id) {
+    reply_slot slot;
+    slot.act = reply_slot::action::drop;
+    id = prepare_on_server(s, def, out, std::move(slot));
+  }
+  char buf[32];
+  pgwire::write_renamed(out, *f, ref, server_statement_name(id, buf));
+  return message_action::replaced;
+}
+
+void client_session::note_parse_batch(parse_batch& b, char tag, const pgwire::frame* f) {
+  if (!b.answerable) return;
+  if (tag == pgwire::fe::sync) {
+    ++b.syncs;
+    b.answers.push_back(pgwire::be::ready_for_query);
+    return;
+  }
+  pgwire::statement_ref ref;
+  if (tag != pgwire::fe::parse || !f || pgwire::find_statement(*f, ref) != pgwire::errc::ok ||
+      !is_named(ref) || b.syncs > 0) {
+    b.answerable = false;  // anything else needs a server; so do Parses after a Sync
+    return;
+  }
+  auto def = std::make_shared<const statement_def>(pgwire::parse_tail(*f, ref));
+  if (!pool_->locals[sh.id].known_statements.find(*def)) {
+    b.answerable = false;
+    return;
+  }
+  b.answers.push_back(pgwire::be::parse_complete);
+  b.parses.emplace_back(std::string(ref.name), std::move(def));
+}
+
+void client_session::answer_parses(self_ptr self, parse_batch b) {
+  client_session& c = *self;
+  if (!c.statements) c.statements = std::make_unique<client_statements>();
+  for (auto& [name, def] : b.parses) {
+    if (c.statements->find(name)) {
+      const std::string why = fmt::format("prepared statement \"{}\" already exists", name);
+      log::warning("{} {}", c.prefix(), why);
+      fail(std::move(self), "42P05", why);
+      return;
+    }
+    c.statements->add(name, std::move(def));
+  }
+  c.pending_rfq = 0;
+  c.batch_open = false;
+  c.query_start = {};
+  c.xact_start = {};
+  c.cbuf.clear();
+  for (const char tag : b.answers) {
+    pgwire::message_writer w(c.cbuf, tag);
+    if (tag == pgwire::be::ready_for_query) w.u8('I');
+  }
+  asio::async_write(c.sock, asio::buffer(c.cbuf), [self](error_code ec, std::size_t) mutable {
+    client_session& cs = *self;
+    cs.cbuf = {};
+    if (ec || cs.closing) {
+      cs.finish();
+      return;
+    }
+    arm_client(std::move(self));
+  });
+}
+
+pgwire::bytes_view client_session::route_held(server_conn& s) {
+  // cbuf begins at a message boundary (a server is linked only between transactions) and
+  // holds whole statement messages (the client scanner held back any that were not): a
+  // scanner of its own walks it again, this time with a server to rename for.
+  const std::uint32_t max = std::uint32_t(sh.cfg().max_packet_size);
+  pgwire::stream_scanner walk(max, max);
+  const pgwire::bytes_view held(cbuf.data(), cbuf.size());
+  const pgwire::rewrite_result r = pgwire::rewrite_stream(
+      walk, held, sh.rewrite_buf,
+      [&](char tag, const pgwire::frame* f, pgwire::rewrite_emitter* em) {
+        return route_message(s, tag, f, em);
+      });
+  if (r.copied) return {sh.rewrite_buf.data(), r.length};
+  return held.subspan(0, r.length);
+}
+
+client_session::reply_step client_session::on_server_reply(server_conn& s, char tag,
+                                                           pgwire::bytes_view body) {
+  reply_queue& q = s.replies;
+  switch (tag) {
+    case pgwire::be::parse_complete:
+    case pgwire::be::close_complete: {
+      const auto want = tag == pgwire::be::parse_complete ? reply_slot::kind::parse
+                                                          : reply_slot::kind::close;
+      if (q.empty() || q.front().k != want) return reply_step::unexpected;
+      reply_slot& slot = q.front();
+      if (slot.def && tag == pgwire::be::parse_complete) {
+        std::vector<std::uint64_t> evicted;
+        server_statements& known = pool_->locals[sh.id].known_statements;
+        if (!known.find(*slot.def))
+          known.add(slot.def, std::size_t(sh.cfg().max_prepared_statements), evicted);
+      }
+      const reply_step step = slot.act == reply_slot::action::drop ? reply_step::drop
+                              : slot.act == reply_slot::action::as_parse_complete
+                                  ? reply_step::as_parse_complete
+                                  : reply_step::forward;
+      q.pop();
+      return step;
+    }
+    case pgwire::be::error_response:
+      // The server skips everything up to the next Sync: what it skipped did not happen.
+      while (!q.empty() && q.front().k != reply_slot::kind::ready) {
+        reply_slot& slot = q.front();
+        if (slot.server_id) s.statements.erase(slot.server_id);
+        if (slot.def) {
+          // Refused or skipped: not known good any more (the schema may have changed).
+          pool_->locals[sh.id].known_statements.forget(*slot.def);
+          if (!slot.client_name.empty() && statements)
+            statements->erase(slot.client_name, slot.def.get());
+        }
+        q.pop();
+      }
+      return reply_step::forward;
+    case pgwire::be::ready_for_query:
+      if (!q.empty()) {
+        if (q.front().k != reply_slot::kind::ready) return reply_step::unexpected;
+        q.pop();
+      }
+      return reply_step::forward;
+    case pgwire::be::command_complete:
+      // The client's names go with the server's statements (as pgbouncer 1.22+).
+      if (drops_all_statements(body)) {
+        s.statements.clear();
+        if (statements) statements->clear();
+      }
+      return reply_step::forward;
+    default:
+      return reply_step::forward;
+  }
+}
+
+}  // namespace sluice
