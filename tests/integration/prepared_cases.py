@@ -210,6 +210,21 @@ def libpq(sluice_port):
     print(f"ok libpq: 80 PQexecPrepared on {len(pids)} servers", flush=True)
 
 
+def foreign(sluice_port):
+    """A client naming one of sluice's own statement names it never prepared reaches no other
+    client's statement: a Bind of it does not exist, a Close of it closes nothing; the owner
+    runs its statement as before."""
+    owner, other = connect(sluice_port), connect(sluice_port)
+    expect("owner", owner.parse("mine", "select 'mine'").bind("mine").execute().sync().run(),
+           ["1", "2", "D mine", "C SELECT 1", "Z I"])
+    for n in range(1, 6):
+        r = other.close("S", f"sluice_{n}").bind(f"sluice_{n}").execute().sync().run()
+        expect(f"other on sluice_{n}", r, ["3", "E 26000", "Z I"])
+    expect("owner again", owner.bind("mine").execute().sync().run(),
+           ["2", "D mine", "C SELECT 1", "Z I"])
+    print("ok foreign: sluice's names are out of other clients' reach", flush=True)
+
+
 def duplicate(sluice_port):
     """A Parse of a name the client has: as pgbouncer, the client is told and closed."""
     c = connect(sluice_port)

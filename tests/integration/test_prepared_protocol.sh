@@ -24,6 +24,7 @@ start_sluice pool_mode=transaction default_pool_size=2 query_wait_timeout=20 slu
 cases switch "$SLUICE_PORT" || die "switch"
 cases replay_fails "$SLUICE_PORT" "$PGPORT" || die "replay_fails"
 cases libpq "$SLUICE_PORT" || die "libpq"
+cases foreign "$SLUICE_PORT" || die "foreign"
 stop_sluice
 
 start_sluice pool_mode=transaction default_pool_size=1 reserve_pool_size=0 query_wait_timeout=20 \

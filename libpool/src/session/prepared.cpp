@@ -131,6 +131,13 @@ using pgwire::message_action;
 
 bool is_named(const pgwire::statement_ref& ref) { return ref.present && !ref.name.empty(); }
 
+/// A name the client never prepared that is one of sluice's own: another client's statement
+/// on this server. It must not reach the server as it is (a Close would drop a statement the
+/// cache still lists); it is sent as a name no statement has.
+bool foreign(const pgwire::statement_ref& ref) {
+  return is_named(ref) && ref.name.starts_with("sluice_");
+}
+
 }  // namespace
 
 void client_session::close_on_server(server_conn& s, std::uint64_t id, pgwire::byte_buffer& out,
@@ -213,7 +220,10 @@ pgwire::message_action client_session::route_message(server_conn& s, char tag,
     const statement_ptr* def = is_named(ref) && statements ? statements->find(ref.name) : nullptr;
     if (!def) {
       s.replies.push(std::move(slot));
-      return message_action::keep;  // a portal, the unnamed statement, or a name of the session's
+      if (!foreign(ref)) return message_action::keep;  // a portal, the unnamed statement, or
+                                                       // a name of the session's (SQL PREPARE)
+      pgwire::write_renamed(em->replace(), *f, ref, no_statement_name);
+      return message_action::replaced;
     }
     // Forget the client's name; the server keeps the statement for whoever runs it next.
     statements->erase(ref.name);
@@ -222,7 +232,11 @@ pgwire::message_action client_session::route_message(server_conn& s, char tag,
   }
   // Bind, Describe.
   const statement_ptr* found = is_named(ref) && statements ? statements->find(ref.name) : nullptr;
-  if (!found) return message_action::keep;  // the server says whether it knows the name
+  if (!found) {
+    if (!foreign(ref)) return message_action::keep;  // the server says whether it knows it
+    pgwire::write_renamed(em->replace(), *f, ref, no_statement_name);
+    return message_action::replaced;
+  }
   const statement_ptr def = *found;
   pgwire::byte_buffer& out = em->replace();
   std::uint64_t id = s.statements.find(*def);
