@@ -36,6 +36,16 @@ struct parse_batch {
   std::vector<std::pair<std::string, statement_ptr>> parses;
 };
 
+/// What one client read holds, as the client chain sees it.
+struct client_read {
+  const std::uint8_t* data = nullptr;  ///< what to forward: the read, or its rewrite
+  std::size_t forward = 0;             ///< how many bytes of it
+  bool terminate = false, split_terminate = false;
+  int unknown_tag = -1;         ///< a message type the frontend protocol does not have
+  bool pqexec_refused = false;  ///< a Query while disable_pqexec is set
+  pgwire::errc err = pgwire::errc::ok;
+};
+
 struct client_session : client_link {
   client_session(pool_registry& reg, shard& s, stream_socket so, bool unix_socket);
 
@@ -146,6 +156,7 @@ struct client_session : client_link {
   static void start_relay(self_ptr self);
   static void arm_client(self_ptr self);
   static void on_client(self_ptr self, error_code ec);
+  void note_message(char tag, client_read& rd);
   static bool send_to_server(const self_ptr& self, const std::uint8_t* data, std::size_t len);
   static void find_server(self_ptr self);
   static void on_wait_done(std::shared_ptr<void> ctx, server_ptr srv, wait_error error);
@@ -174,6 +185,12 @@ struct client_session : client_link {
   /// What to do with one message from the server, given the answers owed.
   enum class reply_step { forward, drop, as_parse_complete, unexpected };
   reply_step on_server_reply(server_conn& s, char tag, pgwire::bytes_view body);
+  /// The client chain's read with statements tracked: rewritten for the linked server (or
+  /// made whole for the next one), or answered here (answer_parses). False if the session
+  /// was taken over (answered, or ended with an error).
+  static bool route_read(self_ptr& self, std::size_t n, client_read& rd);
+  /// The error of a duplicate Parse name seen by route_message, logged, or "" if none.
+  std::string take_duplicate();
   /// Records one message of a batch seen while unlinked (parse_batch).
   void note_parse_batch(parse_batch& b, char tag, const pgwire::frame* f);
   /// Answers a parse_batch: the names are the client's, the answers go out, the relay goes on.

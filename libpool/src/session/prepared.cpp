@@ -7,6 +7,7 @@
 
 #include <boost/asio/write.hpp>
 
+#include <cstring>
 #include <functional>
 
 #include "pgwire/statements.hpp"
@@ -81,6 +82,17 @@ void server_statements::forget(const statement_def& d) {
 void server_statements::clear() {
   by_hash_.clear();
   lru_.clear();
+}
+
+std::size_t drop_answers(std::uint8_t* buf, std::size_t len, const std::vector<std::size_t>& cuts) {
+  std::size_t to = cuts.front();
+  for (std::size_t k = 0; k < cuts.size(); ++k) {
+    const std::size_t from = cuts[k] + 5;
+    const std::size_t until = k + 1 < cuts.size() ? cuts[k + 1] : len;
+    std::memmove(buf + to, buf + from, until - from);
+    to += until - from;
+  }
+  return to;
 }
 
 bool drops_all_statements(pgwire::bytes_view command_complete) {
@@ -248,6 +260,49 @@ pgwire::message_action client_session::route_message(server_conn& s, char tag,
   char buf[32];
   pgwire::write_renamed(out, *f, ref, server_statement_name(id, buf));
   return message_action::replaced;
+}
+
+bool client_session::route_read(self_ptr& self, std::size_t n, client_read& rd) {
+  client_session& c = *self;
+  // Statement messages are renamed for the linked server; with none linked yet they are only
+  // made whole here, and renamed once one is (route_held).
+  server_conn* s = c.srv.get();
+  parse_batch local;  // unlinked: a batch the pooler may answer itself
+  const pgwire::rewrite_result r = pgwire::rewrite_stream(
+      c.cscan, pgwire::bytes_view(rd.data, n), c.sh.rewrite_buf,
+      [&](char tag, const pgwire::frame* f, pgwire::rewrite_emitter* em) {
+        c.note_message(tag, rd);
+        if (s) return c.route_message(*s, tag, f, em);
+        c.note_parse_batch(local, tag, f);
+        return tag == pgwire::fe::terminate ? message_action::stop : message_action::keep;
+      });
+  rd.err = r.error;
+  rd.split_terminate = r.stop_split && rd.terminate;
+  if (r.copied) rd.data = c.sh.rewrite_buf.data();
+  rd.forward = r.length;
+  c.cscan.shrink();
+  if (const std::string why = c.take_duplicate(); !why.empty()) {
+    // As pgbouncer, the client is told and closed; nothing of this read is forwarded.
+    if (!c.clean()) c.poison_server = true;
+    fail(std::move(self), "42P05", why);
+    return false;
+  }
+  if (!s && r.error == pgwire::errc::ok && !r.stopped && r.length == n && local.answerable &&
+      local.syncs > 0 && c.cscan.at_boundary() && c.tx_status == 'I' &&
+      c.pending_rfq == local.syncs && rd.unknown_tag < 0 && !rd.pqexec_refused) {
+    bump(c.pool_->locals[c.sh.id].bytes_in, std::uint64_t(n));
+    answer_parses(std::move(self), std::move(local));
+    return false;
+  }
+  return true;
+}
+
+std::string client_session::take_duplicate() {
+  if (!statements || statements->duplicate.empty()) return {};
+  std::string why = std::move(statements->duplicate);
+  statements->duplicate.clear();
+  log::warning("{} {}", prefix(), why);
+  return why;
 }
 
 void client_session::note_parse_batch(parse_batch& b, char tag, const pgwire::frame* f) {

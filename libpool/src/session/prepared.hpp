@@ -87,6 +87,10 @@ class server_statements {
   std::uint64_t next_id_ = 1;
 };
 
+/// Removes the 5-byte messages (ParseComplete, CloseComplete) at `cuts` (ascending offsets)
+/// from buf[0, len): the answers to messages sluice added. Returns the new length.
+std::size_t drop_answers(std::uint8_t* buf, std::size_t len, const std::vector<std::size_t>& cuts);
+
 /// A CommandComplete body saying the server dropped every prepared statement of its session
 /// (DISCARD ALL, DEALLOCATE ALL), sluice's included.
 bool drops_all_statements(pgwire::bytes_view command_complete);

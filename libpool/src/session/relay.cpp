@@ -38,19 +38,6 @@ struct client_wait_handler {
   void operator()(error_code ec) { client_session::on_client(std::move(self), ec); }
 };
 
-/// Removes the 5-byte messages at `cuts` (ascending offsets) from buf[0, len); returns the
-/// new length.
-std::size_t drop_answers(std::uint8_t* buf, std::size_t len, const std::vector<std::size_t>& cuts) {
-  std::size_t to = cuts.front();
-  for (std::size_t k = 0; k < cuts.size(); ++k) {
-    const std::size_t from = cuts[k] + 5;
-    const std::size_t until = k + 1 < cuts.size() ? cuts[k + 1] : len;
-    std::memmove(buf + to, buf + from, until - from);
-    to += until - from;
-  }
-  return to;
-}
-
 /// Microseconds from `from` to `to`, 0 if `to` is not later.
 std::uint64_t elapsed_us(clock::time_point from, clock::time_point to) {
   if (to <= from) return 0;
@@ -73,6 +60,58 @@ void client_session::start_relay(self_ptr self) {
 void client_session::arm_client(self_ptr self) {
   client_session& c = *self;
   c.sock.async_wait(asio::socket_base::wait_read, client_wait_handler{std::move(self)});
+}
+
+/// What one client message means to the session: counters, transaction state, and what the
+/// read must not forward.
+void client_session::note_message(char tag, client_read& rd) {
+  pool::local& st = pool_->locals[sh.id];
+  switch (tag) {
+    case pgwire::fe::query:
+      if (sh.cfg().disable_pqexec) {
+        rd.pqexec_refused = true;
+        break;
+      }
+      [[fallthrough]];
+    case pgwire::fe::function_call:
+      ++pending_rfq;
+      bump(st.query_count, std::uint64_t{1});
+      break;
+    case pgwire::fe::sync:
+      ++pending_rfq;
+      batch_open = false;
+      break;
+    case pgwire::fe::execute:
+      bump(st.query_count, std::uint64_t{1});
+      batch_open = true;
+      break;
+    case pgwire::fe::parse:
+      bump(st.client_parse_count, std::uint64_t{1});
+      // Without renaming every client Parse goes to the server as it is.
+      if (!track_statements) bump(st.server_parse_count, std::uint64_t{1});
+      batch_open = true;
+      break;
+    case pgwire::fe::bind:
+      bump(st.bind_count, std::uint64_t{1});
+      batch_open = true;
+      break;
+    case pgwire::fe::describe:
+    case pgwire::fe::close:
+    case pgwire::fe::flush:
+      batch_open = true;
+      break;
+    case pgwire::fe::copy_data:
+    case pgwire::fe::copy_done:
+    case pgwire::fe::copy_fail:
+      break;
+    case pgwire::fe::terminate:
+      // Not forwarded: the server connection outlives this client.
+      rd.terminate = true;
+      break;
+    default:
+      if (rd.unknown_tag < 0) rd.unknown_tag = static_cast<unsigned char>(tag);
+      break;
+  }
 }
 
 /// Client -> server. An idle client holds no read buffer: it waits for readability, then
@@ -98,109 +137,30 @@ void client_session::on_client(self_ptr self, error_code ec) {
   // read's timestamp is reused, no clock read of its own.
   if (c.query_start == clock::time_point{}) c.query_start = c.last_client_io;
   if (c.xact_start == clock::time_point{}) c.xact_start = c.query_start;
-  std::size_t forward = n;
-  bool terminate = false, split_terminate = false;
-  int unknown_tag = -1;         // a message type the frontend protocol does not have
-  bool pqexec_refused = false;  // a Query while disable_pqexec is set
+  client_read rd;
+  rd.data = c.sh.scratch.data();
+  rd.forward = n;
   pool::local& st = c.pool_->locals[c.sh.id];
-  // What each message means to the session (counters, transaction state), in either path.
-  const auto count = [&](char tag) {
-    switch (tag) {
-      case pgwire::fe::query:
-        if (c.sh.cfg().disable_pqexec) {
-          pqexec_refused = true;
-          break;
-        }
-        [[fallthrough]];
-      case pgwire::fe::function_call:
-        ++c.pending_rfq;
-        bump(st.query_count, std::uint64_t{1});
-        break;
-      case pgwire::fe::sync:
-        ++c.pending_rfq;
-        c.batch_open = false;
-        break;
-      case pgwire::fe::execute:
-        bump(st.query_count, std::uint64_t{1});
-        c.batch_open = true;
-        break;
-      case pgwire::fe::parse:
-        bump(st.client_parse_count, std::uint64_t{1});
-        // Without renaming every client Parse goes to the server as it is.
-        if (!c.track_statements) bump(st.server_parse_count, std::uint64_t{1});
-        c.batch_open = true;
-        break;
-      case pgwire::fe::bind:
-        bump(st.bind_count, std::uint64_t{1});
-        c.batch_open = true;
-        break;
-      case pgwire::fe::describe:
-      case pgwire::fe::close:
-      case pgwire::fe::flush:
-        c.batch_open = true;
-        break;
-      case pgwire::fe::copy_data:
-      case pgwire::fe::copy_done:
-      case pgwire::fe::copy_fail:
-        break;
-      case pgwire::fe::terminate:
-        // Not forwarded: the server connection outlives this client.
-        terminate = true;
-        break;
-      default:
-        if (unknown_tag < 0) unknown_tag = static_cast<unsigned char>(tag);
-        break;
-    }
-  };
-  const std::uint8_t* data = c.sh.scratch.data();
-  pgwire::errc err = pgwire::errc::ok;
   if (!c.track_statements) {
-    err = c.cscan.feed(pgwire::bytes_view(data, n), [](char) { return false; },
-                       [&](char tag, pgwire::bytes_view, std::size_t header_end) {
-                         count(tag);
-                         if (tag != pgwire::fe::terminate || split_terminate) return;
-                         if (header_end >= 5) {
-                           forward = std::min(forward, header_end - 5);
-                         } else {
-                           split_terminate = true;
-                         }
-                       });
-  } else {
-    // Statement messages are renamed for the linked server; with none linked yet they are
-    // only made whole here, and renamed once one is (route_held).
-    server_conn* s = c.srv.get();
-    parse_batch local;  // unlinked: a batch the pooler may answer itself
-    const pgwire::rewrite_result r = pgwire::rewrite_stream(
-        c.cscan, pgwire::bytes_view(data, n), c.sh.rewrite_buf,
-        [&](char tag, const pgwire::frame* f, pgwire::rewrite_emitter* em) {
-          count(tag);
-          if (s) return c.route_message(*s, tag, f, em);
-          c.note_parse_batch(local, tag, f);
-          return tag == pgwire::fe::terminate ? pgwire::message_action::stop
-                                              : pgwire::message_action::keep;
-        });
-    err = r.error;
-    split_terminate = r.stop_split && terminate;
-    if (r.copied) data = c.sh.rewrite_buf.data();
-    forward = r.length;
-    c.cscan.shrink();
-    if (c.statements && !c.statements->duplicate.empty()) {
-      // As pgbouncer, the client is told and closed; nothing of this read is forwarded.
-      const std::string why = std::move(c.statements->duplicate);
-      c.statements->duplicate.clear();
-      log::warning("{} {}", c.prefix(), why);
-      if (!c.clean()) c.poison_server = true;
-      fail(std::move(self), "42P05", why);
-      return;
-    }
-    if (!s && r.error == pgwire::errc::ok && !r.stopped && r.length == n && local.answerable &&
-        local.syncs > 0 && c.cscan.at_boundary() && c.tx_status == 'I' &&
-        c.pending_rfq == local.syncs && unknown_tag < 0 && !pqexec_refused) {
-      bump(st.bytes_in, std::uint64_t(n));
-      answer_parses(std::move(self), std::move(local));
-      return;
-    }
+    rd.err = c.cscan.feed(pgwire::bytes_view(rd.data, n), [](char) { return false; },
+                          [&](char tag, pgwire::bytes_view, std::size_t header_end) {
+                            c.note_message(tag, rd);
+                            if (tag != pgwire::fe::terminate || rd.split_terminate) return;
+                            if (header_end >= 5) {
+                              rd.forward = std::min(rd.forward, header_end - 5);
+                            } else {
+                              rd.split_terminate = true;
+                            }
+                          });
+  } else if (!route_read(self, n, rd)) {
+    return;  // answered or ended there
   }
+  const std::size_t forward = rd.forward;
+  const std::uint8_t* data = rd.data;
+  const bool terminate = rd.terminate, split_terminate = rd.split_terminate;
+  const int unknown_tag = rd.unknown_tag;
+  const bool pqexec_refused = rd.pqexec_refused;
+  const pgwire::errc err = rd.err;
   if (pqexec_refused) {
     log::warning("{} client used 'Q' packet type", c.prefix());
     if (!c.clean()) c.poison_server = true;
@@ -383,10 +343,7 @@ void client_session::attach(self_ptr self) {
   pgwire::bytes_view out(c.cbuf.data(), c.cbuf.size());
   if (c.track_statements) {
     out = c.route_held(s);
-    if (c.statements && !c.statements->duplicate.empty()) {
-      const std::string why = std::move(c.statements->duplicate);
-      c.statements->duplicate.clear();
-      log::warning("{} {}", c.prefix(), why);
+    if (const std::string why = c.take_duplicate(); !why.empty()) {
       c.poison_server = true;  // what it answers to the messages before is owed to nobody
       unlink(self);
       fail(std::move(self), "42P05", why);
