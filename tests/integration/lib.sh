@@ -249,6 +249,18 @@ server_conns() {
   pg_direct "select count(*) from pg_stat_activity where usename = 'bench' and backend_type = 'client backend'"
 }
 
+# start_conn_sampler FILE: bench's server connections counted into FILE every 0.1 s while a
+# load runs: one psql straight to postgres re-running the count (\watch), so sampling costs no
+# connection per sample. Returns once the first sample is in; SAMPLER_PID is the psql.
+start_conn_sampler() {
+  echo "select count(*) from pg_stat_activity
+          where usename = 'bench' and backend_type = 'client backend' \\watch 0.1" >"$1.sql"
+  bg_to "$1" psql -X -At -h "$PGSOCK" -p "$PGPORT" -U postgres -d postgres -f "$1.sql"
+  SAMPLER_PID=$BG_PID
+  wait_until 15 "the first pg_stat_activity sample" grep -q '^[0-9][0-9]*$' "$1" ||
+    die "the sampler produced nothing: $(cat "$1")"
+}
+
 # ---- a misbehaving server (fake_pg.py)
 
 # fake_pg_start MODE: starts fake_pg.py in MODE; sets FAKE_PORT and FAKE_CONNS (a file with one

@@ -14,12 +14,7 @@ export PGPASSWORD=bench
 pgbench -i -s 1 -h 127.0.0.1 -p "$SLUICE_PORT" -U bench bench >"$T/init.log" 2>&1 ||
   die "pgbench -i through sluice failed: $(tail -n 20 "$T/init.log")"
 
-echo "select count(*) from pg_stat_activity
-        where usename = 'bench' and backend_type = 'client backend' \\watch 0.1" >"$T/sample.sql"
-bg_to "$T/samples" psql -X -At -h "$PGSOCK" -p "$PGPORT" -U postgres -d postgres -f "$T/sample.sql"
-sampler_pid=$BG_PID
-have_sample() { grep -q '^[0-9][0-9]*$' "$T/samples"; }
-wait_until 15 "the first pg_stat_activity sample" have_sample || die "the sampler produced nothing"
+start_conn_sampler "$T/samples"
 
 total=0
 for mode in prepared extended; do
@@ -38,7 +33,7 @@ for mode in prepared extended; do
     total=$((total + processed))
   done
 done
-_kill_pid "$sampler_pid"
+_kill_pid "$SAMPLER_PID"
 max=$(sort -n "$T/samples" | tail -n 1)
 ((max <= 4)) || die "postgres had $max bench connections, more than default_pool_size + reserve_pool_size = 4"
 

@@ -11,18 +11,11 @@ export PGPASSWORD=bench
 pgbench -i -s 1 -h 127.0.0.1 -p "$SLUICE_PORT" -U bench bench >"$T/init.log" 2>&1 ||
   die "pgbench -i through sluice failed: $(tail -n 20 "$T/init.log")"
 
-# Sample the server connections while the load runs: one psql straight to postgres
-# re-running the count every 0.1 s (\watch), so sampling costs no connection per sample.
-echo "select count(*) from pg_stat_activity
-        where usename = 'bench' and backend_type = 'client backend' \\watch 0.1" >"$T/sample.sql"
-bg_to "$T/samples" psql -X -At -h "$PGSOCK" -p "$PGPORT" -U postgres -d postgres -f "$T/sample.sql"
-sampler_pid=$BG_PID
-have_sample() { grep -q '^[0-9][0-9]*$' "$T/samples"; }
-wait_until 15 "the first pg_stat_activity sample" have_sample || die "the sampler produced nothing: $(cat "$T/samples")"
+start_conn_sampler "$T/samples"
 
 rc=0
 pgbench -c 20 -j 2 -T 4 -h 127.0.0.1 -p "$SLUICE_PORT" -U bench bench >"$T/run.log" 2>&1 || rc=$?
-_kill_pid "$sampler_pid"
+_kill_pid "$SAMPLER_PID"
 cat "$T/run.log"
 
 [[ $rc -eq 0 ]] || die "pgbench through sluice exited with status $rc"
