@@ -158,6 +158,9 @@ struct client_session : client_link {
   static void on_client(self_ptr self, error_code ec);
   void note_message(char tag, client_read& rd);
   static bool send_to_server(const self_ptr& self, const std::uint8_t* data, std::size_t len);
+  /// An async write of cbuf ended: cbuf is let go, and the client chain resumes (or the
+  /// session ends on error or when closing).
+  static void cbuf_written(self_ptr self, error_code ec);
   static void find_server(self_ptr self);
   static void on_wait_done(std::shared_ptr<void> ctx, server_ptr srv, wait_error error);
   /// query_wait_notify: tells the client, once, that it is queued.

@@ -349,13 +349,7 @@ void client_session::answer_parses(self_ptr self, parse_batch b) {
     if (tag == pgwire::be::ready_for_query) w.u8('I');
   }
   asio::async_write(c.sock, asio::buffer(c.cbuf), [self](error_code ec, std::size_t) mutable {
-    client_session& cs = *self;
-    cs.cbuf = {};
-    if (ec || cs.closing) {
-      cs.finish();
-      return;
-    }
-    arm_client(std::move(self));
+    cbuf_written(std::move(self), ec);
   });
 }
 

@@ -155,27 +155,22 @@ void client_session::on_client(self_ptr self, error_code ec) {
   } else if (!route_read(self, n, rd)) {
     return;  // answered or ended there
   }
-  const std::size_t forward = rd.forward;
-  const std::uint8_t* data = rd.data;
-  const bool terminate = rd.terminate, split_terminate = rd.split_terminate;
-  const int unknown_tag = rd.unknown_tag;
-  const bool pqexec_refused = rd.pqexec_refused;
-  const pgwire::errc err = rd.err;
-  if (pqexec_refused) {
+  if (rd.pqexec_refused) {
     log::warning("{} client used 'Q' packet type", c.prefix());
     if (!c.clean()) c.poison_server = true;
     fail(std::move(self), "08P01", "PQexec disallowed");
     return;
   }
-  if (unknown_tag >= 0) {
+  if (rd.unknown_tag >= 0) {
     // PostgreSQL kills its backend for this; never forward it, end the client instead, as
     // pgbouncer does (nothing of this read is forwarded).
-    log::warning("{} unknown pkt from client: {}/0x{:x}", c.prefix(), unknown_tag, unknown_tag);
+    log::warning("{} unknown pkt from client: {}/0x{:x}", c.prefix(), rd.unknown_tag,
+                 rd.unknown_tag);
     if (!c.clean()) c.poison_server = true;
     fail(std::move(self), "08P01", "unknown pkt");
     return;
   }
-  if (err != pgwire::errc::ok) {
+  if (rd.err != pgwire::errc::ok) {
     if (!c.srv) {
       fail(std::move(self), "08P01", "bad packet header");
     } else {
@@ -184,20 +179,20 @@ void client_session::on_client(self_ptr self, error_code ec) {
     }
     return;
   }
-  if (split_terminate) c.poison_server = true;
+  if (rd.split_terminate) c.poison_server = true;
   bump(st.bytes_in, std::uint64_t(n));
-  if (forward > 0) {
+  if (rd.forward > 0) {
     if (!c.srv) {
       // Waiting for a server yields to other sessions, which reuse the scratch buffer.
-      c.cbuf.assign(data, data + forward);
-      if (terminate) c.closing = true;  // forward what came before the Terminate, then end
+      c.cbuf.assign(rd.data, rd.data + rd.forward);
+      if (rd.terminate) c.closing = true;  // forward what came before the Terminate, then end
       find_server(std::move(self));
       return;
     }
-    const bool sent = send_to_server(self, data, forward);
+    const bool sent = send_to_server(self, rd.data, rd.forward);
     if (!sent) return;  // the write completes (or fails) on its own and resumes the chain
   }
-  if (terminate) {
+  if (rd.terminate) {
     c.finish();
     return;
   }
@@ -226,15 +221,19 @@ bool client_session::send_to_server(const self_ptr& self, const std::uint8_t* da
     c.cbuf.erase(c.cbuf.begin(), c.cbuf.begin() + std::ptrdiff_t(done));
   }
   asio::async_write(c.srv->sock, asio::buffer(c.cbuf), [self](error_code wec, std::size_t) mutable {
-    client_session& cs = *self;
-    cs.cbuf = {};
-    if (wec || cs.closing) {
-      cs.finish();
-      return;
-    }
-    arm_client(std::move(self));
+    cbuf_written(std::move(self), wec);
   });
   return false;
+}
+
+void client_session::cbuf_written(self_ptr self, error_code ec) {
+  client_session& c = *self;
+  c.cbuf = {};
+  if (ec || c.closing) {
+    c.finish();
+    return;
+  }
+  arm_client(std::move(self));
 }
 
 /// The client sent something and has no server: take an idle one at once if possible,
