@@ -376,11 +376,8 @@ void client_session::arm_server(self_ptr self) {
   // A header held back from the last read goes in front of what this read brings.
   std::memcpy(s.relay_buf.data(), s.relay_hold, s.relay_hold_len);
   s.relay_held = s.relay_hold_len;
-  c.srv->sock.async_read_some(
-      asio::buffer(s.relay_buf.data() + s.relay_held, s.relay_buf.size() - s.relay_held),
-      [self = std::move(self)](error_code ec, std::size_t n) mutable {
-        on_server(std::move(self), ec, n);
-      });
+  c.sh.replies.start(s.sock, s.relay_buf.data() + s.relay_held, s.relay_buf.size() - s.relay_held,
+                     std::move(self), &on_server);
 }
 
 /// Server -> client.

@@ -22,8 +22,19 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 // Sockets bound to io_context's own executor: smaller than with any_io_executor, and so is
 // every operation pending on them (an idle client keeps one).
-using stream_socket =
+using basic_stream_socket =
     asio::basic_stream_socket<asio::generic::stream_protocol, asio::io_context::executor_type>;
+/// The sockets of clients and servers: Asio's, plus access to the reactor's per-socket state
+/// for the relay's reads (net/edge_io.hpp).
+class stream_socket : public basic_stream_socket {
+ public:
+  using basic_stream_socket::basic_stream_socket;
+  stream_socket(basic_stream_socket&& s) noexcept : basic_stream_socket(std::move(s)) {}
+  stream_socket(stream_socket&&) noexcept = default;
+  stream_socket& operator=(stream_socket&&) noexcept = default;
+  /// The service's implementation of this socket: its descriptor and reactor state.
+  auto& implementation() noexcept { return impl_.get_implementation(); }
+};
 using clock = std::chrono::steady_clock;
 template <class T>
 using awaitable = asio::awaitable<T>;

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "net/reply_read.hpp"
 #include "pgwire/writer.hpp"
 #include "shard/block_allocator.hpp"
 #include "shard/io.hpp"
@@ -109,6 +110,7 @@ struct shard {
   // One thread runs this context and every socket is touched only from it, so the reactor's
   // per-descriptor locks can go (posting from other threads stays locked).
   asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  net::reply_reader replies{io};  ///< the relay's reads of servers (one recv each)
   std::thread thread;
   boost::lockfree::queue<mail*> mailbox{256};
   std::atomic<bool> wake_pending{false};
