@@ -122,6 +122,9 @@ struct config {
   int unix_socket_mode = 0777;
   std::string unix_socket_group;  ///< the socket file's group after bind; empty = unchanged
   int listen_backlog = 128;
+  /// SO_REUSEPORT on the TCP listeners: other processes may listen on the same port too.
+  /// (With several workers sluice uses it between its own shards either way.)
+  bool so_reuseport = false;
 
   // auth
   auth_type auth = auth_type::md5;

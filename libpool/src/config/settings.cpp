@@ -235,7 +235,7 @@ constexpr setting table[] = {
     {"server_tls_sslmode", one_of(sslmodes), "prefer", reload},
     // pgbouncer's Windows-only alias of job_name; SHOW CONFIG does not list it.
     {"service_name", no_effect(text(), windows_only), "", no_reload},
-    {"so_reuseport", boolean(), "0", no_reload},
+    {"so_reuseport", boolean(&config::so_reuseport), "0", no_reload},
     {"suspend_timeout",
      no_effect(duration(), "has no effect: SUSPEND is refused, sluice has no online restart"), "10",
      reload},

@@ -59,7 +59,13 @@ void runtime::start_listeners() {
     l->acc.set_option(asio::socket_base::reuse_address(true));
     if (ep.address().is_v6()) l->acc.set_option(asio::ip::v6_only(true));
     error_code ec;
-    l->acc.bind(gep, ec);
+    // so_reuseport: other processes (another sluice, a pgbouncer with the same setting) may
+    // listen on this port too, and the kernel spreads the connections over all of them.
+    const int one = 1;
+    if (c.so_reuseport &&
+        ::setsockopt(l->acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+      ec = error_code(errno, asio::error::get_system_category());
+    if (!ec) l->acc.bind(gep, ec);
     if (ec)
       throw std::runtime_error(fmt::format("could not bind {}:{}: {}", ep.address().to_string(),
                                            ep.port(), ec.message()));
