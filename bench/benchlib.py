@@ -654,6 +654,17 @@ def cmd_report(a):
             if "pgbouncer_b" in sd["targets"]:
                 ratios["noise_floor_pgbouncer_vs_pgbouncer_b"] = _ratio(
                     g(p, "tps_median"), g(entry.get("pgbouncer_b"), "tps_median"))
+            if "sluice_s1" in sd["targets"]:
+                one = entry.get("sluice_s1")
+                for n in ("2", "4"):
+                    x = entry.get("sluice_s" + n)
+                    ratios[f"tps_sluice_s{n}_vs_s1"] = _ratio(g(x, "tps_median"), g(one, "tps_median"))
+                    ratios[f"cpu_sluice_s{n}_vs_s1"] = _ratio(g(x, "cpu_s_per_1k_tx"),
+                                                              g(one, "cpu_s_per_1k_tx"))
+                pin = entry.get("pgbouncer_p1")
+                ratios["tps_sluice_s1_vs_pgbouncer_p1"] = _ratio(g(one, "tps_median"), g(pin, "tps_median"))
+                ratios["cpu_sluice_s1_vs_pgbouncer_p1"] = _ratio(g(one, "cpu_s_per_1k_tx"),
+                                                                 g(pin, "cpu_s_per_1k_tx"))
             if "sluice_w1" in sd["targets"]:
                 ratios["tps_sluice_w1_vs_pgbouncer"] = _ratio(
                     g(entry.get("sluice_w1"), "tps_median"), g(p, "tps_median"))
@@ -726,7 +737,8 @@ def write_markdown(res, path, chart_name):
         if sc.get("pgbench"):
             L.append(f"`pgbench {sc['pgbench']}`, {sc['duration_s']} s per run, "
                      f"{sc['reps_planned']} interleaved repetitions.\n")
-        targets = [t for t in ("direct", "pgbouncer", "pgbouncer_b", "sluice", "sluice_w1")
+        targets = [t for t in ("direct", "pgbouncer", "pgbouncer_b", "pgbouncer_p1", "sluice",
+                               "sluice_w1", "sluice_s1", "sluice_s2", "sluice_s4")
                    if t in sc]
         if sc.get("kind") == "idle":
             L.append("| target | clients | connect all (s, median) | min–max | RSS added (kB) "
@@ -783,7 +795,8 @@ def write_chart(res, outdir, chart_name):
             x = sc.get(t)
             v = x.get("tps_median") if x else None
             vals.append(v)
-        rows.append((sc["name"], vals))
+        if any(v is not None for v in vals):  # shard_scaling has targets of its own
+            rows.append((sc["name"], vals))
     if not any(v is not None for _, vals in rows for v in vals):
         return False  # nothing to plot
     dat = os.path.join(outdir, "tps.dat")
