@@ -135,26 +135,48 @@ void runtime::start_listeners() {
 }
 
 awaitable<void> runtime::accept_loop(listener& l) {
+  // The loop runs on shard 0. A new connection is accepted as a bare descriptor and the
+  // socket is built on the thread of the shard that serves it: a socket is registered with
+  // a shard's reactor on that shard's thread only (its per-socket state has no lock).
+  const asio::generic::stream_protocol proto = l.acc.local_endpoint().protocol();
+  error_code ec;
+  l.acc.non_blocking(true, ec);
   for (;;) {
-    shard& target = shards_.at(rr_.fetch_add(1) % shards_.size());
-    auto [ec, sock] = co_await l.acc.async_accept(target.io, nothrow);
-    if (stopping_.load()) {
+    auto [wec] = co_await l.acc.async_wait(asio::socket_base::wait_read, nothrow);
+    if (stopping_.load() || wec == asio::error::operation_aborted || !l.acc.is_open()) {
       co_return;
     }
-    if (ec) {
-      if (ec == asio::error::operation_aborted) {
-        co_return;
-      }
-      log::warning("accept failed on {}: {}", l.name, ec.message());
-      // Out of descriptors: back off instead of spinning on the same error.
+    if (wec) {
+      log::warning("accept failed on {}: {}", l.name, wec.message());
       asio::steady_timer pause(shards_.at(0).io, std::chrono::milliseconds(100));
       co_await pause.async_wait(nothrow);
       continue;
     }
-    auto accepted = std::make_shared<stream_socket>(std::move(sock));
-    target.post_fn([this, accepted, is_unix = l.is_unix](shard& t) {
-      start_client(registry_, t, std::move(*accepted), is_unix);
-    });
+    // Every connection already waiting, up to a bound, for one wait.
+    for (int taken = 0; taken < 64; ++taken) {
+      const int fd = ::accept4(l.acc.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        log::warning("accept failed on {}: {}", l.name, std::strerror(errno));
+        // Out of descriptors: back off instead of spinning on the same error.
+        asio::steady_timer pause(shards_.at(0).io, std::chrono::milliseconds(100));
+        co_await pause.async_wait(nothrow);
+        break;
+      }
+      shard& target = shards_.at(rr_.fetch_add(1) % shards_.size());
+      target.post_fn([this, fd, proto, is_unix = l.is_unix](shard& t) {
+        error_code aec;
+        stream_socket sock(t.io);
+        sock.assign(proto, fd, aec);
+        if (aec) {
+          log::warning("could not take a new connection: {}", aec.message());
+          ::close(fd);
+          return;
+        }
+        start_client(registry_, t, std::move(sock), is_unix);
+      });
+    }
   }
 }
 
