@@ -123,7 +123,6 @@ struct config {
   std::string unix_socket_group;  ///< the socket file's group after bind; empty = unchanged
   int listen_backlog = 128;
   /// SO_REUSEPORT on the TCP listeners: other processes may listen on the same port too.
-  /// (With several workers sluice uses it between its own shards either way.)
   bool so_reuseport = false;
 
   // auth

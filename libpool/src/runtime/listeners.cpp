@@ -139,29 +139,20 @@ awaitable<void> runtime::accept_loop(listener& l) {
   // socket is built on the thread of the shard that serves it: a socket is registered with
   // a shard's reactor on that shard's thread only (its per-socket state has no lock).
   const asio::generic::stream_protocol proto = l.acc.local_endpoint().protocol();
-  error_code ec;
-  l.acc.non_blocking(true, ec);
+  error_code ignored;
+  l.acc.non_blocking(true, ignored);
   for (;;) {
-    auto [wec] = co_await l.acc.async_wait(asio::socket_base::wait_read, nothrow);
-    if (stopping_.load() || wec == asio::error::operation_aborted || !l.acc.is_open()) {
+    auto [ec] = co_await l.acc.async_wait(asio::socket_base::wait_read, nothrow);
+    if (stopping_.load() || ec == asio::error::operation_aborted || !l.acc.is_open()) {
       co_return;
     }
-    if (wec) {
-      log::warning("accept failed on {}: {}", l.name, wec.message());
-      asio::steady_timer pause(shards_.at(0).io, std::chrono::milliseconds(100));
-      co_await pause.async_wait(nothrow);
-      continue;
-    }
     // Every connection already waiting, up to a bound, for one wait.
-    for (int taken = 0; taken < 64; ++taken) {
+    for (int taken = 0; !ec && taken < 64; ++taken) {
       const int fd = ::accept4(l.acc.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        log::warning("accept failed on {}: {}", l.name, std::strerror(errno));
-        // Out of descriptors: back off instead of spinning on the same error.
-        asio::steady_timer pause(shards_.at(0).io, std::chrono::milliseconds(100));
-        co_await pause.async_wait(nothrow);
+        ec = error_code(errno, asio::error::get_system_category());
         break;
       }
       shard& target = shards_.at(rr_.fetch_add(1) % shards_.size());
@@ -176,6 +167,12 @@ awaitable<void> runtime::accept_loop(listener& l) {
         }
         start_client(registry_, t, std::move(sock), is_unix);
       });
+    }
+    if (ec) {
+      log::warning("accept failed on {}: {}", l.name, ec.message());
+      // Out of descriptors: back off instead of spinning on the same error.
+      asio::steady_timer pause(shards_.at(0).io, std::chrono::milliseconds(100));
+      co_await pause.async_wait(nothrow);
     }
   }
 }
