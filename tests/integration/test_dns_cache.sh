@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # dns_max_ttl, dns_nxdomain_ttl: a server host name's addresses are looked up once and reused
 # for new server connections for dns_max_ttl seconds; a failed lookup is reused for
-# dns_nxdomain_ttl seconds; 0 looks the name up every time.
+# dns_nxdomain_ttl seconds; 0 looks the name up every time; RECONNECT forgets them.
 #
 # sluice runs in a mount namespace whose /etc/hosts is a file this test rewrites
 # (with_hosts.sh): "pg.sluice.test" points at postgres (127.0.0.1) or at an address where
@@ -35,6 +35,23 @@ out=$(try md5user 2)
 [[ $out == 2 ]] || die "the cached address was not reused: $out"
 stop_sluice
 
+# RECONNECT forgets the cached addresses of the hosts it reconnects to: after a failover that
+# moved the name, the new servers go where the name points now.
+point 127.0.0.1
+start_sluice dns_max_ttl=3600 dns_nxdomain_ttl=3600 server_login_retry=0 admin_users=bench \
+  query_wait_timeout=1
+[[ $(try bench 1) == 1 ]] || die "no query through pg.sluice.test"
+point 127.0.0.2
+out=$(qu "$SLUICE_PORT" bench bench pgbouncer 'RECONNECT bench' 2>&1) || die "RECONNECT failed: $out"
+out=$(try bench 2)
+[[ $out != 2 ]] || die "after RECONNECT the cached address was still used"
+# The pool has logged in before, so its clients wait out query_wait_timeout while the new
+# servers' connections to 127.0.0.2 are refused.
+grep -q 'query_wait_timeout' <<<"$out" || die "expected query_wait_timeout: $out"
+grep -q 'server login failed: connect failed: Connection refused' "$SLUICE_LOG" ||
+  die "no server connection was tried at the new address: $(tail -5 "$SLUICE_LOG")"
+stop_sluice
+
 # dns_max_ttl = 0: every new server connection looks the name up again.
 point 127.0.0.1
 start_sluice dns_max_ttl=0 dns_nxdomain_ttl=0 server_login_retry=0
@@ -42,7 +59,7 @@ start_sluice dns_max_ttl=0 dns_nxdomain_ttl=0 server_login_retry=0
 point 127.0.0.2
 out=$(try md5user 4)
 [[ $out != 4 ]] || die "with dns_max_ttl = 0 the old address was used"
-grep -q 'refused' <<<"$out" || die "expected a refused connection to 127.0.0.2: $out"
+grep -q "refused" <<<"$out" || die "expected a refused connection to 127.0.0.2: $out; $(tail -5 "$SLUICE_LOG")"
 stop_sluice
 
 # A failed lookup is reused for dns_nxdomain_ttl: the name added later is not seen...

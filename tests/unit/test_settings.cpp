@@ -110,6 +110,9 @@ const std::map<std::string_view, binding>& expected_members() {
       {"log_stats", &config::log_stats},
       {"stats_period", &config::stats_period},
       {"workers", &config::workers},
+      {"http_listen_addr", &config::http_listen_addr},
+      {"http_listen_port", &config::http_listen_port},
+      {"http_auth_token_file", &config::http_auth_token_file},
   };
   return m;
 }
@@ -354,9 +357,9 @@ TEST_CASE("settings: an unknown key is an error naming file:line", "[settings]")
   CHECK(std::string(e.what()) == s + ":5: unknown parameter in [sluice]: no_such_key");
 }
 
-TEST_CASE("settings: the keys that need a restart are pgbouncer's, plus workers", "[settings]") {
+TEST_CASE("settings: the keys that need a restart are pgbouncer's, plus sluice's own", "[settings]") {
   // pgbouncer 1.25 SHOW CONFIG changeable = no, plus service_name (job_name's alias) and
-  // sluice's workers.
+  // sluice's workers and HTTP listener.
   const std::set<std::string_view> fixed = {"disable_pqexec",
                                             "job_name",
                                             "listen_addr",
@@ -372,7 +375,9 @@ TEST_CASE("settings: the keys that need a restart are pgbouncer's, plus workers"
                                             "unix_socket_group",
                                             "unix_socket_mode",
                                             "user",
-                                            "workers"};
+                                            "workers",
+                                            "http_listen_addr",
+                                            "http_listen_port"};
   std::set<std::string_view> got;
   for (const auto& s : all_settings())
     if (!s.reloadable) got.insert(s.name);

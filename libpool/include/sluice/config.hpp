@@ -216,6 +216,11 @@ struct config {
 
   // [sluice]
   int workers = 0;  ///< 0 = one shard per core
+  std::string http_listen_addr = "127.0.0.1";  ///< the HTTP endpoint's address
+  int http_listen_port = 0;                    ///< 0 = no HTTP endpoint
+  /// A file holding the bearer token the HTTP endpoint's POSTs require; empty = POSTs are
+  /// refused (403). Read at startup and on every reload, never logged.
+  std::string http_auth_token_file;
 
   std::vector<database_config> databases;  ///< in file order; "*" may be among them
   std::map<std::string, user_config> users;  ///< [users], by name

@@ -21,19 +21,6 @@ std::string timestamp(std::chrono::system_clock::time_point t) {
   return std::string(buf, n);
 }
 
-/// The state as SHOW CLIENTS and SHOW SERVERS spell it.
-std::string_view list_state(const connection_info& c) {
-  switch (c.state) {
-    case conn_state::login: return c.server ? "new" : "login";
-    case conn_state::active: return c.server || !c.link.empty() ? "active" : "idle";
-    case conn_state::idle: return "idle";
-    case conn_state::waiting: return "waiting";
-    case conn_state::used: return "used";
-    case conn_state::tested: return "tested";
-  }
-  return "";
-}
-
 /// The state as SHOW SOCKETS spells it: the name of the pool list it is in.
 std::string socket_state(const connection_info& c) {
   std::string s(c.server ? "sv_" : "cl_");

@@ -40,9 +40,8 @@ awaitable<console_result> admin_console::show_stats(const admin_request&) {
 
 awaitable<console_result> admin_console::show_stats_totals(const admin_request&) {
   result_builder b;
-  columns(b, {"server_assignment_count", "xact_count", "query_count", "bytes_received",
-              "bytes_sent", "xact_time", "query_time", "wait_time", "client_parse_count",
-              "server_parse_count", "bind_count", "client_login_count"});
+  b.text("database");
+  for (const char* n : stats_counters::names) b.numeric(n);
   for (const database_stats& d : ctl_.stats().snapshot()) {
     b.row().add(d.database);
     add_counters(b, d.total);

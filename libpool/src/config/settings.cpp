@@ -242,6 +242,13 @@ constexpr setting table[] = {
 
     // ---- [sluice]
     {"workers", integer(&config::workers, 0, 4096), "0", no_reload, section::sluice},
+    // the HTTP endpoint (http/): where it listens is fixed at startup; the token file is read
+    // again on every reload.
+    {"http_listen_addr", text(&config::http_listen_addr), "127.0.0.1", no_reload,
+     section::sluice},
+    {"http_listen_port", integer(&config::http_listen_port, 0, 65535), "0", no_reload,
+     section::sluice},
+    {"http_auth_token_file", text(&config::http_auth_token_file), "", reload, section::sluice},
 };
 
 /// Stores a parsed value in the member it was read for. The row makers pair each member type

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "control/control.hpp"
@@ -51,6 +52,19 @@ struct connection_info {
   /// Linked, waiting or logging in (SHOW ACTIVE_SOCKETS).
   bool in_flight = false;
 };
+
+/// The state as SHOW CLIENTS and SHOW SERVERS spell it.
+inline std::string_view list_state(const connection_info& c) noexcept {
+  switch (c.state) {
+    case conn_state::login: return c.server ? "new" : "login";
+    case conn_state::active: return c.server || !c.link.empty() ? "active" : "idle";
+    case conn_state::idle: return "idle";
+    case conn_state::waiting: return "waiting";
+    case conn_state::used: return "used";
+    case conn_state::tested: return "tested";
+  }
+  return "";
+}
 
 /// What the process holds of one kind of object (SHOW MEM).
 struct memory_info {

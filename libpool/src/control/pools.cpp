@@ -66,6 +66,7 @@ awaitable<std::vector<pool_info>> snapshot_pools(control& ctl, asio::io_context&
     pool_info& info = out.emplace_back();
     info.database = p.db_name;
     info.user = p.user_name;
+    info.for_auth = p.for_auth;
     for (std::size_t s = 0; s < nshards; ++s) {
       info.cl_active += per[s][i].cl_active;
       info.cl_waiting += per[s][i].cl_waiting;

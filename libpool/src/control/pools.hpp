@@ -17,6 +17,7 @@ namespace sluice {
 struct pool_info {
   std::string database, user;
   bool console = false;      ///< the admin console's own row (`pgbouncer` / `pgbouncer`)
+  bool for_auth = false;     ///< auth_query's own servers (no client is linked to them)
   long long cl_active = 0;   ///< logged-in clients not queued for a server (linked or idle)
   long long cl_waiting = 0;  ///< clients queued for a server
   long long sv_active = 0;   ///< servers linked to a client

@@ -1,6 +1,9 @@
 #include "control/stats.hpp"
 
 #include <algorithm>
+#include <tuple>
+
+#include "control/control.hpp"
 
 #include "sluice/log.hpp"
 
@@ -30,6 +33,42 @@ stats_counters pool_totals(const pool& p) {
     t.client_login_count += load(l.client_login_count);
   }
   return t;
+}
+
+std::vector<pool_metrics> snapshot_pool_metrics(pool_registry& registry) {
+  std::vector<pool_metrics> out;
+  for (const auto& p : registry.all()) {
+    // The console has no server side; auth_query's pools serve no client (and may share a
+    // (database, user) with a client pool: their series would collide).
+    if (p->db_name == "pgbouncer" || p->for_auth) continue;
+    pool_metrics& m = out.emplace_back();
+    m.database = p->db_name;
+    m.user = p->user_name;
+    m.mode = p->mode.load(std::memory_order_relaxed);
+    m.totals = pool_totals(*p);
+    for (std::size_t i = 0; i < p->nshards; ++i) {
+      p->locals[i].xact_hist.add_to(m.xact_time);
+      p->locals[i].query_hist.add_to(m.query_time);
+      p->locals[i].wait_hist.add_to(m.wait_time);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const pool_metrics& a, const pool_metrics& b) {
+    return std::tie(a.database, a.user) < std::tie(b.database, b.user);
+  });
+  return out;
+}
+
+awaitable<std::vector<shard_info>> snapshot_shards(shard_set& set, asio::io_context& home) {
+  // Each shard writes its own slot. The lambda captures by reference only: GCC 12 destroys a
+  // temporary's captures twice when it sits in a co_await expression.
+  std::vector<shard_info> out(set.size());
+  co_await control::on_every_shard(set, home, [&out](shard& s) {
+    shard_info& i = out[std::size_t(s.id)];
+    i.id = s.id;
+    for (const client_link* l = s.clients.next; l != &s.clients; l = l->next) ++i.clients;
+    for (const client_link* l = s.servers.next; l != &s.servers; l = l->next) ++i.servers;
+  });
+  co_return out;
 }
 
 // ---------------------------------------------------------------------------- stats_keeper

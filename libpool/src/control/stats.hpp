@@ -24,6 +24,27 @@ namespace sluice {
 /// One pool's counters summed over its shards.
 stats_counters pool_totals(const pool& p);
 
+/// One pool's counters and histograms, summed over its shards (HTTP /metrics).
+struct pool_metrics {
+  std::string database, user;
+  pool_mode mode = pool_mode::session;
+  stats_counters totals;
+  histogram_totals xact_time, query_time, wait_time;
+};
+
+/// Every pool but the console's, read without mailing the shards (relaxed loads).
+std::vector<pool_metrics> snapshot_pool_metrics(pool_registry& registry);
+
+/// What one shard holds (per-shard gauges of /metrics).
+struct shard_info {
+  int id = 0;
+  long long clients = 0;  ///< client sessions, logging in or logged in
+  long long servers = 0;  ///< server connections living on the shard
+};
+
+/// Gathered on every shard's own thread; resumes on `home`.
+awaitable<std::vector<shard_info>> snapshot_shards(shard_set& set, asio::io_context& home);
+
 /// One database's row of SHOW STATS.
 struct database_stats {
   std::string database;

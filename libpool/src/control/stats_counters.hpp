@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <iterator>
 #include <string>
 
 namespace sluice {
@@ -35,6 +36,13 @@ struct stats_counters {
       &stats_counters::bind_count,
       &stats_counters::client_login_count,
   };
+
+  /// Their names, as SHOW STATS_TOTALS' columns (times in microseconds).
+  static constexpr const char* names[] = {
+      "server_assignment_count", "xact_count", "query_count", "bytes_received",
+      "bytes_sent",              "xact_time",  "query_time",  "wait_time",
+      "client_parse_count",      "server_parse_count", "bind_count", "client_login_count"};
+  static_assert(std::size(names) == std::size(fields));
 
   stats_counters& operator+=(const stats_counters& o) {
     for (field f : fields) this->*f += o.*f;

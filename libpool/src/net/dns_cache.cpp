@@ -35,4 +35,10 @@ void dns_cache::store(const std::string& host, int port, answer a, double ttl,
   entries_.insert_or_assign(std::move(key), entry{std::move(a), expires});
 }
 
+void dns_cache::forget(const std::string& host, int port) {
+  const std::string key = key_of(host, port);
+  std::lock_guard lk(mu_);
+  entries_.erase(key);
+}
+
 }  // namespace sluice

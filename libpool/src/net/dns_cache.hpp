@@ -25,6 +25,8 @@ class dns_cache {
   std::optional<answer> find(const std::string& host, int port, clock::time_point now);
   /// Keeps an answer until now + ttl seconds (ttl <= 0: not kept).
   void store(const std::string& host, int port, answer a, double ttl, clock::time_point now);
+  /// Drops the answer for host:port (RECONNECT: the next server looks the name up again).
+  void forget(const std::string& host, int port);
 
  private:
   struct entry {

@@ -129,6 +129,13 @@ server_ptr pool::take_idle(shard& s, bool& needs_check) {
       loc.idle.pop_back();
     }
     loc.idle_count.fetch_sub(1);
+    // RECONNECT or a reload bumped the generation, and this shard's tidy pass has not run
+    // yet: the server must not serve again (after a failover it points at the old primary).
+    if (srv->generation != generation.load(std::memory_order_relaxed)) {
+      const char* why = surplus(*srv);
+      discard(std::move(srv), s, why ? why : "database configuration changed");
+      continue;
+    }
     // A server idle for a while may have been closed by PostgreSQL (the janitor notices
     // within a second); one that was busy a moment ago is not worth a syscall.
     const auto idle_for = clock::now() - srv->idle_since;
@@ -221,10 +228,10 @@ void pool::arm_waiter(const std::shared_ptr<waiter>& w) {
 
 void pool::on_waiter_timer(const std::shared_ptr<waiter>& w) {
   if (w->delivered || w->failed) {
-    bump(
-        locals[w->home.id].wait_time_us,
-        std::uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - w->since)
-                          .count()));
+    const auto waited = std::uint64_t(
+        std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - w->since).count());
+    bump(locals[w->home.id].wait_time_us, waited);
+    locals[w->home.id].wait_hist.observe(waited);
     wait_done done = std::move(w->done);
     if (w->delivered) {
       done(std::move(w->delivered), {});

@@ -14,6 +14,7 @@
 
 #include "net/dns_cache.hpp"
 #include "pgwire/auth.hpp"
+#include "pool/histogram.hpp"
 #include "pool/params.hpp"
 #include "pool/server_conn.hpp"
 #include "pool/waiter.hpp"
@@ -54,6 +55,9 @@ struct pool : std::enable_shared_from_this<pool> {
   pool_registry& registry;  ///< the other pools, for per-database and per-user limits
   shard_set& shards;
   const std::string db_name, user_name;
+  /// A pool of auth_query's own servers (no client is linked to them); set before the pool
+  /// is published, then read-only.
+  bool for_auth = false;
   db_state& dbstate;  ///< the registry's state of db_name (PAUSE, DISABLE)
   /// PAUSE (all or this database) or KILL is in effect: no server is opened, and servers of
   /// the generation the pause started are closed as they are released.
@@ -150,6 +154,9 @@ struct pool : std::enable_shared_from_this<pool> {
     std::atomic<std::uint64_t> server_assignment_count{0}, xact_time_us{0}, query_time_us{0};
     std::atomic<std::uint64_t> client_parse_count{0}, server_parse_count{0}, bind_count{0};
     std::atomic<std::uint64_t> client_login_count{0};
+    /// /metrics' histograms: transaction and query times as above, and every wait for a
+    /// server (zero when one was idle).
+    latency_histogram xact_hist, query_hist, wait_hist;
     /// Statements a server of this pool accepted lately (prepared statements in transaction
     /// mode): a client's Parse of one of them, between transactions, is answered without a
     /// server (see client_session::answer_parses).

@@ -82,6 +82,7 @@ std::shared_ptr<pool> pool_registry::find_or_add(const std::string& dbname, bool
   if (!created) return it->second;
   std::string pool_user = st.target.user;
   auto p = std::make_shared<pool>(*this, shards_, dbname, std::move(pool_user), std::move(st));
+  p->for_auth = for_auth;
   pools_.emplace(std::move(key), p);
   return p;
 }

@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 
 #include "config/settings.hpp"
+#include "http/router.hpp"
 #include "runtime/listener.hpp"
 #include "session/session.hpp"
 #include "sluice/log.hpp"
@@ -25,6 +26,8 @@ runtime::runtime(config_ptr cfg, std::shared_ptr<const userlist> users)
 }
 
 runtime::~runtime() {
+  // The HTTP thread reads the pools through the control API: it stops first.
+  if (http_) http_->stop();
   // Pools hold idle servers whose sockets belong to shard io_contexts: drop them first.
   registry_.clear();
   listeners_.clear();
@@ -52,8 +55,34 @@ awaitable<void> runtime::janitor_loop(shard& s) {
 
 // ---------------------------------------------------------------------------- lifecycle
 
+std::shared_ptr<const std::string> runtime::token_of(const config& cfg) {
+  if (cfg.http_auth_token_file.empty()) return nullptr;
+  return std::make_shared<const std::string>(http::load_token(cfg.http_auth_token_file));
+}
+
+void runtime::set_current(config_ptr cfg) {
+  std::lock_guard lk(snapshot_mu_);
+  cfg_ = std::move(cfg);
+}
+
 void runtime::start() {
+  token_ = token_of(*cfg_);
   start_listeners();
+  listening_.store(true);
+  if (cfg_->http_listen_port > 0) {
+    http::server_hooks hooks{
+        [this] { return current_config(); },
+        [this] {
+          std::lock_guard lk(snapshot_mu_);
+          return token_;
+        },
+        [this] { return listening_.load(); },
+        [this] { return shutting_down(); }};
+    // Before the shard threads: if the port cannot be had, nothing is running yet. A request
+    // that comes before they run only waits for them.
+    http_ = std::make_unique<http::server>(control_, std::move(hooks));
+    http_->start(cfg_->http_listen_addr, cfg_->http_listen_port);
+  }
   for (auto& l : listeners_) asio::co_spawn(shards_.at(0).io, accept_loop(*l), asio::detached);
   for (auto& sp : shards_.shards) {
     shard& s = *sp;
@@ -71,10 +100,12 @@ reload_result runtime::reload_files() {
   reload_result r;
   std::shared_ptr<config> next;
   std::shared_ptr<userlist> users;
+  std::shared_ptr<const std::string> token;
   try {
     next = std::make_shared<config>(load_config(cfg_->file));
     users = std::make_shared<userlist>(next->auth_file.empty() ? userlist{}
                                                                : load_userlist(next->auth_file));
+    token = token_of(*next);
   } catch (const config_error& e) {
     r.errors = e.all();
   } catch (const std::exception& e) {
@@ -92,8 +123,12 @@ reload_result runtime::reload_files() {
   reload(next, users);
   log::info("reload: {}", d.changes.empty() ? std::string("no settings changed")
                                             : fmt::format("{}", fmt::join(d.changes, "; ")));
-  cfg_ = std::move(next);
+  set_current(std::move(next));
   users_ = std::move(users);
+  {
+    std::lock_guard lk(snapshot_mu_);
+    token_ = std::move(token);
+  }
   r.ok = true;
   r.changes = std::move(d.changes);
   r.needs_restart = std::move(d.needs_restart);
@@ -117,7 +152,7 @@ std::string runtime::set_setting(std::string_view key, std::string_view value) {
   reload(next, users_);
   log::info("SET: {}", d.changes.empty() ? std::string("no settings changed")
                                          : fmt::format("{}", fmt::join(d.changes, "; ")));
-  cfg_ = std::move(next);
+  set_current(std::move(next));
   return {};
 }
 
@@ -156,6 +191,7 @@ void runtime::shutdown(shutdown_mode mode) {
     return;
   }
   stopping_.store(true);
+  listening_.store(false);
   if (mode == shutdown_mode::wait_for_servers) shards_.refuse_new_links.store(true);
   log::info("shutdown requested ({}), no new connections accepted",
             mode == shutdown_mode::wait_for_servers ? "WAIT_FOR_SERVERS" : "WAIT_FOR_CLIENTS");
@@ -195,6 +231,8 @@ void runtime::stop_all() {
 void runtime::wait() {
   for (auto& s : shards_.shards)
     if (s->thread.joinable()) s->thread.join();
+  // The HTTP endpoint answers (readyz: shutting down) until the shards have stopped.
+  if (http_) http_->stop();
   for (const auto& p : unix_paths_) ::unlink(p.c_str());
 }
 

@@ -9,6 +9,7 @@
 
 #include "admin/admin.hpp"
 #include "control/control.hpp"
+#include "http/server.hpp"
 #include "pool/pool.hpp"
 #include "shard/shard.hpp"
 #include "sluice/pooler.hpp"
@@ -31,6 +32,11 @@ class runtime final : public pooler {
   /// The console's SET: the current configuration with one [pgbouncer] setting changed,
   /// applied as a reload applies it. "" on success, else why not.
   std::string set_setting(std::string_view key, std::string_view value);
+  /// The configuration in effect, from any thread (the HTTP endpoint's).
+  config_ptr current_config() const {
+    std::lock_guard lk(snapshot_mu_);
+    return cfg_;
+  }
 
  private:
   struct listener;
@@ -41,8 +47,17 @@ class runtime final : public pooler {
   void shutdown_poll();
   void stop_all();
 
+  /// Switches to a new configuration (under reload_mu_).
+  void set_current(config_ptr cfg);
+  /// The HTTP token of cfg: nullptr without http_auth_token_file. Throws std::runtime_error.
+  static std::shared_ptr<const std::string> token_of(const config& cfg);
+
   std::mutex reload_mu_;  // one reload at a time; guards cfg_ and users_ after start
+  // cfg_ and token_ are also read by the HTTP thread: they are written under this mutex too
+  // (set_current, reload_files), and read there under it.
+  mutable std::mutex snapshot_mu_;
   config_ptr cfg_;
+  std::shared_ptr<const std::string> token_;
   std::shared_ptr<const userlist> users_;
   // Declared before the registry: pools hold idle servers whose sockets belong to the
   // shards' io_contexts, so the registry goes first.
@@ -52,6 +67,8 @@ class runtime final : public pooler {
                    [this](shutdown_mode m) { shutdown(m); },
                    [this](std::string_view k, std::string_view v) { return set_setting(k, v); }};
   admin_console console_{control_};
+  std::unique_ptr<http::server> http_;
+  std::atomic<bool> listening_{false};
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopping_done_{false};

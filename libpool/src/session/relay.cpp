@@ -251,6 +251,7 @@ void client_session::find_server(self_ptr self) {
   bool check = false;
   server_ptr s = c.pool_->take_idle(c.sh, check);
   if (s) {
+    c.pool_->locals[c.sh.id].wait_hist.observe(0);
     got_server(std::move(self), std::move(s), check);
     return;
   }
@@ -438,13 +439,17 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
           // Times end at this read's timestamp. With pipelined queries, the time counted is
           // the time until the last of them is answered (as pgbouncer does).
           if (c.pending_rfq == 0 && c.query_start != clock::time_point{}) {
-            bump(st.query_time_us, elapsed_us(c.query_start, c.last_server_io));
+            const std::uint64_t us = elapsed_us(c.query_start, c.last_server_io);
+            bump(st.query_time_us, us);
+            st.query_hist.observe(us);
             c.query_start = {};
           }
           if (c.tx_status == 'I') {
             bump(st.xact_count, std::uint64_t{1});
             if (c.xact_start != clock::time_point{}) {
-              bump(st.xact_time_us, elapsed_us(c.xact_start, c.last_server_io));
+              const std::uint64_t us = elapsed_us(c.xact_start, c.last_server_io);
+              bump(st.xact_time_us, us);
+              st.xact_hist.observe(us);
               c.xact_start = {};
             }
           }

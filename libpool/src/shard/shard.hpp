@@ -17,6 +17,7 @@
 #include "net/reply_read.hpp"
 #include "pgwire/writer.hpp"
 #include "shard/block_allocator.hpp"
+#include "shard/counter.hpp"
 #include "shard/io.hpp"
 #include "sluice/config.hpp"
 
@@ -57,13 +58,6 @@ struct fn_mail final : mail {
   }
   F f_;
 };
-
-/// Adds n to a counter that only the calling thread writes: a relaxed load and store, no
-/// locked instruction. Readers on other threads sum such counters over shards.
-template <class T>
-inline void bump(std::atomic<T>& counter, T n) {
-  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-}
 
 /// Links a client session into its shard's list (intrusive: no node allocation per client).
 struct client_link {
