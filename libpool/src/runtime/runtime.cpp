@@ -10,6 +10,7 @@
 
 #include "config/settings.hpp"
 #include "http/router.hpp"
+#include "runtime/notify.hpp"
 #include "runtime/listener.hpp"
 #include "session/session.hpp"
 #include "sluice/log.hpp"
@@ -93,10 +94,16 @@ void runtime::start() {
     });
   }
   log::info("process up: sluice {}, {} shard(s)", SLUICE_VERSION, shards_.size());
+  notify_service_manager("READY=1");
 }
 
 reload_result runtime::reload_files() {
   std::lock_guard lk(reload_mu_);
+  // systemd (Type=notify) is told, whatever the outcome.
+  notify_reloading();
+  struct ready_again {
+    ~ready_again() { notify_service_manager("READY=1"); }
+  } ready;
   reload_result r;
   std::shared_ptr<config> next;
   std::shared_ptr<userlist> users;
@@ -184,6 +191,7 @@ void runtime::reload(config_ptr cfg, std::shared_ptr<const userlist> users) {
 
 void runtime::shutdown(shutdown_mode mode) {
   const int previous = shutdown_mode_.exchange(int(mode));
+  if (previous < 0) notify_service_manager("STOPPING=1");
   if (mode == shutdown_mode::immediate || previous >= 0) {
     if (previous >= 0 && mode != shutdown_mode::immediate)
       log::info("second shutdown request, exiting now");
