@@ -173,8 +173,9 @@ bool daemonize() {
 int check_config(const std::string& path) {
   std::vector<std::string> errors;
   try {
-    const sluice::config c = sluice::load_config(path);
+    sluice::config c = sluice::load_config(path);
     if (!c.auth_file.empty()) sluice::load_userlist(c.auth_file);
+    sluice::prepare_tls(c);
   } catch (const sluice::config_error& e) {
     errors = e.all();
   } catch (const std::exception& e) {
@@ -204,6 +205,7 @@ int main(int argc, char** argv) {
   std::shared_ptr<sluice::userlist> users;
   try {
     cfg = std::make_shared<sluice::config>(sluice::load_config(opt.config));
+    sluice::prepare_tls(*cfg);
   } catch (const sluice::config_error& e) {
     for (const auto& one : e.all()) std::fprintf(stderr, "FATAL %s\n", one.c_str());
     return 1;

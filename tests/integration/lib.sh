@@ -30,6 +30,7 @@
 #                                        how many connections it has accepted
 #   raw PORT USER DB ACTION...           pgclient.py: raw protocol, prints what comes back
 #   proc_alive PID / wait_gone PID SECS  process checks (zombies count as gone)
+#   _EXIT_HOOKS+=(FN)                    FN runs on exit, after every process is stopped
 #   bg CMD...                            starts CMD in the background, killed on exit; BG_PID
 #   bg_to FILE CMD...                    the same, output to FILE
 #   sess_open NAME PORT [VAR=VAL ...]    an interactive psql (bench/bench) kept open, on
@@ -152,8 +153,7 @@ _san_reports() {
   ((n == 0))
 }
 
-# ---- bookkeeping for the EXIT trap
-declare -a _BG_PIDS=() _SLUICE_PIDS=() _SLUICE_DIRS=()
+declare -a _BG_PIDS=() _SLUICE_PIDS=() _SLUICE_DIRS=() _EXIT_HOOKS=()
 declare -A _S_FD=() _S_PID=() _S_OUT=() _S_SEEN=() _S_SEQ=()
 SLUICE_PORT='' SLUICE_PID='' SLUICE_LOG='' SLUICE_INI='' SLUICE_DIR='' BG_PID='' SESS_OUT=''
 declare -a SLUICE_WRAP=()
@@ -528,6 +528,7 @@ _on_exit() {
   for n in "${!_S_PID[@]}"; do _kill_pid "${_S_PID[$n]}"; done
   for pid in "${_BG_PIDS[@]}"; do _kill_pid "$pid"; done
   for pid in "${_SLUICE_PIDS[@]}"; do stop_sluice "$pid"; done
+  for f in "${_EXIT_HOOKS[@]}"; do "$f"; done
   # Every sluice has exited: its reports are complete. A report fails the test.
   if ! _san_reports; then
     echo "FAIL [$TEST_NAME]: sanitizer report(s) above" >&2

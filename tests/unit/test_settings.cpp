@@ -113,6 +113,22 @@ const std::map<std::string_view, binding>& expected_members() {
       {"http_listen_addr", &config::http_listen_addr},
       {"http_listen_port", &config::http_listen_port},
       {"http_auth_token_file", &config::http_auth_token_file},
+      {"client_tls_sslmode", &config::client_tls_sslmode},
+      {"client_tls_key_file", &config::client_tls_key_file},
+      {"client_tls_cert_file", &config::client_tls_cert_file},
+      {"client_tls_ca_file", &config::client_tls_ca_file},
+      {"client_tls_protocols", &config::client_tls_protocols},
+      {"client_tls_ciphers", &config::client_tls_ciphers},
+      {"client_tls13_ciphers", &config::client_tls13_ciphers},
+      {"client_tls_ecdhcurve", &config::client_tls_ecdhcurve},
+      {"client_tls_dheparams", &config::client_tls_dheparams},
+      {"server_tls_sslmode", &config::server_tls_sslmode},
+      {"server_tls_key_file", &config::server_tls_key_file},
+      {"server_tls_cert_file", &config::server_tls_cert_file},
+      {"server_tls_ca_file", &config::server_tls_ca_file},
+      {"server_tls_protocols", &config::server_tls_protocols},
+      {"server_tls_ciphers", &config::server_tls_ciphers},
+      {"server_tls13_ciphers", &config::server_tls13_ciphers},
   };
   return m;
 }

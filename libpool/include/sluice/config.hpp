@@ -15,6 +15,10 @@
 
 namespace sluice {
 
+namespace net {
+class tls_context;
+}
+
 enum class pool_mode { session, transaction, statement };
 enum class auth_type { trust, any, plain, md5, scram_sha_256, cert, hba, pam };
 
@@ -214,6 +218,19 @@ struct config {
   bool log_stats = true;  ///< a "stats: ..." line every stats_period
   int stats_period = 60;  ///< seconds between the points SHOW STATS averages are taken over
 
+  // TLS, as pgbouncer's client_tls_* (clients to sluice) and server_tls_* (sluice to
+  // PostgreSQL). prepare_tls() builds the contexts below from them.
+  std::string client_tls_sslmode = "disable", client_tls_key_file, client_tls_cert_file,
+              client_tls_ca_file, client_tls_protocols = "secure", client_tls_ciphers = "default",
+              client_tls13_ciphers, client_tls_ecdhcurve = "auto", client_tls_dheparams = "auto";
+  std::string server_tls_sslmode = "prefer", server_tls_key_file, server_tls_cert_file,
+              server_tls_ca_file, server_tls_protocols = "secure", server_tls_ciphers = "default",
+              server_tls13_ciphers;
+  /// Built by prepare_tls() with the config, immutable, shared by the connections made under
+  /// it: a reload builds new ones (new certificates for new connections), existing
+  /// connections keep theirs. Null when the side's sslmode is disable.
+  std::shared_ptr<const net::tls_context> client_tls, server_tls;
+
   // [sluice]
   int workers = 0;  ///< 0 = one shard per core
   std::string http_listen_addr = "127.0.0.1";  ///< the HTTP endpoint's address
@@ -277,6 +294,15 @@ config load_config(const std::string& path);
 /// The TOML equivalent of a valid pgbouncer.ini (%include resolved), for --convert-config.
 /// Throws config_error if the ini file is not valid.
 std::string convert_ini_to_toml(const std::string& ini_path);
+
+/// Builds cfg.client_tls and cfg.server_tls from the client_tls_* / server_tls_* settings
+/// (reading their key, certificate and CA files). Throws config_error naming the setting and
+/// the file at fault. load_config() does not call it: the pooler does, at startup, on
+/// --check and on every reload.
+void prepare_tls(config& cfg);
+/// The server TLS settings of a and b differ (server connections are then recycled on
+/// reload).
+bool server_tls_changed(const config& a, const config& b);
 
 /// Parses one [databases] connection string ("host=... port=... dbname=..."). Throws
 /// config_error(file, line, ...) on an unknown key or bad value.

@@ -56,7 +56,7 @@ void socket_row(result_builder& b, const connection_info& c, std::string_view st
   b.add(timestamp(c.connect_time)).add(timestamp(c.request_time));
   b.add(c.wait_us / 1000000).add(c.wait_us % 1000000).add(c.close_needed ? 1 : 0);
   b.add(c.ptr).add(c.link).add(static_cast<long long>(c.remote_pid));
-  b.add("");  // tls: sluice has no TLS yet
+  b.add(c.tls);
   b.add(c.application_name);
   b.add(static_cast<unsigned long long>(c.prepared_statements));
   b.add(static_cast<unsigned long long>(c.id));

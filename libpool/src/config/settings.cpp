@@ -192,20 +192,29 @@ constexpr setting table[] = {
     {"log_stats", boolean(&config::log_stats), "1", reload},
     {"stats_period", count(&config::stats_period), "60", reload},
 
+    // tls
+    {"client_tls13_ciphers", text(&config::client_tls13_ciphers), "", reload},
+    {"client_tls_ca_file", text(&config::client_tls_ca_file), "", reload},
+    {"client_tls_cert_file", text(&config::client_tls_cert_file), "", reload},
+    {"client_tls_ciphers", text(&config::client_tls_ciphers), "default", reload},
+    {"client_tls_dheparams", text(&config::client_tls_dheparams), "auto", reload},
+    {"client_tls_ecdhcurve", text(&config::client_tls_ecdhcurve), "auto", reload},
+    {"client_tls_key_file", text(&config::client_tls_key_file), "", reload},
+    {"client_tls_protocols", text(&config::client_tls_protocols), "secure", reload},
+    {"client_tls_sslmode", one_of(&config::client_tls_sslmode, sslmodes), "disable", reload},
+    {"server_tls13_ciphers", text(&config::server_tls13_ciphers), "", reload},
+    {"server_tls_ca_file", text(&config::server_tls_ca_file), "", reload},
+    {"server_tls_cert_file", text(&config::server_tls_cert_file), "", reload},
+    {"server_tls_ciphers", text(&config::server_tls_ciphers), "default", reload},
+    {"server_tls_key_file", text(&config::server_tls_key_file), "", reload},
+    {"server_tls_protocols", text(&config::server_tls_protocols), "secure", reload},
+    {"server_tls_sslmode", one_of(&config::server_tls_sslmode, sslmodes), "prefer", reload},
+
     // ---- [pgbouncer], accepted but not acted on (yet, or ever: no_effect says why). Their
     // values are not checked (the type says what pgbouncer expects; the tests check it
     // against the default).
     {"auth_ident_file", text(), "", reload},
     {"auth_ldap_options", text(), "", reload},
-    {"client_tls13_ciphers", text(), "", reload},
-    {"client_tls_ca_file", text(), "", reload},
-    {"client_tls_cert_file", text(), "", reload},
-    {"client_tls_ciphers", text(), "default", reload},
-    {"client_tls_dheparams", text(), "auto", reload},
-    {"client_tls_ecdhcurve", text(), "auto", reload},
-    {"client_tls_key_file", text(), "", reload},
-    {"client_tls_protocols", text(), "secure", reload},
-    {"client_tls_sslmode", one_of(sslmodes), "disable", reload},
     {"conffile", text(), "", reload},
     {"dns_zone_check_period",
      no_effect(duration(),
@@ -226,13 +235,6 @@ constexpr setting table[] = {
                "loop, so a connection with a large result never holds a shard for more than one "
                "read (as sbuf_loopcnt = 1 would)"),
      "5", reload},
-    {"server_tls13_ciphers", text(), "", reload},
-    {"server_tls_ca_file", text(), "", reload},
-    {"server_tls_cert_file", text(), "", reload},
-    {"server_tls_ciphers", text(), "default", reload},
-    {"server_tls_key_file", text(), "", reload},
-    {"server_tls_protocols", text(), "secure", reload},
-    {"server_tls_sslmode", one_of(sslmodes), "prefer", reload},
     // pgbouncer's Windows-only alias of job_name; SHOW CONFIG does not list it.
     {"service_name", no_effect(text(), windows_only), "", no_reload},
     {"so_reuseport", boolean(&config::so_reuseport), "0", no_reload},

@@ -16,7 +16,8 @@
 namespace sluice {
 
 config_error::config_error(std::string file, int line, const std::string& message)
-    : std::runtime_error(fmt::format("{}:{}: {}", file, line, message)),
+    : std::runtime_error(line > 0 ? fmt::format("{}:{}: {}", file, line, message)
+                                  : fmt::format("{}: {}", file, message)),
       file_(std::move(file)),
       line_(line),
       all_{what()} {}

@@ -157,6 +157,7 @@ void gather(shard& s, shard_slot& out) {
       ci.link_fd = fd_of(c->srv->sock);
     }
     ci.id = c->id;
+    if (c->tls) ci.tls = c->tls->describe();
     ci.cancel_key = (std::uint64_t(c->key_pid) << 32) | c->key_secret;
     if (c->params) {
       const param_map& p = c->params->values;
@@ -225,6 +226,7 @@ void gather(shard& s, shard_slot& out) {
     si.id = srv->id;
     si.cancel_key = (std::uint64_t(srv->be_pid) << 32) | srv->be_secret;
     si.application_name = param_of(srv->params, "application_name");
+    if (srv->tls) si.tls = srv->tls->describe();
     si.client_encoding = param_of(srv->params, "client_encoding");
     si.std_strings = param_of(srv->params, "standard_conforming_strings");
     si.datestyle = param_of(srv->params, "DateStyle");

@@ -37,6 +37,7 @@ struct connection_info {
   std::string ptr, link;      ///< "0x..." as in the log prefixes; link empty if unlinked
   std::uint32_t remote_pid = 0;
   std::string application_name;
+  std::string tls;  ///< "TLSv1.3/TLS_AES_256_GCM_SHA384/256", empty in plaintext
   std::uint64_t id = 0;
   bool console = false;  ///< a session of the admin console (`pgbouncer` database)
 

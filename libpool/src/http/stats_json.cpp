@@ -49,6 +49,7 @@ json::object connection(const connection_info& c) {
   o["link"] = text_or_null(c.link);
   o["remote_pid"] = c.remote_pid;
   o["application_name"] = c.application_name;
+  o["tls"] = c.tls;
   o["prepared_statements"] = c.prepared_statements;
   o["id"] = c.id;
   o["shard"] = c.shard;

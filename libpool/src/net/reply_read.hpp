@@ -61,9 +61,11 @@ class reply_reader {
 
   /// Reads at most len bytes into buf; fn(owner, ec, n) runs later on the io_context's
   /// thread (never inline), as async_read_some's handler would. One read per socket at a time.
+  /// plaintext = false (TLS records): the bytes say nothing of where an answer ends, so the
+  /// read never reports the socket drained.
   template <class Owner>
   void start(stream_socket& sock, void* buf, std::size_t len, std::shared_ptr<Owner> owner,
-             callback<Owner> fn);
+             callback<Owner> fn, bool plaintext = true);
 
  private:
 #if SLUICE_REPLY_READ
@@ -76,12 +78,14 @@ namespace reply_detail {
 
 template <class Owner>
 struct read_op final : asio::detail::reactor_op {
-  read_op(int f, void* b, std::size_t l, std::shared_ptr<Owner> o, reply_reader::callback<Owner> cb)
+  read_op(int f, void* b, std::size_t l, std::shared_ptr<Owner> o, reply_reader::callback<Owner> cb,
+          bool p)
       : reactor_op(error_code(), &do_perform, &do_complete),
-        fd(f), buf(b), len(l), owner(std::move(o)), fn(cb) {}
+        fd(f), buf(b), len(l), plaintext(p), owner(std::move(o)), fn(cb) {}
   int fd;
   void* buf;
   std::size_t len;
+  bool plaintext;
   std::shared_ptr<Owner> owner;
   reply_reader::callback<Owner> fn;
 
@@ -92,7 +96,7 @@ struct read_op final : asio::detail::reactor_op {
     while (r < 0 && errno == EINTR);
     if (r > 0) {
       o->bytes_transferred_ = std::size_t(r);
-      const bool drained = o->bytes_transferred_ < o->len &&
+      const bool drained = o->plaintext && o->bytes_transferred_ < o->len &&
                            ends_with_ready(static_cast<const std::uint8_t*>(o->buf), o->bytes_transferred_);
       return drained ? done_and_exhausted : done;
     }
@@ -126,11 +130,11 @@ inline reply_reader::reply_reader(asio::io_context& io)
 
 template <class Owner>
 void reply_reader::start(stream_socket& sock, void* buf, std::size_t len,
-                         std::shared_ptr<Owner> owner, callback<Owner> fn) {
+                         std::shared_ptr<Owner> owner, callback<Owner> fn, bool plaintext) {
   using op_t = reply_detail::read_op<Owner>;
   auto& impl = sock.implementation();
   pooled_allocator<op_t> a;
-  op_t* o = new (a.allocate(1)) op_t(impl.socket_, buf, len, std::move(owner), fn);
+  op_t* o = new (a.allocate(1)) op_t(impl.socket_, buf, len, std::move(owner), fn, plaintext);
   reactor_->start_op(asio::detail::reactor::read_op, impl.socket_, impl.reactor_data_, o,
                      /*is_continuation=*/true, /*allow_speculative=*/true);
 }
@@ -141,7 +145,7 @@ inline reply_reader::reply_reader(asio::io_context&) {}
 
 template <class Owner>
 void reply_reader::start(stream_socket& sock, void* buf, std::size_t len,
-                         std::shared_ptr<Owner> owner, callback<Owner> fn) {
+                         std::shared_ptr<Owner> owner, callback<Owner> fn, bool) {
   sock.async_read_some(asio::buffer(buf, len),
                        [o = std::move(owner), fn](error_code ec, std::size_t n) mutable {
                          fn(std::move(o), ec, n);

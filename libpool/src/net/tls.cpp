@@ -1,5 +1,7 @@
 #include "net/tls.hpp"
 
+#include "sluice/config.hpp"
+
 #include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -7,6 +9,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 namespace sluice::net {
@@ -74,7 +77,9 @@ tls_context::tls_context(role r, const tls_settings& s) : role_(r) {
     // Renegotiation and compression are off: neither is safe, PostgreSQL allows neither.
     SSL_CTX_set_options(ctx_, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     // The relay writes what it has as the socket allows: a partial record write is fine.
-    SSL_CTX_set_mode(ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // OpenSSL's record buffers are let go between records: an idle client costs less.
+    SSL_CTX_set_mode(ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                               SSL_MODE_RELEASE_BUFFERS);
     if (s.ciphers != "default" && !s.ciphers.empty() &&
         SSL_CTX_set_cipher_list(ctx_, s.ciphers.c_str()) != 1)
       throw std::runtime_error(fmt::format("ciphers \"{}\": {}", s.ciphers, openssl_errors()));
@@ -203,8 +208,8 @@ bool tls_engine::has_output() const noexcept {
   return !out_.empty() || BIO_ctrl_pending(SSL_get_wbio(ssl_)) > 0;
 }
 
-tls_engine::status tls_engine::fail(int ret) {
-  drain_output();  // an alert for the peer, if any
+tls_engine::status tls_engine::fail(int ret, bool drain) {
+  if (drain) drain_output();  // an alert for the peer, if any
   switch (SSL_get_error(ssl_, ret)) {
     case SSL_ERROR_WANT_READ: return status::want_read;
     case SSL_ERROR_ZERO_RETURN: return status::closed;
@@ -230,13 +235,20 @@ bool tls_engine::handshake_done() const noexcept { return SSL_is_init_finished(s
 
 tls_engine::status tls_engine::read(std::span<std::uint8_t> out, std::size_t& n) {
   n = 0;
-  if (out.empty()) return status::ok;
-  const int r = SSL_read_ex(ssl_, out.data(), out.size(), &n);
-  if (r == 1) {
-    drain_output();  // a TLS 1.3 key update or session ticket answer
-    return status::ok;
+  // Record after record until out is full or no whole record is left: a caller that got
+  // less than it asked for may wait for the socket. What a read makes OpenSSL answer (a
+  // TLS 1.3 key update) stays in the write BIO until the next write takes it: out_ may be
+  // the buffer of a write in flight and must not grow under it.
+  while (n < out.size()) {
+    std::size_t got = 0;
+    const int r = SSL_read_ex(ssl_, out.data() + n, out.size() - n, &got);
+    if (r != 1) {
+      const status st = fail(r, /*drain=*/false);
+      return n > 0 && st == status::want_read ? status::ok : st;
+    }
+    n += got;
   }
-  return fail(r);
+  return status::ok;
 }
 
 tls_engine::status tls_engine::write(std::span<const std::uint8_t> in) {
@@ -254,6 +266,27 @@ tls_engine::status tls_engine::write(std::span<const std::uint8_t> in) {
 void tls_engine::shutdown() {
   SSL_shutdown(ssl_);
   drain_output();
+}
+
+bool tls_engine::buffered() const noexcept {
+  if (SSL_pending(ssl_) > 0) return true;
+  // A whole record waiting in the read BIO (its 5-byte header gives its length); a partial
+  // one needs the socket.
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(SSL_get_rbio(ssl_), &data);
+  if (len < 5 || !data) return false;
+  const auto* h = reinterpret_cast<const unsigned char*>(data);
+  return len >= 5 + long((h[3] << 8) | h[4]);
+}
+
+void tls_engine::take_output(std::vector<std::uint8_t>& out) {
+  drain_output();
+  if (out.empty()) {
+    out.swap(out_);
+  } else {
+    out.insert(out.end(), out_.begin(), out_.end());
+  }
+  out_.clear();
 }
 
 std::string tls_engine::describe() const {
@@ -276,3 +309,53 @@ std::string tls_engine::peer_common_name() const {
 }
 
 }  // namespace sluice::net
+
+// ---------------------------------------------------------------------------- settings
+
+namespace sluice::net {
+
+tls_settings client_tls_settings(const config& c) {
+  return {c.client_tls_sslmode,   c.client_tls_key_file, c.client_tls_cert_file,
+          c.client_tls_ca_file,   c.client_tls_protocols, c.client_tls_ciphers,
+          c.client_tls13_ciphers, c.client_tls_ecdhcurve, c.client_tls_dheparams};
+}
+
+tls_settings server_tls_settings(const config& c) {
+  return {c.server_tls_sslmode,   c.server_tls_key_file, c.server_tls_cert_file,
+          c.server_tls_ca_file,   c.server_tls_protocols, c.server_tls_ciphers,
+          c.server_tls13_ciphers, "auto", "auto"};
+}
+
+}  // namespace sluice::net
+
+namespace sluice {
+
+namespace {
+std::shared_ptr<const net::tls_context> context_for(const config& cfg, net::tls_context::role r,
+                                                    const net::tls_settings& s,
+                                                    const char* side) {
+  if (s.sslmode == "disable") return nullptr;
+  try {
+    return std::make_shared<const net::tls_context>(r, s);
+  } catch (const std::exception& e) {
+    // The error names the setting without its side ("cert_file ..."): prefix it.
+    throw config_error(cfg.file, 0, fmt::format("{}_tls_{}", side, e.what()));
+  }
+}
+}  // namespace
+
+void prepare_tls(config& cfg) {
+  cfg.client_tls = context_for(cfg, net::tls_context::role::accept,
+                               net::client_tls_settings(cfg), "client");
+  cfg.server_tls = context_for(cfg, net::tls_context::role::connect,
+                               net::server_tls_settings(cfg), "server");
+}
+
+bool server_tls_changed(const config& a, const config& b) {
+  const net::tls_settings x = net::server_tls_settings(a), y = net::server_tls_settings(b);
+  return std::tie(x.sslmode, x.key_file, x.cert_file, x.ca_file, x.protocols, x.ciphers,
+                  x.tls13_ciphers) != std::tie(y.sslmode, y.key_file, y.cert_file, y.ca_file,
+                                               y.protocols, y.ciphers, y.tls13_ciphers);
+}
+
+}  // namespace sluice

@@ -17,6 +17,10 @@
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
 
+namespace sluice {
+struct config;
+}
+
 namespace sluice::net {
 
 /// One side's TLS settings, as pgbouncer names them (client_tls_* or server_tls_*).
@@ -76,16 +80,24 @@ class tls_engine {
   /// Encrypted bytes to write to the socket, produced by handshake(), write() or shutdown().
   std::vector<std::uint8_t>& pending_output();
   bool has_output() const noexcept;
+  /// The whole of pending_output() has been written (what was produced since stays queued).
+  void output_written() noexcept { out_.clear(); }
 
   // ---- the application side
   status handshake();
   bool handshake_done() const noexcept;
-  /// Up to out.size() plaintext bytes into out; n = how many.
+  /// Up to out.size() plaintext bytes into out, from every whole record fed; n = how many
+  /// (ok with n < out.size(): no whole record is left). Never adds to pending_output().
   status read(std::span<std::uint8_t> out, std::size_t& n);
   /// Encrypts all of in (the output grows; the caller writes it as the socket allows).
   status write(std::span<const std::uint8_t> in);
   /// close_notify, queued as output.
   void shutdown();
+  /// Bytes fed but not yet read out (plaintext or whole records): a read would make
+  /// progress without waiting for the socket.
+  bool buffered() const noexcept;
+  /// Appends the pending output to out (taking it when out is empty).
+  void take_output(std::vector<std::uint8_t>& out);
 
   /// Why the last call returned error (OpenSSL's text, and the certificate check's).
   const std::string& error() const noexcept { return error_; }
@@ -96,7 +108,7 @@ class tls_engine {
   std::string peer_common_name() const;
 
  private:
-  status fail(int ret);
+  status fail(int ret, bool drain = true);
   void drain_output();
 
   std::shared_ptr<const tls_context> ctx_;
@@ -104,5 +116,9 @@ class tls_engine {
   std::vector<std::uint8_t> out_;
   std::string error_;
 };
+
+/// The client_tls_* / server_tls_* settings of a configuration.
+tls_settings client_tls_settings(const sluice::config& c);
+tls_settings server_tls_settings(const sluice::config& c);
 
 }  // namespace sluice::net

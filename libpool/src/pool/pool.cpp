@@ -352,7 +352,7 @@ void pool::discard(server_ptr srv, shard& s, std::string_view reason) {
     pgwire::write_terminate(bye);
     error_code ignored;
     srv->sock.non_blocking(true, ignored);
-    ::send(srv->sock.native_handle(), bye.data(), bye.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    net::send_now(srv->sock, srv->tls.get(), bye);
   }
   error_code ignored;
   srv->sock.close(ignored);

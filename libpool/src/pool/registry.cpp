@@ -129,6 +129,9 @@ void pool_registry::remember_password(const std::string& user, const std::string
 
 void pool_registry::reconfigure(config_ptr cfg, std::shared_ptr<const userlist> user_list) {
   std::lock_guard lk(mu_);
+  // New server TLS settings recycle every server connection (as pgbouncer 1.24+ does): idle
+  // ones close now, busy ones when released. Otherwise connections keep their TLS state.
+  const bool tls_changed = latest_ && server_tls_changed(*latest_, *cfg);
   latest_ = std::move(cfg);
   latest_users_ = std::move(user_list);
   const config& c = *latest_;
@@ -149,6 +152,10 @@ void pool_registry::reconfigure(config_ptr cfg, std::shared_ptr<const userlist> 
       continue;
     }
     p->reconfigure(std::move(st));
+    if (tls_changed) {
+      p->generation.fetch_add(1);
+      for (auto& sh : shards_.shards) sh->post_fn([q = p](shard& t) { q->tidy(t); });
+    }
   }
 }
 

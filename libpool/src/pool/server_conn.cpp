@@ -16,6 +16,7 @@
 #include <cctype>
 
 #include "net/dns_cache.hpp"
+#include "net/stream.hpp"
 #include "pgwire/messages.hpp"
 #include "pool/pool.hpp"
 #include "sluice/log.hpp"
@@ -109,13 +110,47 @@ awaitable<error_code> read_message(server_conn& s, pgwire::frame& f, std::uint32
     }
     const std::size_t old = s.rbuf.size();
     s.rbuf.resize(old + 8192);
-    auto [ec, n] =
-        co_await s.sock.async_read_some(asio::buffer(s.rbuf.data() + old, 8192), nothrow);
+    auto [ec, n] = co_await net::read_some(s.sock, s.tls.get(), {s.rbuf.data() + old, 8192});
     s.rbuf.resize(old + n);
     if (ec) {
       co_return ec;
     }
   }
+}
+
+/// server_tls_sslmode: an SSLRequest, then the handshake if the server says 'S'; plaintext
+/// on 'N' unless the mode requires TLS ("allow" does not ask). What failed, or "".
+awaitable<std::string> start_tls(server_conn& s, const config& cfg, std::string host) {
+  const std::string& mode = cfg.server_tls_sslmode;
+  if (mode == "allow") co_return std::string();
+  pgwire::byte_buffer req;
+  pgwire::write_ssl_request(req);
+  auto [wec, wn] = co_await asio::async_write(s.sock, asio::buffer(req), nothrow);
+  if (wec) {
+    co_return fmt::format("write failed: {}", wec.message());
+  }
+  std::uint8_t answer = 0;
+  auto [rec, rn] = co_await asio::async_read(s.sock, asio::buffer(&answer, 1), nothrow);
+  if (rec) {
+    co_return fmt::format("login failed: {}", rec.message());
+  }
+  if (answer == 'N') {
+    if (mode == "prefer") co_return std::string();
+    co_return std::string("server refused SSL");  // require, verify-ca, verify-full
+  }
+  if (answer != 'S') co_return std::string("server sent an invalid answer to SSLRequest");
+  // Bytes after the 'S', before the handshake, would be taken as TLS data that nobody
+  // encrypted (CVE-2021-23222): refuse them.
+  std::uint8_t extra = 0;
+  if (::recv(s.sock.native_handle(), &extra, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+    co_return std::string("server sent unencrypted data after SSL response");
+  s.tls = std::make_unique<net::tls_engine>(cfg.server_tls, host);
+  const error_code hec = co_await net::handshake(s.sock, *s.tls);
+  if (hec) {
+    co_return fmt::format("TLS handshake with server failed: {}",
+                          s.tls->error().empty() ? hec.message() : s.tls->error());
+  }
+  co_return std::string();
 }
 
 void consume(server_conn& s, const pgwire::frame& f) {
@@ -199,6 +234,12 @@ awaitable<login_result> server_login(server_conn& s, config_ptr cfg_ptr,
   if (cec) {
     co_return finish({false, fmt::format("connect failed: {}", cec.message()), {}});
   }
+  if (cfg.server_tls && s.protocol_family != AF_UNIX) {
+    const std::string why = co_await start_tls(s, cfg, t.host);
+    if (!why.empty()) {
+      co_return finish({false, why, {}});
+    }
+  }
 
   pgwire::byte_buffer out;
   std::vector<std::pair<std::string_view, std::string_view>> params;
@@ -206,7 +247,7 @@ awaitable<login_result> server_login(server_conn& s, config_ptr cfg_ptr,
   params.emplace_back("database", t.dbname);
   for (const auto& [k, v] : t.startup_params) params.emplace_back(k, v);
   pgwire::write_startup(out, params);
-  auto [wec, wn] = co_await asio::async_write(s.sock, asio::buffer(out), nothrow);
+  const error_code wec = co_await net::write_all(s.sock, s.tls.get(), out);
   if (wec) {
     co_return finish({false, fmt::format("write failed: {}", wec.message()), {}});
   }
@@ -233,7 +274,7 @@ awaitable<login_result> server_login(server_conn& s, config_ptr cfg_ptr,
           co_return finish({false, make_error_code(step.error).message(), {}});
         }
         if (!step.out.empty()) {
-          auto [ec, n] = co_await asio::async_write(s.sock, asio::buffer(step.out), nothrow);
+          const error_code ec = co_await net::write_all(s.sock, s.tls.get(), step.out);
           if (ec) {
             co_return finish({false, fmt::format("write failed: {}", ec.message()), {}});
           }
@@ -291,7 +332,7 @@ awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::s
   } mark(s);
   pgwire::byte_buffer out;
   pgwire::write_query(out, sql);
-  auto [wec, wn] = co_await asio::async_write(s.sock, asio::buffer(out), nothrow);
+  const error_code wec = co_await net::write_all(s.sock, s.tls.get(), out);
   if (wec) {
     const error_code& ec = wec;
     if (error) *error = ec.message();
@@ -336,7 +377,7 @@ awaitable<auth_lookup> server_auth_query(server_conn& s, std::string_view sql,
   pgwire::write_bind(out, "", "", params);
   pgwire::write_execute(out, "");
   pgwire::write_sync(out);
-  auto [wec, wn] = co_await asio::async_write(s.sock, asio::buffer(out), nothrow);
+  const error_code wec = co_await net::write_all(s.sock, s.tls.get(), out);
   if (wec) {
     const error_code& ec = wec;
     r.error = ec.message();

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "net/stream.hpp"
 #include "pgwire/auth.hpp"
 #include "pgwire/scanner.hpp"
 #include "pgwire/writer.hpp"
@@ -44,6 +45,11 @@ struct server_conn : client_link {
   server_conn& operator=(const server_conn&) = delete;
   ~server_conn() { unlink_from_list(); }
   stream_socket sock;
+  /// TLS to the server (server_tls_sslmode), set up at login. It moves with the connection
+  /// to another shard, as the descriptor does. tls_in: what the relay reads off the socket
+  /// before the engine decrypts it (allocated on first link).
+  net::tls_ptr tls;
+  pgwire::byte_buffer tls_in;
   pool* owner;
   std::shared_ptr<const pool_target> target;  ///< where it logged in (the pool's at launch)
   std::uint64_t generation;  ///< the pool's generation at launch: older ones are not reused

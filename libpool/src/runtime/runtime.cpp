@@ -110,6 +110,7 @@ reload_result runtime::reload_files() {
   std::shared_ptr<const std::string> token;
   try {
     next = std::make_shared<config>(load_config(cfg_->file));
+    prepare_tls(*next);  // new certificates for new connections; existing ones keep theirs
     users = std::make_shared<userlist>(next->auth_file.empty() ? userlist{}
                                                                : load_userlist(next->auth_file));
     token = token_of(*next);
@@ -152,6 +153,7 @@ std::string runtime::set_setting(std::string_view key, std::string_view value) {
   const std::string origin = "SET";
   try {
     apply(*row, *next, value_ctx{key, value, origin, 0});
+    prepare_tls(*next);
   } catch (const config_error& e) {
     return e.what();
   }

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "net/stream.hpp"
 #include "pgwire/auth.hpp"
 #include "pgwire/framer.hpp"
 #include "pgwire/scanner.hpp"
@@ -52,6 +53,8 @@ struct client_session : client_link {
   pool_registry& registry;
   shard& sh;
   stream_socket sock;
+  /// The client's TLS, once it has asked for it (SSLRequest) and the handshake is done.
+  net::tls_ptr tls;
   const bool is_unix;
   std::uint64_t id = 0;  ///< stable, process-wide (SHOW CLIENTS "id", KILL_CLIENT)
   std::string addr, user_name;
@@ -152,7 +155,7 @@ struct client_session : client_link {
   awaitable<pgwire::frame_result> read_message(std::uint32_t max_len = pgwire::max_startup_packet);
   void consume(std::size_t n) { cbuf.erase(cbuf.begin(), cbuf.begin() + std::ptrdiff_t(n)); }
 
-  // ---- relay.cpp: the client chain and the server chain
+  // ---- relay.cpp: the client chain and the server chain (waiting for a server: session.cpp)
   static void start_relay(self_ptr self);
   static void arm_client(self_ptr self);
   static void on_client(self_ptr self, error_code ec);

@@ -247,7 +247,7 @@ awaitable<void> client_session::run_console(self_ptr self, console_user who) {
     }
     // Answers go out at once (a Flush is implied): nothing here is worth batching.
     if (!out.empty()) {
-      auto [ec, n] = co_await asio::async_write(c.sock, asio::buffer(out), nothrow);
+      const error_code ec = co_await net::write_all(c.sock, c.tls.get(), out);
       out.clear();
       if (ec) break;
     }

@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "net/stream.hpp"
 #include "pgwire/messages.hpp"
 #include "session/client_session.hpp"
 #include "session/session.hpp"
@@ -33,6 +34,7 @@ auth_type client_session::hba_method(const config& c, const std::string& user,
                                      const std::string& database, std::string& why) const {
   hba_peer p;
   p.is_unix = is_unix;
+  p.tls = tls != nullptr;
   p.user = user;
   p.database = database;
   // native_handle() is not const; the descriptor is only read.
@@ -75,7 +77,8 @@ auth_type client_session::hba_method(const config& c, const std::string& user,
       why = fmt::format("peer authentication failed for user \"{}\"", user);
       return auth_type::hba;
     }
-    case hba_rule::cert:  // no TLS yet: no certificate can have been presented
+    case hba_rule::cert:
+      return auth_type::cert;
     case hba_rule::reject:
       break;
   }
@@ -107,7 +110,7 @@ awaitable<pgwire::frame_result> client_session::read_packet(FrameFn frame_fn) {
     if (r.status != pgwire::frame_status::need_more) co_return r;
     const std::size_t old = cbuf.size();
     cbuf.resize(old + 1024);
-    auto [ec, n] = co_await sock.async_read_some(asio::buffer(cbuf.data() + old, 1024), nothrow);
+    auto [ec, n] = co_await net::read_some(sock, tls.get(), {cbuf.data() + old, 1024});
     cbuf.resize(old + n);
     if (ec) {
       co_return pgwire::frame_result{pgwire::frame_status::error, {}, 0, pgwire::errc::truncated};
@@ -190,6 +193,20 @@ awaitable<bool> client_session::authenticate(const self_ptr& self, const config&
   if (how == auth_type::trust || how == auth_type::any) {
     co_return true;
   }
+  if (how == auth_type::cert) {
+    // The client certificate (verified against client_tls_ca_file in the handshake) names
+    // the user in its CN.
+    const std::string cn = tls ? tls->peer_common_name() : std::string();
+    if (cn.empty() || cn != user) {
+      const std::string why =
+          cn.empty() ? std::string("connection requires a valid client certificate")
+                     : fmt::format("certificate authentication failed for user \"{}\"", user);
+      log::info("{} login failed: {}", prefix(), why);
+      co_await send_error("FATAL", "28000", why);
+      co_return false;
+    }
+    co_return true;
+  }
   pgwire::client_auth_method method;
   switch (how) {
     case auth_type::plain:
@@ -235,7 +252,7 @@ awaitable<bool> client_session::authenticate(const self_ptr& self, const config&
       co_return false;
     }
     if (!step.out.empty()) {
-      auto [ec, n] = co_await asio::async_write(sock, asio::buffer(step.out), nothrow);
+      const error_code ec = co_await net::write_all(sock, tls.get(), step.out);
       if (ec) {
         co_return false;
       }
@@ -304,7 +321,7 @@ awaitable<bool> client_session::console_login(const self_ptr& self, const config
   new_cancel_key(key_pid, key_secret);
   pgwire::write_backend_key_data(out, key_pid, key_secret);
   pgwire::write_ready_for_query(out, 'I');
-  auto [ec, n] = co_await asio::async_write(sock, asio::buffer(out), nothrow);
+  const error_code ec = co_await net::write_all(sock, tls.get(), out);
   if (ec) {
     co_return false;
   }
@@ -374,10 +391,16 @@ awaitable<bool> client_session::login(const self_ptr& self) {
       startup_size = r.msg.size;
       break;
     }
-    // SSLRequest / GSSENCRequest: not offered (yet); the client continues in plaintext.
+    // SSLRequest: 'S' and a handshake when client TLS is configured. GSSENCRequest: 'N',
+    // the client goes on in plaintext (or over the TLS it has).
     consume(r.msg.size);
-    static const std::uint8_t no_ssl = 'N';
-    auto [ec, n] = co_await asio::async_write(sock, asio::buffer(&no_ssl, 1), nothrow);
+    if (tls) {
+      co_await fatal("08P01", "SSL or GSSAPI encryption request inside an encrypted connection");
+      co_return false;
+    }
+    const bool offer = pkt.kind == pgwire::startup_kind::ssl_request && c.client_tls;
+    const std::uint8_t answer = offer ? 'S' : 'N';
+    auto [ec, n] = co_await asio::async_write(sock, asio::buffer(&answer, 1), nothrow);
     if (ec) {
       co_return false;
     }
@@ -390,6 +413,23 @@ awaitable<bool> client_session::login(const self_ptr& self) {
                                   : "received unencrypted data after GSSAPI encryption request");
       co_return false;
     }
+    if (offer) {
+      tls = std::make_unique<net::tls_engine>(c.client_tls);
+      const error_code hec = co_await net::handshake(sock, *tls);
+      if (hec) {
+        log::info("{} TLS handshake failed: {}", prefix(),
+                  tls->error().empty() ? hec.message() : tls->error());
+        co_return false;
+      }
+    }
+  }
+  // client_tls_sslmode require and stricter: TCP clients must have come over TLS.
+  if (!tls && !is_unix && c.client_tls &&
+      (c.client_tls_sslmode == "require" || c.client_tls_sslmode == "verify-ca" ||
+       c.client_tls_sslmode == "verify-full")) {
+    log::info("{} login failed: SSL required", prefix());
+    co_await fatal("08P01", "SSL required");
+    co_return false;
   }
 
   const auto& sm = pkt.startup;
@@ -423,7 +463,8 @@ awaitable<bool> client_session::login(const self_ptr& self) {
   }
   consume(startup_size);  // everything needed from the startup packet has been copied
   if (c.log_connections)
-    log::info("{} login attempt: db={} user={} tls=no", prefix(), db_name, user_name);
+    log::info("{} login attempt: db={} user={} tls={}", prefix(), db_name, user_name,
+              tls ? tls->describe() : std::string("no"));
 
   if (sh.set.client_count.load() > c.max_client_conn) {
     co_await fatal("53300", "no more connections allowed (max_client_conn)");
@@ -523,7 +564,7 @@ awaitable<bool> client_session::login(const self_ptr& self) {
     pgwire::write_error(out, "NOTICE", "00000", c.login_notify_message, {},
                         pgwire::be::notice_response);
   pgwire::write_ready_for_query(out, 'I');
-  auto [ec, n] = co_await asio::async_write(sock, asio::buffer(out), nothrow);
+  const error_code ec = co_await net::write_all(sock, tls.get(), out);
   if (ec) {
     co_return false;
   }

@@ -348,6 +348,14 @@ void client_session::answer_parses(self_ptr self, parse_batch b) {
     pgwire::message_writer w(c.cbuf, tag);
     if (tag == pgwire::be::ready_for_query) w.u8('I');
   }
+  if (c.tls) {  // the answers go out encrypted: cbuf holds them as they leave
+    if (c.tls->write(c.cbuf) != net::tls_engine::status::ok) {
+      c.finish();
+      return;
+    }
+    c.cbuf.clear();
+    c.tls->take_output(c.cbuf);
+  }
   asio::async_write(c.sock, asio::buffer(c.cbuf), [self](error_code ec, std::size_t) mutable {
     cbuf_written(std::move(self), ec);
   });

@@ -20,6 +20,7 @@
 
 #include "pgwire/messages.hpp"
 #include "pgwire/scanner.hpp"
+#include "net/stream.hpp"
 #include "session/client_session.hpp"
 #include "sluice/log.hpp"
 
@@ -59,6 +60,10 @@ void client_session::start_relay(self_ptr self) {
 
 void client_session::arm_client(self_ptr self) {
   client_session& c = *self;
+  if (c.tls && c.tls->buffered()) {  // whole records read already: no need to wait
+    asio::post(c.sh.io, [h = client_wait_handler{std::move(self)}]() mutable { h({}); });
+    return;
+  }
   c.sock.async_wait(asio::socket_base::wait_read, client_wait_handler{std::move(self)});
 }
 
@@ -123,7 +128,7 @@ void client_session::on_client(self_ptr self, error_code ec) {
     c.finish();
     return;
   }
-  const std::size_t n = c.sock.read_some(asio::buffer(c.sh.scratch), ec);
+  const std::size_t n = net::read_now(c.sock, c.tls.get(), c.sh.scratch, c.sh.tls_raw, ec);
   if (ec == asio::error::would_block) {
     arm_client(std::move(self));
     return;
@@ -207,18 +212,22 @@ bool client_session::send_to_server(const self_ptr& self, const std::uint8_t* da
   client_session& c = *self;
   error_code ec;
   if (!c.srv->sock.non_blocking()) c.srv->sock.non_blocking(true, ec);
-  std::size_t done = c.srv->sock.write_some(asio::buffer(data, len), ec);
-  if (ec && ec != asio::error::would_block) {
+  std::span<const std::uint8_t> rest;
+  if (net::write_now(c.srv->sock, c.srv->tls.get(), data, len, rest, ec)) return true;
+  if (ec) {
     // The server chain sees the same failure and reports it to the client.
     c.finish();
     return false;
   }
-  if (ec) done = 0;
-  if (done == len) return true;
-  if (data != c.cbuf.data()) {
-    c.cbuf.assign(data + done, data + len);
+  // The rest is kept in cbuf, which the session owns (the server may be unlinked before the
+  // write ends).
+  if (c.srv->tls) {
+    c.cbuf.assign(rest.begin(), rest.end());
+    c.srv->tls->output_written();
+  } else if (data != c.cbuf.data()) {
+    c.cbuf.assign(rest.begin(), rest.end());
   } else {
-    c.cbuf.erase(c.cbuf.begin(), c.cbuf.begin() + std::ptrdiff_t(done));
+    c.cbuf.erase(c.cbuf.begin(), c.cbuf.begin() + (rest.data() - c.cbuf.data()));
   }
   asio::async_write(c.srv->sock, asio::buffer(c.cbuf), [self](error_code wec, std::size_t) mutable {
     cbuf_written(std::move(self), wec);
@@ -234,63 +243,6 @@ void client_session::cbuf_written(self_ptr self, error_code ec) {
     return;
   }
   arm_client(std::move(self));
-}
-
-/// The client sent something and has no server: take an idle one at once if possible,
-/// otherwise queue; either way cbuf is forwarded once linked.
-void client_session::find_server(self_ptr self) {
-  client_session& c = *self;
-  if (c.sh.set.refuse_new_links.load()) {
-    fail(std::move(self), "08P01", "pooler is shutting down");
-    return;
-  }
-  if (c.pool_->removed.load()) {
-    fail(std::move(self), "08P01", "database removed");  // pgbouncer's reason
-    return;
-  }
-  bool check = false;
-  server_ptr s = c.pool_->take_idle(c.sh, check);
-  if (s) {
-    c.pool_->locals[c.sh.id].wait_hist.observe(0);
-    got_server(std::move(self), std::move(s), check);
-    return;
-  }
-  pool& p = *c.pool_;
-  c.wait_ = p.wait_for_server(c.sh, wait_done{&on_wait_done, self, &on_wait_notify});
-  watch_while_queued(std::move(self));
-}
-
-void client_session::on_wait_done(std::shared_ptr<void> ctx, server_ptr srv, wait_error error) {
-  auto self = std::static_pointer_cast<client_session>(std::move(ctx));
-  self->wait_ = nullptr;
-  if (!srv) {
-    if (self->closing) {  // the client left the queue: nobody to tell
-      self->finish();
-      return;
-    }
-    fail(std::move(self), error.sqlstate, error.message);
-    return;
-  }
-  got_server(std::move(self), std::move(srv), false);
-}
-
-void client_session::on_wait_notify(const std::shared_ptr<void>& ctx) {
-  client_session& c = *static_cast<client_session*>(ctx.get());
-  // Queued means nothing else writes to the client: no server is linked, and what the last
-  // one sent has been written (the client chain reads again only then).
-  if (c.closing || !c.wait_ || c.client_writing || c.to_client_pending) return;
-  pgwire::byte_buffer out;
-  pgwire::write_error(out, "NOTICE", "00000",
-                      "No server connection available in postgres backend, client being queued",
-                      {}, pgwire::be::notice_response);
-  const ssize_t n = ::send(c.sock.native_handle(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (n == ssize_t(out.size())) return;
-  log::warning("{} Sending queue warning failed", c.prefix());
-  if (n > 0) {
-    // Part of a message went out: the client's stream is broken, end it without writing more.
-    c.client_writing = true;
-    c.kill("Sending queue warning failed");
-  }
 }
 
 void client_session::got_server(self_ptr self, server_ptr s, bool check) {
@@ -377,6 +329,18 @@ void client_session::arm_server(self_ptr self) {
   // A header held back from the last read goes in front of what this read brings.
   std::memcpy(s.relay_buf.data(), s.relay_hold, s.relay_hold_len);
   s.relay_held = s.relay_hold_len;
+  if (s.tls) {
+    // Read into tls_in; on_server decrypts into relay_buf. Whole records the engine has
+    // already are decrypted without waiting.
+    if (s.tls->buffered()) {
+      asio::post(c.sh.io, [self = std::move(self)]() mutable { on_server(std::move(self), {}, 0); });
+      return;
+    }
+    if (s.tls_in.empty()) s.tls_in.resize(net::tls_read_size);
+    c.sh.replies.start(s.sock, s.tls_in.data(), s.tls_in.size(), std::move(self), &on_server,
+                       /*plaintext=*/false);
+    return;
+  }
   c.sh.replies.start(s.sock, s.relay_buf.data() + s.relay_held, s.relay_buf.size() - s.relay_held,
                      std::move(self), &on_server);
 }
@@ -385,6 +349,15 @@ void client_session::arm_server(self_ptr self) {
 void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
   client_session& c = *self;
   c.server_armed = false;
+  if (!ec && c.srv->tls) {
+    server_conn& t = *c.srv;
+    const std::span<std::uint8_t> plain(t.relay_buf.data() + t.relay_held,
+                                        t.relay_buf.size() - t.relay_held);
+    if (!net::decrypt(*t.tls, t.tls_in.data(), n, plain, ec)) {
+      arm_server(std::move(self));  // no whole record yet
+      return;
+    }
+  }
   if (ec) {
     if (!c.closing) {
       // The server went away under this client: tell it at once and end the session.
@@ -490,22 +463,21 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
     fail(std::move(self), "08P01", "transaction blocks not allowed in statement pooling mode");
     return;
   }
-  std::size_t done = 0;
-  if (forward > 0) done = c.sock.write_some(asio::buffer(s.relay_buf.data(), forward), ec);
-  if (ec == asio::error::would_block) {
-    ec = {};
-    done = 0;
-  }
+  std::span<const std::uint8_t> rest;
+  const bool all = forward == 0 ||
+                   net::write_now(c.sock, c.tls.get(), s.relay_buf.data(), forward, rest, ec);
   if (ec) {
     client_gone_while_writing(self);
     return;
   }
-  if (done < forward) {
+  if (!all) {
+    // The rest of relay_buf, or of the client engine's output (see write_now).
     c.to_client_pending = true;
-    asio::async_write(c.sock, asio::buffer(s.relay_buf.data() + done, forward - done),
+    asio::async_write(c.sock, asio::buffer(rest.data(), rest.size()),
                       [self](error_code wec, std::size_t) mutable {
                         client_session& cs = *self;
                         cs.to_client_pending = false;
+                        if (cs.tls) cs.tls->output_written();
                         if (wec) {
                           client_gone_while_writing(self);
                           return;

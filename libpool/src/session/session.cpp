@@ -10,7 +10,9 @@
 #include <boost/asio/write.hpp>
 #include <stdexcept>
 
+#include "net/stream.hpp"
 #include "pgwire/crypto.hpp"
+#include "pgwire/writer.hpp"
 #include "session/client_session.hpp"
 #include "sluice/log.hpp"
 
@@ -59,7 +61,7 @@ awaitable<void> client_session::send_error(std::string_view severity, std::strin
                                            std::string_view msg) {
   pgwire::byte_buffer out;
   pgwire::write_error(out, severity, sqlstate, msg);
-  co_await asio::async_write(sock, asio::buffer(out), nothrow);
+  co_await net::write_all(sock, tls.get(), out);
 }
 
 /// Closes the client with a FATAL error, as pgbouncer's "closing because" does.
@@ -78,7 +80,7 @@ void client_session::kill(std::string_view reason, std::string_view sqlstate) {
   if (!client_writing && !to_client_pending) {
     pgwire::byte_buffer out;
     pgwire::write_error(out, "FATAL", sqlstate, reason);
-    ::send(sock.native_handle(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    net::send_now(sock, tls.get(), out);
   }
   error_code ignored;
   sock.close(ignored);
@@ -277,6 +279,65 @@ void new_cancel_key(std::uint32_t& pid, std::uint32_t& secret) {
     throw std::runtime_error("no randomness for cancel keys");
   pid = k[0];
   secret = k[1];
+}
+
+// ---------------------------------------------------------------------------- waiting for a server
+
+/// The client sent something and has no server: take an idle one at once if possible,
+/// otherwise queue; either way cbuf is forwarded once linked.
+void client_session::find_server(self_ptr self) {
+  client_session& c = *self;
+  if (c.sh.set.refuse_new_links.load()) {
+    fail(std::move(self), "08P01", "pooler is shutting down");
+    return;
+  }
+  if (c.pool_->removed.load()) {
+    fail(std::move(self), "08P01", "database removed");  // pgbouncer's reason
+    return;
+  }
+  bool check = false;
+  server_ptr s = c.pool_->take_idle(c.sh, check);
+  if (s) {
+    c.pool_->locals[c.sh.id].wait_hist.observe(0);
+    got_server(std::move(self), std::move(s), check);
+    return;
+  }
+  pool& p = *c.pool_;
+  c.wait_ = p.wait_for_server(c.sh, wait_done{&on_wait_done, self, &on_wait_notify});
+  watch_while_queued(std::move(self));
+}
+
+void client_session::on_wait_done(std::shared_ptr<void> ctx, server_ptr srv, wait_error error) {
+  auto self = std::static_pointer_cast<client_session>(std::move(ctx));
+  self->wait_ = nullptr;
+  if (!srv) {
+    if (self->closing) {  // the client left the queue: nobody to tell
+      self->finish();
+      return;
+    }
+    fail(std::move(self), error.sqlstate, error.message);
+    return;
+  }
+  got_server(std::move(self), std::move(srv), false);
+}
+
+void client_session::on_wait_notify(const std::shared_ptr<void>& ctx) {
+  client_session& c = *static_cast<client_session*>(ctx.get());
+  // Queued means nothing else writes to the client: no server is linked, and what the last
+  // one sent has been written (the client chain reads again only then).
+  if (c.closing || !c.wait_ || c.client_writing || c.to_client_pending) return;
+  pgwire::byte_buffer out;
+  pgwire::write_error(out, "NOTICE", "00000",
+                      "No server connection available in postgres backend, client being queued",
+                      {}, pgwire::be::notice_response);
+  const net::sent r = net::send_now(c.sock, c.tls.get(), out);
+  if (r == net::sent::all) return;
+  log::warning("{} Sending queue warning failed", c.prefix());
+  if (r == net::sent::part) {
+    // Part of a message went out: the client's stream is broken, end it without writing more.
+    c.client_writing = true;
+    c.kill("Sending queue warning failed");
+  }
 }
 
 }  // namespace sluice

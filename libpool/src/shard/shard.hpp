@@ -113,6 +113,9 @@ struct shard {
   /// Read buffer shared by the shard's client sessions: a client's bytes live here only
   /// between a read and the write that forwards them, so idle clients hold no buffer.
   pgwire::byte_buffer scratch = pgwire::byte_buffer(64 * 1024);
+  /// TLS clients' encrypted bytes, read here before the engine decrypts them into scratch
+  /// (sized on first use).
+  pgwire::byte_buffer tls_raw;
   /// What a client read becomes when statements are renamed (prepared statements in
   /// transaction mode); only for the turn that builds it.
   pgwire::byte_buffer rewrite_buf;

@@ -1,0 +1,160 @@
+#include "net/stream.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/write.hpp>
+#include <vector>
+
+namespace sluice::net {
+
+error_code tls_failed() { return make_error_code(boost::system::errc::protocol_error); }
+
+namespace {
+
+/// Writes what the engine has produced.
+awaitable<error_code> flush(stream_socket& s, tls_engine& tls) {
+  std::vector<std::uint8_t> out;
+  tls.take_output(out);
+  if (out.empty()) co_return error_code{};
+  auto [ec, n] = co_await asio::async_write(s, asio::buffer(out), nothrow);
+  co_return ec;
+}
+
+}  // namespace
+
+awaitable<std::pair<error_code, std::size_t>> read_some(stream_socket& s, tls_engine* tls,
+                                                        std::span<std::uint8_t> out) {
+  if (!tls) {
+    auto [ec, n] = co_await s.async_read_some(asio::buffer(out.data(), out.size()), nothrow);
+    co_return std::pair{ec, n};
+  }
+  std::vector<std::uint8_t> raw;
+  for (;;) {
+    std::size_t n = 0;
+    const tls_engine::status st = tls->read(out, n);
+    if (n > 0) {
+      co_return std::pair{error_code{}, n};
+    }
+    if (st == tls_engine::status::closed) {
+      co_return std::pair{error_code(asio::error::eof), std::size_t{0}};
+    }
+    if (st == tls_engine::status::error) {
+      co_return std::pair{tls_failed(), std::size_t{0}};
+    }
+    if (raw.empty()) raw.resize(tls_read_size);
+    auto [ec, m] = co_await s.async_read_some(asio::buffer(raw), nothrow);
+    if (ec) {
+      co_return std::pair{ec, std::size_t{0}};
+    }
+    tls->feed({raw.data(), m});
+  }
+}
+
+awaitable<error_code> write_all(stream_socket& s, tls_engine* tls,
+                                std::span<const std::uint8_t> in) {
+  if (!tls) {
+    auto [ec, n] = co_await asio::async_write(s, asio::buffer(in.data(), in.size()), nothrow);
+    co_return ec;
+  }
+  if (tls->write(in) != tls_engine::status::ok) {
+    co_return tls_failed();
+  }
+  const error_code ec = co_await flush(s, *tls);
+  co_return ec;
+}
+
+awaitable<error_code> handshake(stream_socket& s, tls_engine& tls) {
+  std::vector<std::uint8_t> raw;
+  for (;;) {
+    const tls_engine::status st = tls.handshake();
+    const error_code wec = co_await flush(s, tls);
+    if (st == tls_engine::status::ok) {
+      co_return wec;
+    }
+    if (st != tls_engine::status::want_read) {
+      co_return tls_failed();
+    }
+    if (wec) {
+      co_return wec;
+    }
+    if (raw.empty()) raw.resize(tls_read_size);
+    auto [ec, m] = co_await s.async_read_some(asio::buffer(raw), nothrow);
+    if (ec) {
+      co_return ec;
+    }
+    tls.feed({raw.data(), m});
+  }
+}
+
+sent send_now(stream_socket& s, tls_engine* tls, std::span<const std::uint8_t> in) {
+  std::vector<std::uint8_t> enc;
+  if (tls) {
+    if (!tls->handshake_done()) return sent::none;  // nothing can be said in the middle of it
+    if (tls->write(in) != tls_engine::status::ok) return sent::none;
+    tls->take_output(enc);
+    in = enc;
+  }
+  const ssize_t n = ::send(s.native_handle(), in.data(), in.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n == ssize_t(in.size())) return sent::all;
+  return n > 0 ? sent::part : sent::none;
+}
+
+std::size_t read_now(stream_socket& s, tls_engine* tls, std::span<std::uint8_t> out,
+                     std::vector<std::uint8_t>& raw, error_code& ec) {
+  if (!tls) return s.read_some(asio::buffer(out.data(), out.size()), ec);
+  if (raw.size() < tls_read_size) raw.resize(tls_read_size);
+  error_code rec;
+  std::size_t n = s.read_some(asio::buffer(raw), rec);
+  // A close that comes after whole records still in the engine is seen once they are read.
+  if (rec && rec != asio::error::would_block && !(rec == asio::error::eof && tls->buffered())) {
+    ec = rec;
+    return 0;
+  }
+  if (rec) n = 0;
+  if (!decrypt(*tls, raw.data(), n, out, ec)) ec = asio::error::would_block;
+  return n;
+}
+
+bool decrypt(tls_engine& tls, const std::uint8_t* raw, std::size_t& n,
+             std::span<std::uint8_t> out, error_code& ec) {
+  if (n > 0) tls.feed({raw, n});
+  const tls_engine::status st = tls.read(out, n);
+  if (n > 0) return true;
+  if (st == tls_engine::status::want_read) return false;
+  ec = st == tls_engine::status::closed ? error_code(asio::error::eof) : tls_failed();
+  return true;
+}
+
+bool write_now(stream_socket& s, tls_engine* tls, const std::uint8_t* data, std::size_t len,
+               std::span<const std::uint8_t>& rest, error_code& ec) {
+  if (tls) {
+    if (tls->write({data, len}) != tls_engine::status::ok) {
+      ec = tls_failed();
+      return false;
+    }
+    std::vector<std::uint8_t>& out = tls->pending_output();
+    std::size_t done = s.write_some(asio::buffer(out), ec);
+    if (ec == asio::error::would_block) {
+      ec = {};
+      done = 0;
+    }
+    if (ec) return false;
+    if (done == out.size()) {
+      tls->output_written();
+      return true;
+    }
+    out.erase(out.begin(), out.begin() + std::ptrdiff_t(done));
+    rest = out;
+    return false;
+  }
+  std::size_t done = len > 0 ? s.write_some(asio::buffer(data, len), ec) : 0;
+  if (ec == asio::error::would_block) {
+    ec = {};
+    done = 0;
+  }
+  if (ec) return false;
+  rest = {data + done, len - done};
+  return done == len;
+}
+
+}  // namespace sluice::net
