@@ -665,6 +665,13 @@ def cmd_report(a):
                 ratios["tps_sluice_s1_vs_pgbouncer_p1"] = _ratio(g(one, "tps_median"), g(pin, "tps_median"))
                 ratios["cpu_sluice_s1_vs_pgbouncer_p1"] = _ratio(g(one, "cpu_s_per_1k_tx"),
                                                                  g(pin, "cpu_s_per_1k_tx"))
+            if "sluice_tls" in sd["targets"]:
+                st, pt = entry.get("sluice_tls"), entry.get("pgbouncer_tls")
+                ratios["tps_sluice_tls_vs_pgbouncer_tls"] = _ratio(g(st, "tps_median"),
+                                                                   g(pt, "tps_median"))
+                ratios["cpu_sluice_tls_vs_pgbouncer_tls"] = _ratio(g(st, "cpu_s_per_1k_tx"),
+                                                                   g(pt, "cpu_s_per_1k_tx"))
+                ratios["tps_sluice_tls_vs_direct"] = _ratio(g(st, "tps_median"), g(d, "tps_median"))
             if "sluice_w1" in sd["targets"]:
                 ratios["tps_sluice_w1_vs_pgbouncer"] = _ratio(
                     g(entry.get("sluice_w1"), "tps_median"), g(p, "tps_median"))
@@ -737,8 +744,9 @@ def write_markdown(res, path, chart_name):
         if sc.get("pgbench"):
             L.append(f"`pgbench {sc['pgbench']}`, {sc['duration_s']} s per run, "
                      f"{sc['reps_planned']} interleaved repetitions.\n")
-        targets = [t for t in ("direct", "pgbouncer", "pgbouncer_b", "pgbouncer_p1", "sluice",
-                               "sluice_w1", "sluice_s1", "sluice_s2", "sluice_s4")
+        targets = [t for t in ("direct", "pgbouncer", "pgbouncer_b", "pgbouncer_p1",
+                               "pgbouncer_tls", "sluice", "sluice_w1", "sluice_s1", "sluice_s2",
+                               "sluice_s4", "sluice_tls")
                    if t in sc]
         if sc.get("kind") == "idle":
             L.append("| target | clients | connect all (s, median) | min–max | RSS added (kB) "
