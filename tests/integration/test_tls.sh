@@ -73,7 +73,7 @@ start_sluice auth_type=hba auth_hba_file="$T/hba.conf" admin_users=bench \
   client_tls_sslmode=prefer client_tls_key_file="$C/pooler.key" \
   client_tls_cert_file="$C/pooler.crt" client_tls_ca_file="$C/ca.crt" \
   server_tls_sslmode=verify-full server_tls_ca_file="$C/ca.crt" \
-  default_pool_size=1 reserve_pool_size=0 verbose=1 sluice.workers=2
+  default_pool_size=1 reserve_pool_size=0 verbose=1 sluice.workers=2 tcp_socket_buffer=8192
 P=$SLUICE_PORT
 conn() {  # extra libpq keywords...: conninfo to sluice as bench
   echo "host=localhost port=$P user=bench dbname=bench $*"
@@ -161,6 +161,21 @@ sess_expect B "select pg_backend_pid();"
 sess_expect A "select pg_backend_pid(), count(*) from generate_series(1, 20000);"
 [[ $SESS_OUT == "$pid_a|20000" ]] || die "session A after the hand-off: '$SESS_OUT'"
 grep -q "handed over from shard" "$SLUICE_LOG" || die "no hand-off between shards was logged"
+
+# Large transfers over TLS both ways, through small socket buffers (tcp_socket_buffer): a
+# 25 MB result (partial writes to the client) and a 20 MB COPY in (partial writes to the
+# server); both arrive whole.
+big="select repeat(md5(i::text), 40) from generate_series(1, 20000) i"
+want=$(pg_direct "$big" bench | md5sum)
+got=$(tq "$(conn sslmode=require)" "$big" | md5sum)
+[[ $got == "$want" ]] || die "a 25 MB result over TLS arrived different"
+pg_direct "create table tls_copy (t text)" bench >/dev/null || die "create table tls_copy"
+python3 -c 'import sys
+for i in range(200000): sys.stdout.write("%08d%s\n" % (i, "y" * 92))' >"$T/copy.txt"
+out=$(tq "$(conn sslmode=require)" "\copy tls_copy from '$T/copy.txt'") || die "COPY in over TLS: $out"
+out=$(pg_direct "select count(*), sum(length(t)) from tls_copy" bench)
+pg_direct "drop table tls_copy" bench >/dev/null
+[[ $out == "200000|20000000" ]] || die "COPY in over TLS: the table holds $out"
 
 # ---- reload: a new certificate for new connections; the session and its server go on
 fingerprint() {

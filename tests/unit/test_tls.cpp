@@ -299,3 +299,62 @@ TEST_CASE("tls: settings refused with the value or file at fault", "[tls]") {
   c.ciphers = "NO-SUCH-CIPHER";
   CHECK_THROWS_WITH(tls_context(tls_context::role::connect, c), Catch::StartsWith("ciphers"));
 }
+
+TEST_CASE("tls: a read takes every whole record; buffered() says when one is left", "[tls]") {
+  tls_engine server(accepting());
+  tls_engine client(connecting("require", {}), "localhost");
+  REQUIRE(handshake(client, server) == std::pair{status::ok, status::ok});
+  // Three writes: three records, fed at once.
+  for (const char* part : {"first,", "second,", "third"})
+    REQUIRE(client.write(bytes(part)) == status::ok);
+  transfer(client, server);
+  CHECK(server.buffered());
+  std::uint8_t buf[64];
+  std::size_t n = 0;
+  REQUIRE(server.read(buf, n) == status::ok);
+  CHECK(std::string(reinterpret_cast<const char*>(buf), n) == "first,second,third");
+  CHECK_FALSE(server.buffered());
+  CHECK(server.read(buf, n) == status::want_read);
+  CHECK(n == 0);
+
+  // A read that fills its buffer leaves the rest buffered: the relay must not wait for the
+  // socket then.
+  REQUIRE(client.write(bytes("0123456789")) == status::ok);
+  transfer(client, server);
+  std::uint8_t small[4];
+  REQUIRE(server.read(small, n) == status::ok);
+  CHECK(n == 4);
+  CHECK(server.buffered());
+
+  // Half a record: once a read has found it short, more must come from the socket first.
+  REQUIRE(server.read(buf, n) == status::ok);
+  CHECK(n == 6);
+  REQUIRE(client.write(bytes("later")) == status::ok);
+  auto& out = client.pending_output();
+  const std::vector<std::uint8_t> rec(out.begin(), out.end());
+  out.clear();
+  server.feed({rec.data(), rec.size() / 2});
+  CHECK(server.read(buf, n) == status::want_read);
+  CHECK_FALSE(server.buffered());
+  server.feed({rec.data() + rec.size() / 2, rec.size() - rec.size() / 2});
+  CHECK(server.buffered());
+  REQUIRE(server.read(buf, n) == status::ok);
+  CHECK(std::string(reinterpret_cast<const char*>(buf), n) == "later");
+}
+
+TEST_CASE("tls: take_output hands over what is queued, output_written drops it", "[tls]") {
+  tls_engine server(accepting());
+  tls_engine client(connecting("require", {}), "localhost");
+  REQUIRE(handshake(client, server) == std::pair{status::ok, status::ok});
+  REQUIRE(client.write(bytes("abc")) == status::ok);
+  std::vector<std::uint8_t> taken;
+  client.take_output(taken);
+  CHECK_FALSE(taken.empty());
+  CHECK_FALSE(client.has_output());
+  server.feed(taken);
+  CHECK(read_all(server) == "abc");
+  REQUIRE(client.write(bytes("def")) == status::ok);
+  CHECK(client.has_output());
+  client.output_written();
+  CHECK_FALSE(client.has_output());
+}

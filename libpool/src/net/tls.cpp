@@ -171,7 +171,8 @@ tls_engine::tls_engine(tls_engine&& o) noexcept
     : ctx_(std::move(o.ctx_)),
       ssl_(std::exchange(o.ssl_, nullptr)),
       out_(std::move(o.out_)),
-      error_(std::move(o.error_)) {}
+      error_(std::move(o.error_)),
+      starved_(o.starved_) {}
 
 tls_engine& tls_engine::operator=(tls_engine&& o) noexcept {
   if (this != &o) {
@@ -180,11 +181,13 @@ tls_engine& tls_engine::operator=(tls_engine&& o) noexcept {
     ssl_ = std::exchange(o.ssl_, nullptr);
     out_ = std::move(o.out_);
     error_ = std::move(o.error_);
+    starved_ = o.starved_;
   }
   return *this;
 }
 
 void tls_engine::feed(std::span<const std::uint8_t> ciphertext) {
+  starved_ = false;
   if (!ciphertext.empty())
     BIO_write(SSL_get_rbio(ssl_), ciphertext.data(), static_cast<int>(ciphertext.size()));
 }
@@ -244,6 +247,7 @@ tls_engine::status tls_engine::read(std::span<std::uint8_t> out, std::size_t& n)
     const int r = SSL_read_ex(ssl_, out.data() + n, out.size() - n, &got);
     if (r != 1) {
       const status st = fail(r, /*drain=*/false);
+      starved_ = st == status::want_read;
       return n > 0 && st == status::want_read ? status::ok : st;
     }
     n += got;
@@ -269,14 +273,9 @@ void tls_engine::shutdown() {
 }
 
 bool tls_engine::buffered() const noexcept {
-  if (SSL_pending(ssl_) > 0) return true;
-  // A whole record waiting in the read BIO (its 5-byte header gives its length); a partial
-  // one needs the socket.
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(SSL_get_rbio(ssl_), &data);
-  if (len < 5 || !data) return false;
-  const auto* h = reinterpret_cast<const unsigned char*>(data);
-  return len >= 5 + long((h[3] << 8) | h[4]);
+  // Plaintext OpenSSL holds, or bytes fed since the last read ran dry: a read may make
+  // progress without the socket (at worst it ends in want_read, and this says false).
+  return SSL_pending(ssl_) > 0 || (!starved_ && BIO_ctrl_pending(SSL_get_rbio(ssl_)) > 0);
 }
 
 void tls_engine::take_output(std::vector<std::uint8_t>& out) {

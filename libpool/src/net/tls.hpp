@@ -93,8 +93,8 @@ class tls_engine {
   status write(std::span<const std::uint8_t> in);
   /// close_notify, queued as output.
   void shutdown();
-  /// Bytes fed but not yet read out (plaintext or whole records): a read would make
-  /// progress without waiting for the socket.
+  /// A read may make progress without more bytes from the socket: plaintext is held, or
+  /// bytes were fed since a read last ran out (the relay then reads before it waits).
   bool buffered() const noexcept;
   /// Appends the pending output to out (taking it when out is empty).
   void take_output(std::vector<std::uint8_t>& out);
@@ -115,6 +115,7 @@ class tls_engine {
   SSL* ssl_ = nullptr;
   std::vector<std::uint8_t> out_;
   std::string error_;
+  bool starved_ = false;  ///< the last read wanted more than was fed
 };
 
 /// The client_tls_* / server_tls_* settings of a configuration.
