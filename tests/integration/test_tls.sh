@@ -203,6 +203,16 @@ wait_until 10 "the second reload" grep -q "server_tls_sslmode verify-full -> ver
 sess_expect A "select pg_backend_pid();"
 [[ $SESS_OUT =~ ^[0-9]+$ && $SESS_OUT != "$pid_a" ]] ||
   die "after a server TLS change the old server ($pid_a) was reused: $SESS_OUT"
+# A certificate that cannot be read fails the reload (and --check), naming the setting; the
+# old certificate keeps serving.
+sed -i "s#^client_tls_cert_file = .*#client_tls_cert_file = $C/missing.crt#" "$SLUICE_INI"
+out=$("$SLUICE_BIN" --check "$SLUICE_INI" 2>&1) && die "--check accepted a missing client_tls_cert_file"
+[[ $out == *"client_tls_cert_file $C/missing.crt"* ]] || die "--check: unexpected output: $out"
+kill -HUP "$SLUICE_PID"
+wait_until 10 "the failed reload" grep -q "reload failed, keeping the old config: .*client_tls_cert_file" \
+  "$SLUICE_LOG" || die "the failed reload was not logged"
+out=$(tq "$(conn sslmode=verify-full sslrootcert="$C/ca.crt")" "select 13") || die "after a failed reload: $out"
+[[ $(fingerprint) == "$after" ]] || die "a failed reload changed the certificate"
 sess_close A
 sess_close B
 
