@@ -300,9 +300,6 @@ std::string convert_ini_to_toml(const std::string& ini_path);
 /// the file at fault. load_config() does not call it: the pooler does, at startup, on
 /// --check and on every reload.
 void prepare_tls(config& cfg);
-/// The server TLS settings of a and b differ (server connections are then recycled on
-/// reload).
-bool server_tls_changed(const config& a, const config& b);
 
 /// Parses one [databases] connection string ("host=... port=... dbname=..."). Throws
 /// config_error(file, line, ...) on an unknown key or bad value.

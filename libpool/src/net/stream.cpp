@@ -20,6 +20,14 @@ awaitable<error_code> flush(stream_socket& s, tls_engine& tls) {
   co_return ec;
 }
 
+/// Reads what the socket has (into raw, sized on first use) and feeds it to the engine.
+awaitable<error_code> fill(stream_socket& s, tls_engine& tls, std::vector<std::uint8_t>& raw) {
+  if (raw.empty()) raw.resize(tls_read_size);
+  auto [ec, m] = co_await s.async_read_some(asio::buffer(raw), nothrow);
+  if (!ec) tls.feed({raw.data(), m});
+  co_return ec;
+}
+
 }  // namespace
 
 awaitable<std::pair<error_code, std::size_t>> read_some(stream_socket& s, tls_engine* tls,
@@ -41,12 +49,10 @@ awaitable<std::pair<error_code, std::size_t>> read_some(stream_socket& s, tls_en
     if (st == tls_engine::status::error) {
       co_return std::pair{tls_failed(), std::size_t{0}};
     }
-    if (raw.empty()) raw.resize(tls_read_size);
-    auto [ec, m] = co_await s.async_read_some(asio::buffer(raw), nothrow);
+    const error_code ec = co_await fill(s, *tls, raw);
     if (ec) {
       co_return std::pair{ec, std::size_t{0}};
     }
-    tls->feed({raw.data(), m});
   }
 }
 
@@ -77,12 +83,10 @@ awaitable<error_code> handshake(stream_socket& s, tls_engine& tls) {
     if (wec) {
       co_return wec;
     }
-    if (raw.empty()) raw.resize(tls_read_size);
-    auto [ec, m] = co_await s.async_read_some(asio::buffer(raw), nothrow);
+    const error_code ec = co_await fill(s, tls, raw);
     if (ec) {
       co_return ec;
     }
-    tls.feed({raw.data(), m});
   }
 }
 
@@ -127,34 +131,33 @@ bool decrypt(tls_engine& tls, const std::uint8_t* raw, std::size_t& n,
 
 bool write_now(stream_socket& s, tls_engine* tls, const std::uint8_t* data, std::size_t len,
                std::span<const std::uint8_t>& rest, error_code& ec) {
+  std::span<const std::uint8_t> bytes(data, len);
+  std::vector<std::uint8_t>* out = nullptr;  // for TLS: the engine's output, written from there
   if (tls) {
-    if (tls->write({data, len}) != tls_engine::status::ok) {
+    if (tls->write(bytes) != tls_engine::status::ok) {
       ec = tls_failed();
       return false;
     }
-    std::vector<std::uint8_t>& out = tls->pending_output();
-    std::size_t done = s.write_some(asio::buffer(out), ec);
-    if (ec == asio::error::would_block) {
-      ec = {};
-      done = 0;
-    }
-    if (ec) return false;
-    if (done == out.size()) {
-      tls->output_written();
-      return true;
-    }
-    out.erase(out.begin(), out.begin() + std::ptrdiff_t(done));
-    rest = out;
-    return false;
+    out = &tls->pending_output();
+    bytes = *out;
   }
-  std::size_t done = len > 0 ? s.write_some(asio::buffer(data, len), ec) : 0;
+  std::size_t done = bytes.empty() ? 0 : s.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
   if (ec == asio::error::would_block) {
     ec = {};
     done = 0;
   }
   if (ec) return false;
-  rest = {data + done, len - done};
-  return done == len;
+  if (done == bytes.size()) {
+    if (tls) tls->output_written();
+    return true;
+  }
+  if (!out) {
+    rest = bytes.subspan(done);
+    return false;
+  }
+  out->erase(out->begin(), out->begin() + std::ptrdiff_t(done));
+  rest = *out;
+  return false;
 }
 
 }  // namespace sluice::net

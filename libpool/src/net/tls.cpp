@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <stdexcept>
-#include <tuple>
 #include <utility>
 
 namespace sluice::net {
@@ -67,6 +66,7 @@ std::pair<int, int> protocol_range(const std::string& spec) {
 tls_context::tls_context(role r, const tls_settings& s) : role_(r) {
   const std::string& mode = s.sslmode;
   verify_ = mode == "verify-ca" || mode == "verify-full";
+  required_ = verify_ || mode == "require";
   verify_host_ = mode == "verify-full";
   ctx_ = SSL_CTX_new(r == role::accept ? TLS_server_method() : TLS_client_method());
   if (!ctx_) throw std::runtime_error(openssl_errors());
@@ -348,13 +348,6 @@ void prepare_tls(config& cfg) {
                                net::client_tls_settings(cfg), "client");
   cfg.server_tls = context_for(cfg, net::tls_context::role::connect,
                                net::server_tls_settings(cfg), "server");
-}
-
-bool server_tls_changed(const config& a, const config& b) {
-  const net::tls_settings x = net::server_tls_settings(a), y = net::server_tls_settings(b);
-  return std::tie(x.sslmode, x.key_file, x.cert_file, x.ca_file, x.protocols, x.ciphers,
-                  x.tls13_ciphers) != std::tie(y.sslmode, y.key_file, y.cert_file, y.ca_file,
-                                               y.protocols, y.ciphers, y.tls13_ciphers);
 }
 
 }  // namespace sluice

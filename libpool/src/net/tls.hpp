@@ -32,6 +32,7 @@ struct tls_settings {
   std::string tls13_ciphers;         ///< OpenSSL TLS 1.3 ciphersuites; empty = OpenSSL's
   std::string ecdhcurve = "auto";    ///< groups list, or "auto"
   std::string dheparams = "auto";    ///< "auto", "none" or "legacy"
+  bool operator==(const tls_settings&) const = default;
 };
 
 /// An SSL_CTX built from settings; immutable once made, shared by the connections that use
@@ -46,6 +47,8 @@ class tls_context {
   tls_context& operator=(const tls_context&) = delete;
 
   role side() const noexcept { return role_; }
+  /// require, verify-ca or verify-full: a peer without TLS is refused.
+  bool required() const noexcept { return required_; }
   /// verify-ca or verify-full: the peer's certificate must chain to ca_file.
   bool verifies_peer() const noexcept { return verify_; }
   /// verify-full: and name the host it was reached by.
@@ -54,7 +57,7 @@ class tls_context {
 
  private:
   role role_;
-  bool verify_ = false, verify_host_ = false;
+  bool required_ = false, verify_ = false, verify_host_ = false;
   SSL_CTX* ctx_ = nullptr;
 };
 

@@ -39,6 +39,7 @@ pool_settings settings_for(const database_config& db, const std::string& dbname,
   if (!db.application_name.empty())
     t.startup_params.emplace_back("application_name", db.application_name);
   t.connect_query = db.connect_query;
+  t.server_tls = net::server_tls_settings(c);
   // A [users] entry wins over the database's settings, which win over [pgbouncer]'s.
   const user_config* u = c.find_user(user);
   auto pick = [&](auto user_value, auto db_value, auto global) {
@@ -129,9 +130,6 @@ void pool_registry::remember_password(const std::string& user, const std::string
 
 void pool_registry::reconfigure(config_ptr cfg, std::shared_ptr<const userlist> user_list) {
   std::lock_guard lk(mu_);
-  // New server TLS settings recycle every server connection (as pgbouncer 1.24+ does): idle
-  // ones close now, busy ones when released. Otherwise connections keep their TLS state.
-  const bool tls_changed = latest_ && server_tls_changed(*latest_, *cfg);
   latest_ = std::move(cfg);
   latest_users_ = std::move(user_list);
   const config& c = *latest_;
@@ -152,10 +150,6 @@ void pool_registry::reconfigure(config_ptr cfg, std::shared_ptr<const userlist> 
       continue;
     }
     p->reconfigure(std::move(st));
-    if (tls_changed) {
-      p->generation.fetch_add(1);
-      for (auto& sh : shards_.shards) sh->post_fn([q = p](shard& t) { q->tidy(t); });
-    }
   }
 }
 

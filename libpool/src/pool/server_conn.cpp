@@ -121,8 +121,7 @@ awaitable<error_code> read_message(server_conn& s, pgwire::frame& f, std::uint32
 /// server_tls_sslmode: an SSLRequest, then the handshake if the server says 'S'; plaintext
 /// on 'N' unless the mode requires TLS ("allow" does not ask). What failed, or "".
 awaitable<std::string> start_tls(server_conn& s, const config& cfg, std::string host) {
-  const std::string& mode = cfg.server_tls_sslmode;
-  if (mode == "allow") co_return std::string();
+  if (cfg.server_tls_sslmode == "allow") co_return std::string();
   pgwire::byte_buffer req;
   pgwire::write_ssl_request(req);
   auto [wec, wn] = co_await asio::async_write(s.sock, asio::buffer(req), nothrow);
@@ -135,8 +134,8 @@ awaitable<std::string> start_tls(server_conn& s, const config& cfg, std::string 
     co_return fmt::format("login failed: {}", rec.message());
   }
   if (answer == 'N') {
-    if (mode == "prefer") co_return std::string();
-    co_return std::string("server refused SSL");  // require, verify-ca, verify-full
+    if (!cfg.server_tls->required()) co_return std::string();  // prefer
+    co_return std::string("server refused SSL");
   }
   if (answer != 'S') co_return std::string("server sent an invalid answer to SSLRequest");
   // Bytes after the 'S', before the handshake, would be taken as TLS data that nobody

@@ -31,6 +31,10 @@ struct pool_target {
   std::string dbname, user, password;
   std::vector<std::pair<std::string, std::string>> startup_params;
   std::string connect_query;
+  /// server_tls_*: part of where a server logs in, so that a reload that changes them
+  /// starts a new generation (as pgbouncer 1.24+ recycles servers then) and one that does
+  /// not keeps the servers.
+  net::tls_settings server_tls;
   bool operator==(const pool_target&) const = default;
 };
 

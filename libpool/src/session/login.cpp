@@ -424,9 +424,7 @@ awaitable<bool> client_session::login(const self_ptr& self) {
     }
   }
   // client_tls_sslmode require and stricter: TCP clients must have come over TLS.
-  if (!tls && !is_unix && c.client_tls &&
-      (c.client_tls_sslmode == "require" || c.client_tls_sslmode == "verify-ca" ||
-       c.client_tls_sslmode == "verify-full")) {
+  if (!tls && !is_unix && c.client_tls && c.client_tls->required()) {
     log::info("{} login failed: SSL required", prefix());
     co_await fatal("08P01", "SSL required");
     co_return false;
