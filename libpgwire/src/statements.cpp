@@ -28,13 +28,34 @@ errc find_statement(const frame& f, statement_ref& out) noexcept {
   return errc::ok;
 }
 
+namespace {
+
+void write_header(byte_buffer& out, char tag, std::size_t body_len) {
+  const auto len = static_cast<std::uint32_t>(body_len + 4);
+  out.push_back(static_cast<std::uint8_t>(tag));
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(len >> shift));
+}
+
+/// The declared body length: f.size when the framer set it, else the body's.
+std::size_t declared_body(const frame& f) {
+  return f.size >= 5 + f.body.size() ? f.size - 5 : f.body.size();
+}
+
+}  // namespace
+
 void write_renamed(byte_buffer& out, const frame& f, const statement_ref& ref,
                    std::string_view new_name) {
   const std::size_t after = ref.offset + ref.name.size() + 1;  // past the name's NUL
-  message_writer w(out, f.tag);
-  w.bytes(f.body.subspan(0, ref.offset));
-  w.cstr(new_name);
-  w.bytes(f.body.subspan(after));
+  write_header(out, f.tag, declared_body(f) - ref.name.size() + new_name.size());
+  out.insert(out.end(), f.body.begin(), f.body.begin() + std::ptrdiff_t(ref.offset));
+  out.insert(out.end(), new_name.begin(), new_name.end());
+  out.push_back(0);
+  out.insert(out.end(), f.body.begin() + std::ptrdiff_t(after), f.body.end());
+}
+
+void write_frame_start(byte_buffer& out, const frame& f) {
+  write_header(out, f.tag, declared_body(f));
+  out.insert(out.end(), f.body.begin(), f.body.end());
 }
 
 bytes_view parse_tail(const frame& f, const statement_ref& ref) noexcept {

@@ -1,6 +1,8 @@
 // Statement renaming (rewrite_stream) on arbitrary client bytes cut into arbitrary chunks:
 // whatever the cuts, what goes out is the same as for the whole buffer at once, and equals
-// the reference: every whole message framed and, where it names a statement, renamed.
+// the reference: every whole message framed and, where it names a statement, renamed; a
+// message cut short at the end goes out as far as it came, renamed, once what
+// statement_collect asks for of it has come (a Bind's names), and not at all before.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -12,7 +14,7 @@
 
 namespace {
 
-constexpr std::uint32_t max_len = 1 << 16;
+constexpr std::uint32_t max_len = 1 << 20;  // above 64 KiB: large Binds stream
 
 /// Renames every named statement to "s_<name>"; a Close of "drop" is replaced by nothing.
 pgwire::message_action rename(const pgwire::frame& f, pgwire::rewrite_emitter& em) {
@@ -52,6 +54,33 @@ std::vector<std::uint8_t> run(pgwire::bytes_view in, const std::vector<std::size
   return sent;
 }
 
+/// The reference for a statement message cut short: held unless its head is all there.
+void expected_cut_short(pgwire::bytes_view rest, std::vector<std::uint8_t>& expected) {
+  const char tag = static_cast<char>(rest[0]);
+  const pgwire::collect c = pgwire::statement_collect(tag);
+  if (c.m != pgwire::collect::mode::head) return;  // collected whole: nothing went out
+  const pgwire::bytes_view body = rest.subspan(5);
+  std::size_t p = 0;
+  for (int n = 0; n < c.strings; ++n) {
+    while (p < body.size() && body[p] != 0) ++p;
+    if (p == body.size()) return;  // the head is not all there
+    ++p;
+  }
+  if (c.whole_if_named && body[0] != 0) return;  // a named Parse: held until whole
+  const std::uint32_t declared = (std::uint32_t(rest[1]) << 24 | std::uint32_t(rest[2]) << 16 |
+                                  std::uint32_t(rest[3]) << 8 | rest[4]) - 4;
+  const pgwire::frame head{tag, body.subspan(0, p), 5 + std::size_t(declared)};
+  pgwire::statement_ref ref;
+  if (pgwire::find_statement(head, ref) == pgwire::errc::ok && ref.present && !ref.name.empty()) {
+    pgwire::byte_buffer one;
+    pgwire::write_renamed(one, head, ref, "s_" + std::string(ref.name));
+    expected.insert(expected.end(), one.begin(), one.end());
+  } else {
+    expected.insert(expected.end(), rest.begin(), rest.begin() + 5 + std::ptrdiff_t(p));
+  }
+  expected.insert(expected.end(), body.begin() + std::ptrdiff_t(p), body.end());
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -75,8 +104,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto r = pgwire::frame_message(in.subspan(off), max_len);
     if (r.status == pgwire::frame_status::error) std::abort();  // the scanner failed too
     if (r.status == pgwire::frame_status::need_more) {
-      if (!pgwire::names_statement(static_cast<char>(in[off])))
-        expected.insert(expected.end(), in.begin() + std::ptrdiff_t(off), in.end());
+      const pgwire::bytes_view rest = in.subspan(off);
+      if (!pgwire::names_statement(static_cast<char>(rest[0]))) {
+        expected.insert(expected.end(), rest.begin(), rest.end());
+      } else if (rest.size() >= 5) {
+        expected_cut_short(rest, expected);
+      }
       break;
     }
     pgwire::byte_buffer one;

@@ -305,3 +305,153 @@ TEST_CASE("statements: a statement message over the scanner's limit is a framing
       pgwire::rewrite_stream(sc, pgwire::bytes_view(parse_a.data(), parse_a.size()), out, hook);
   CHECK(r.error == errc::length_too_large);
 }
+
+// ---- statement messages larger than anything the scanner keeps: only their names are
+// collected; the parameters and an unnamed Parse's query text stream through.
+
+namespace {
+
+/// A Bind of statement `stmt` with one text parameter of `n` bytes.
+bytes big_bind(std::string_view stmt, std::size_t n) {
+  return wire::msg('B', body{}.cstr("").cstr(stmt).i16(0).i16(1).i32(std::int32_t(n))
+                            .raw(std::string(n, 'v')).i16(0));
+}
+
+/// Feeds `stream` cut at `cuts` through a scanner that keeps at most `keep` bytes.
+fed feed_kept(const bytes& stream, std::vector<std::size_t> cuts, std::uint32_t keep) {
+  pgwire::stream_scanner sc(1u << 30, keep);
+  test_hook hook;
+  fed r;
+  pgwire::byte_buffer out;
+  cuts.push_back(stream.size());
+  std::size_t from = 0;
+  for (const std::size_t to : cuts) {
+    const pgwire::bytes_view in(stream.data() + from, to - from);
+    const pgwire::rewrite_result res = pgwire::rewrite_stream(sc, in, out, hook);
+    REQUIRE(res.error == errc::ok);
+    const std::uint8_t* src = res.copied ? out.data() : in.data();
+    if (res.copied) r.copy_free = false;
+    r.sent.insert(r.sent.end(), src, src + res.length);
+    from = to;
+  }
+  CHECK(sc.at_boundary());
+  r.seen = hook.seen;
+  return r;
+}
+
+/// Where to cut a message: every byte of its first `head` bytes (header, names, the start of
+/// the parameters), a few in the body, and every byte of its last 8.
+std::vector<std::size_t> cut_points(std::size_t size, std::size_t head) {
+  std::vector<std::size_t> at;
+  for (std::size_t i = 1; i < std::min(head, size); ++i) at.push_back(i);
+  for (std::size_t i = head; i + 8 < size; i += size / 7 + 1) at.push_back(i);
+  for (std::size_t i = size > 8 ? size - 8 : 1; i < size; ++i) at.push_back(i);
+  return at;
+}
+
+}  // namespace
+
+TEST_CASE("statements: a Bind above the keep limit streams, renamed, at every kind of cut",
+          "[statements]") {
+  // 200 KiB of parameter through a scanner that keeps at most 64 bytes: only the names are
+  // collected, so keeping the body would be a framing error.
+  const bytes bind = big_bind("a", 200 << 10);
+  const bytes renamed = big_bind("srv_a", 200 << 10);
+  const bytes stream = cat_all({&bind, &execute_msg, &sync_msg});
+  const bytes expected = cat_all({&renamed, &execute_msg, &sync_msg});
+  CHECK(feed_kept(stream, {}, 64).sent == expected);
+  for (const std::size_t cut : cut_points(bind.size(), 40)) {
+    INFO("cut at " << cut);
+    const fed r = feed_kept(stream, {cut}, 64);
+    CHECK(r.sent == expected);
+    CHECK(r.seen == "BES");
+  }
+  // Two cuts, one in the names and one in the parameters; then in 1000-byte pieces.
+  for (std::size_t a = 1; a < 16; ++a) {
+    INFO("cuts at " << a << " and 100000");
+    CHECK(feed_kept(stream, {a, 100000}, 64).sent == expected);
+  }
+  std::vector<std::size_t> pieces;
+  for (std::size_t i = 1000; i < stream.size(); i += 1000) pieces.push_back(i);
+  CHECK(feed_kept(stream, pieces, 64).sent == expected);
+}
+
+TEST_CASE("statements: a Bind that keeps its name streams uncopied", "[statements]") {
+  // The unnamed statement, or a name the hook leaves alone, needs no copy of 1 MB.
+  const bytes stream = cat_all({&parse_unnamed, &bind_unnamed});
+  const bytes bind = big_bind("", 1 << 20);
+  const bytes all = cat_all({&stream, &bind, &sync_msg});
+  const fed r = feed_kept(all, {}, 64);
+  CHECK(r.sent == all);
+  CHECK(r.copy_free);
+  const fed cut = feed_kept(all, {stream.size() + 3, stream.size() + 100}, 64);
+  CHECK(cut.sent == all);
+}
+
+TEST_CASE("statements: a Bind of 65535 parameters streams", "[statements]") {
+  body b;
+  b.cstr("").cstr("a").i16(0).i16(-1);  // 65535 as the int16 the protocol sends
+  for (int i = 0; i < 65535; ++i) b.i32(1).raw("x");
+  b.i16(0);
+  const bytes bind = wire::msg('B', b);
+  body rb;
+  rb.cstr("").cstr("srv_a").i16(0).i16(-1);
+  for (int i = 0; i < 65535; ++i) rb.i32(1).raw("x");
+  rb.i16(0);
+  const bytes renamed = wire::msg('B', rb);
+  CHECK(feed_kept(bind, {}, 64).sent == renamed);
+  CHECK(feed_kept(bind, {9, 300000}, 64).sent == renamed);
+}
+
+TEST_CASE("statements: an unnamed Parse streams its query text; a named one is kept whole",
+          "[statements]") {
+  const std::string text = "SELECT '" + std::string(300 << 10, 'q') + "'";
+  const bytes unnamed = wire::msg('P', body{}.cstr("").cstr(text).i16(0));
+  for (const std::size_t cut : cut_points(unnamed.size(), 12)) {
+    INFO("cut at " << cut);
+    const fed r = feed_kept(unnamed, {cut}, 64);
+    CHECK(r.sent == unnamed);
+    CHECK(r.seen == "P");
+  }
+  // Named: the query text is the statement, so it is collected whole (up to the keep limit)
+  // and the hook renames it.
+  const bytes named = wire::msg('P', body{}.cstr("a").cstr(text).i16(0));
+  const bytes renamed = wire::msg('P', body{}.cstr("srv_a").cstr(text).i16(0));
+  for (const std::size_t cut : cut_points(named.size(), 12)) {
+    INFO("cut at " << cut);
+    CHECK(feed_kept(named, {cut}, 1u << 20).sent == renamed);
+  }
+  pgwire::stream_scanner sc(1u << 30, 64 << 10);
+  test_hook hook;
+  pgwire::byte_buffer out;
+  CHECK(pgwire::rewrite_stream(sc, pgwire::bytes_view(named.data(), named.size()), out, hook).error ==
+        errc::length_too_large);
+}
+
+TEST_CASE("scanner: a head is reported once its strings have arrived, the rest streams",
+          "[statements]") {
+  const bytes bind = big_bind("stmt", 1000);
+  for (std::size_t cut = 1; cut < bind.size(); ++cut) {
+    pgwire::stream_scanner sc(1u << 20, 32);
+    std::vector<std::string> heads;
+    std::vector<std::uint32_t> lengths;
+    auto on = [&](char, pgwire::bytes_view b, std::size_t) {
+      heads.emplace_back(reinterpret_cast<const char*>(b.data()), b.size());
+      lengths.push_back(sc.message_length());
+    };
+    auto want = [](char) { return pgwire::collect::head(2); };
+    REQUIRE(sc.feed(pgwire::bytes_view(bind.data(), cut), want, on) == errc::ok);
+    REQUIRE(sc.feed(pgwire::bytes_view(bind.data() + cut, bind.size() - cut), want, on) ==
+            errc::ok);
+    INFO("cut at " << cut);
+    REQUIRE(heads.size() == 1);
+    CHECK(heads[0] == std::string("\0stmt\0", 6));
+    CHECK(lengths[0] == bind.size() - 5);
+    CHECK(sc.at_boundary());
+  }
+  // Names longer than the keep limit are a framing error, as a body over it is.
+  pgwire::stream_scanner sc(1u << 20, 4);
+  CHECK(sc.feed(pgwire::bytes_view(bind.data(), bind.size()),
+                [](char) { return pgwire::collect::head(2); },
+                [](char, pgwire::bytes_view, std::size_t) {}) == errc::length_too_large);
+}

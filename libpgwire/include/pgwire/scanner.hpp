@@ -14,20 +14,42 @@
 
 namespace pgwire {
 
+/// How much of a message's body the scanner collects before reporting the message.
+struct collect {
+  enum class mode : std::uint8_t {
+    none,   ///< nothing: reported at its header, the body streams
+    whole,  ///< the whole body
+    head,   ///< the body's first `strings` C strings; the rest streams
+  };
+  mode m = mode::none;
+  std::uint8_t strings = 0;
+  /// head: when the first string is not empty, the whole body instead (a named Parse, whose
+  /// query text is kept; an unnamed one streams).
+  bool whole_if_named = false;
+
+  static constexpr collect nothing() noexcept { return {}; }
+  static constexpr collect whole() noexcept { return {mode::whole}; }
+  static constexpr collect head(std::uint8_t n, bool whole_if_named = false) noexcept {
+    return {mode::head, n, whole_if_named};
+  }
+};
+
 class stream_scanner {
  public:
   /// `max_len` bounds every declared length (max_packet_size); `max_keep` bounds the bodies
-  /// collected whole.
+  /// (and heads) collected.
   explicit stream_scanner(std::uint32_t max_len = 0x7fffffff, std::uint32_t max_keep = 1u << 16)
       : max_len_(max_len), max_keep_(max_keep) {}
 
-  /// Walks `in`. For each message: `want(tag)` decides if its body is needed whole; then
-  /// `on(tag, body, header_end)` is called once per message — at its header with an empty body
-  /// when not wanted, or when the whole body has arrived when wanted. `header_end` is the
-  /// offset in `in` just past the header, or 0 if the message began in an earlier call (for a
-  /// wanted message: unless all of it is in this call, header and body). `on` may take a
-  /// fourth argument, the offset in `in` just past the bytes the call reports (the header, or
-  /// the whole message when wanted).
+  /// Walks `in`. For each message: `want(tag)` says how much of its body is needed (a bool:
+  /// all or nothing; or a `collect`); then `on(tag, body, header_end)` is called once per
+  /// message — at its header with an empty body when nothing is wanted, when the whole body
+  /// has arrived when it is wanted whole, or when its head has arrived (body is then the head,
+  /// shorter than message_length(); the rest of the body streams, unreported). `header_end`
+  /// is the offset in `in` just past the header, or 0 if the message began in an earlier call
+  /// (for a collected message: unless all of what is reported is in this call, header
+  /// included). `on` may take a fourth argument, the offset in `in` just past the bytes the
+  /// call reports (the header, or the header and what is collected).
   /// Returns the first framing error (the stream is unusable after it).
   template <class Want, class On>
   errc feed(bytes_view in, Want&& want, On&& on) {
@@ -45,16 +67,24 @@ class stream_scanner {
         const header_result h = peek_header(bytes_view(hdr_, 5), max_len_);
         if (h.status == frame_status::error) return h.error;
         tag_ = h.tag;
-        remaining_ = h.body_len;
+        remaining_ = body_len_ = h.body_len;
         in_body_ = true;
-        keeping_ = want(tag_);
+        const collect c = as_collect(want(tag_));
+        mode_ = c.m;
+        strings_left_ = c.strings;
+        whole_if_named_ = c.whole_if_named;
         kept_.clear();
-        if (keeping_ && remaining_ > max_keep_) return errc::length_too_large;
-        if (!keeping_) report(on, bytes_view{}, split ? std::size_t(0) : i, i);
+        if (mode_ == collect::mode::whole && remaining_ > max_keep_) return errc::length_too_large;
+        if (mode_ == collect::mode::none) report(on, bytes_view{}, split ? std::size_t(0) : i, i);
         header_end_ = split ? 0 : i;
       }
       const std::size_t take = std::min<std::size_t>(remaining_, in.size() - i);
-      if (keeping_) {
+      if (mode_ == collect::mode::head) {
+        const errc e = feed_head(in, i, take, on);
+        if (e != errc::ok) return e;
+        continue;
+      }
+      if (mode_ == collect::mode::whole) {
         if (kept_.empty() && take == remaining_) {
           // The whole body is in this chunk: no copy.
           remaining_ = 0;
@@ -70,12 +100,14 @@ class stream_scanner {
       if (remaining_ == 0) {
         in_body_ = false;
         // Collected across calls: the header is not in `in`.
-        if (keeping_) report(on, bytes_view(kept_), std::size_t(0), i);
+        if (mode_ == collect::mode::whole) report(on, bytes_view(kept_), std::size_t(0), i);
       }
     }
     return errc::ok;
   }
 
+  /// The declared body length of the message last reported (or under way).
+  std::uint32_t message_length() const noexcept { return body_len_; }
   /// Bytes of a message header seen so far when a header is incomplete, else 0. A relay holds
   /// them back until the header is whole and checked, so that no part of a message it refuses
   /// (too long) has been forwarded.
@@ -83,16 +115,17 @@ class stream_scanner {
   /// True between messages: no header or body partly seen.
   bool at_boundary() const noexcept { return !in_body_ && hdr_len_ == 0; }
   /// After feed(in) with `in_size` bytes: the offset in that input where a message still
-  /// incomplete begins, if it is one whose body is collected (or a partial header whose tag
-  /// `wanted` accepts); `in_size` otherwise. The bytes from there on are with the scanner,
-  /// which reports the message whole once it has arrived.
+  /// incomplete begins, if it is one whose body (or head) is being collected (or a partial
+  /// header whose tag `wanted` accepts); `in_size` otherwise. The bytes from there on are
+  /// with the scanner, which reports the message once what it collects has arrived.
   template <class Want>
   std::size_t incomplete_from(std::size_t in_size, Want&& wanted) const {
     if (in_body_) {
-      if (!keeping_) return in_size;
+      if (mode_ == collect::mode::none) return in_size;
       return header_end_ >= 5 ? header_end_ - 5 : 0;
     }
-    if (hdr_len_ == 0 || !wanted(static_cast<char>(hdr_[0]))) return in_size;
+    if (hdr_len_ == 0 || as_collect(wanted(static_cast<char>(hdr_[0]))).m == collect::mode::none)
+      return in_size;
     return in_size - std::min<std::size_t>(hdr_len_, in_size);
   }
   /// Gives back the memory of collected bodies (only between messages).
@@ -107,6 +140,9 @@ class stream_scanner {
   }
 
  private:
+  static collect as_collect(bool b) noexcept { return b ? collect::whole() : collect::nothing(); }
+  static collect as_collect(collect c) noexcept { return c; }
+
   template <class On>
   void report(On& on, bytes_view body, std::size_t header_end, std::size_t end) {
     if constexpr (std::is_invocable_v<On&, char, bytes_view, std::size_t, std::size_t>) {
@@ -116,13 +152,57 @@ class stream_scanner {
     }
   }
 
+  /// Head mode: in[i, i + take) is the next part of the body. Looks for the NULs that end
+  /// the strings still wanted, only in bytes not looked at before.
+  template <class On>
+  errc feed_head(bytes_view in, std::size_t& i, std::size_t take, On& on) {
+    const std::uint8_t* base = in.data() + i;
+    std::size_t p = 0;
+    while (strings_left_ > 0 && p < take) {
+      const void* z = std::memchr(base + p, 0, take - p);
+      if (!z) {
+        p = take;
+        break;
+      }
+      p = static_cast<std::size_t>(static_cast<const std::uint8_t*>(z) - base) + 1;
+      --strings_left_;
+    }
+    if (strings_left_ > 0 && take < remaining_) {  // not yet: keep what came
+      if (kept_.size() + take > max_keep_) return errc::length_too_large;
+      kept_.insert(kept_.end(), base, base + take);
+      remaining_ -= static_cast<std::uint32_t>(take);
+      i += take;
+      return errc::ok;
+    }
+    // The head is complete (or the body ended first: then the head is all of it).
+    const bool named = kept_.empty() ? (p > 0 && base[0] != 0) : kept_[0] != 0;
+    if (whole_if_named_ && named) {
+      mode_ = collect::mode::whole;  // the caller's loop goes on collecting, from i
+      return body_len_ > max_keep_ ? errc::length_too_large : errc::ok;
+    }
+    if (kept_.size() + p > max_keep_) return errc::length_too_large;
+    bytes_view head(base, p);
+    if (!kept_.empty()) {  // begun in an earlier call (so header_end_ is 0)
+      kept_.insert(kept_.end(), base, base + p);
+      head = bytes_view(kept_);
+    }
+    remaining_ -= static_cast<std::uint32_t>(p);
+    i += p;
+    mode_ = collect::mode::none;  // the rest of the body streams
+    if (remaining_ == 0) in_body_ = false;
+    report(on, head, header_end_, i);
+    return errc::ok;
+  }
+
   // Laid out small: every relayed connection carries one.
   std::uint32_t max_len_, max_keep_;
-  std::uint32_t remaining_ = 0;
+  std::uint32_t remaining_ = 0, body_len_ = 0;
   std::uint8_t hdr_[5] = {};
   std::uint8_t hdr_len_ = 0;
   char tag_ = 0;
-  bool in_body_ = false, keeping_ = false;
+  bool in_body_ = false, whole_if_named_ = false;
+  collect::mode mode_ = collect::mode::none;
+  std::uint8_t strings_left_ = 0;
   std::size_t header_end_ = 0;
   byte_buffer kept_;
 };

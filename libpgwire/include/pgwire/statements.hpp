@@ -29,10 +29,16 @@ struct statement_ref {
 /// name.
 errc find_statement(const frame& f, statement_ref& out) noexcept;
 
-/// Appends f with the statement name at ref replaced by new_name; the rest of the body is
-/// copied unchanged and the length is recomputed. ref must come from find_statement(f).
+/// Appends f with the statement name at ref replaced by new_name; the rest of f.body is
+/// copied unchanged. The length written is f.size's (the declared size, which may be more than
+/// f.body when f.body is only the head of a message whose rest streams after it) minus the
+/// old name plus the new one. ref must come from find_statement(f).
 void write_renamed(byte_buffer& out, const frame& f, const statement_ref& ref,
                    std::string_view new_name);
+
+/// Appends f's header, with its declared size (f.size), and f.body: the message as it came
+/// when f.body is all of it, its beginning when the rest streams after it.
+void write_frame_start(byte_buffer& out, const frame& f);
 
 /// What follows the name in a Parse body: the query text and the declared parameter types.
 /// Two Parse messages with equal tails are the same statement on a server, so two clients'
@@ -47,6 +53,24 @@ void write_parse_tail(byte_buffer& out, std::string_view name, bytes_view tail);
 /// The messages that can name a statement: Parse, Bind, Describe, Close.
 constexpr bool names_statement(char tag) noexcept {
   return tag == fe::parse || tag == fe::bind || tag == fe::describe || tag == fe::close;
+}
+
+/// What a renaming pooler must see of a frontend message before it can forward it: a named
+/// Parse whole (its query text and parameter types are the statement, kept and compared); of
+/// an unnamed Parse only the name; of a Bind its portal and statement names, the parameters
+/// stream after them; Describe and Close whole (a kind byte and a name). Nothing of others.
+constexpr collect statement_collect(char tag) noexcept {
+  switch (tag) {
+    case fe::parse:
+      return collect::head(1, /*whole_if_named=*/true);
+    case fe::bind:
+      return collect::head(2);
+    case fe::describe:
+    case fe::close:
+      return collect::whole();
+    default:
+      return collect::nothing();
+  }
 }
 
 /// What a rewrite_stream hook does with one message.
@@ -116,6 +140,8 @@ struct rewrite_walk {
 
   void on(char tag, bytes_view body, std::size_t header_end, std::size_t end) {
     if (r.stopped) return;
+    // body is the whole message's, or for a Bind or an unnamed Parse its head: the rest of
+    // the body follows in the stream, from `end`, as it comes.
     if (!names_statement(tag)) {
       if (hook(tag, static_cast<const frame*>(nullptr), static_cast<rewrite_emitter*>(nullptr)) ==
           message_action::stop) {
@@ -123,11 +149,12 @@ struct rewrite_walk {
       }
       return;
     }
-    // A statement message arrives whole. In place means all of it is in this chunk; else
-    // its earlier bytes were held back and this chunk's part of it starts at 0.
+    // A statement message arrives as what statement_collect asks for. In place means all of
+    // that is in this chunk; else its earlier bytes were held back and this chunk's part of
+    // it starts at 0.
     const bool in_place = header_end >= 5;
     const std::size_t start = in_place ? header_end - 5 : 0;
-    const frame f{tag, body};
+    const frame f{tag, body, 5 + std::size_t(sc.message_length())};
     rewrite_emitter em(out, start, &rewrite_walk::flush, this);
     const message_action a = hook(tag, &f, &em);
     if (a == message_action::stop) {
@@ -138,7 +165,7 @@ struct rewrite_walk {
       raw_from = end;
     } else if (!in_place) {
       flush(this, start);
-      message_writer(out, tag).bytes(body);
+      write_frame_start(out, f);
       raw_from = end;
     }
   }
@@ -152,21 +179,23 @@ struct rewrite_walk {
 
 /// Walks one chunk of a client's stream for a pooler that renames statements. `hook(tag,
 /// frame, emitter)` is called for every message in order: for Parse, Bind, Describe and Close
-/// once the whole message has arrived, with the frame and an emitter to replace it; for the
-/// others at their header, with null frame and emitter. Bytes of a statement message not yet
-/// whole are held by the scanner (which must collect bodies up to the stream's maximum
-/// length) and sent once it is. When no message is replaced and none was held, what to send
-/// is a prefix of `in` (no copy); otherwise it is built in `out`.
+/// once what statement_collect asks for has arrived, with the frame and an emitter to replace
+/// what arrived; for the others at their header, with null frame and emitter. A frame whose
+/// body is shorter than its size is a head: what the emitter writes in its place must keep the
+/// declared size right (write_renamed does), the rest of the body streams after it. Bytes of
+/// a statement message not yet collected are held by the scanner (which must collect up to
+/// the stream's maximum length) and sent once they are. When no message is replaced and none
+/// was held, what to send is a prefix of `in` (no copy); otherwise it is built in `out`.
 template <class Hook>
 rewrite_result rewrite_stream(stream_scanner& sc, bytes_view in, byte_buffer& out, Hook&& hook) {
   out.clear();
   rewrite_walk<std::remove_reference_t<Hook>> w{sc, in, out, hook};
-  w.r.error = sc.feed(in, names_statement,
+  w.r.error = sc.feed(in, statement_collect,
                       [&w](char tag, bytes_view body, std::size_t header_end, std::size_t end) {
                         w.on(tag, body, header_end, end);
                       });
   if (w.r.error != errc::ok) return w.r;
-  const std::size_t limit = w.r.stopped ? w.stop_at : sc.incomplete_from(in.size(), names_statement);
+  const std::size_t limit = w.r.stopped ? w.stop_at : sc.incomplete_from(in.size(), statement_collect);
   if (w.r.copied) {
     rewrite_walk<std::remove_reference_t<Hook>>::flush(&w, limit);
     w.r.length = out.size();
