@@ -44,7 +44,7 @@ struct pool_target {
 struct server_conn : client_link {
   server_conn(asio::io_context& io, pool& p, std::shared_ptr<const pool_target> t,
               std::uint64_t gen, std::uint32_t max_packet)
-      : sock(io), owner(&p), target(std::move(t)), generation(gen), scan(max_packet) {}
+      : sock(io), owner(&p), target(std::move(t)), generation(gen), scan(max_packet, max_packet) {}
   server_conn(const server_conn&) = delete;
   server_conn& operator=(const server_conn&) = delete;
   ~server_conn() { unlink_from_list(); }

@@ -176,12 +176,10 @@ void client_session::on_client(self_ptr self, error_code ec) {
     return;
   }
   if (rd.err != pgwire::errc::ok) {
-    if (!c.srv) {
-      fail(std::move(self), "08P01", "bad packet header");
-    } else {
-      c.poison_server = true;
-      c.finish();
-    }
+    // A length over max_packet_size (or under 4): the client is told and closed, linked or
+    // not, and nothing of this read is forwarded; a server mid-transaction is not reused.
+    if (c.srv) c.poison_server = true;
+    fail(std::move(self), "08P01", "bad packet header");
     return;
   }
   if (rd.split_terminate) c.poison_server = true;
@@ -190,11 +188,13 @@ void client_session::on_client(self_ptr self, error_code ec) {
     if (!c.srv) {
       // Waiting for a server yields to other sessions, which reuse the scratch buffer.
       c.cbuf.assign(rd.data, rd.data + rd.forward);
+      c.sh.trim_rewrite_buf();
       if (rd.terminate) c.closing = true;  // forward what came before the Terminate, then end
       find_server(std::move(self));
       return;
     }
     const bool sent = send_to_server(self, rd.data, rd.forward);
+    c.sh.trim_rewrite_buf();  // what was not sent at once is in cbuf now
     if (!sent) return;  // the write completes (or fails) on its own and resumes the chain
   }
   if (rd.terminate) {
@@ -305,6 +305,7 @@ void client_session::attach(self_ptr self) {
   // The query goes out before the server read is armed: arming costs a syscall (Asio tries
   // a speculative read), which should not delay the query.
   const bool sent = send_to_server(self, out.data(), out.size());
+  c.sh.trim_rewrite_buf();
   arm_server(self);
   if (c.finished) {
     // The write failed and finish() ran before the read was armed: end the read now so

@@ -47,7 +47,8 @@ client_session::client_session(pool_registry& reg, shard& s, stream_socket so, b
       sh(s),
       sock(std::move(so)),
       is_unix(unix_socket),
-      cscan(s.cfg().max_packet_size) {}
+      // A statement message held to be renamed (a named Parse) may be as long as any other.
+      cscan(s.cfg().max_packet_size, s.cfg().max_packet_size) {}
 
 std::string client_session::prefix() const {
   const std::string_view db = pool_      ? std::string_view(pool_->db_name)

@@ -119,6 +119,11 @@ struct shard {
   /// What a client read becomes when statements are renamed (prepared statements in
   /// transaction mode); only for the turn that builds it.
   pgwire::byte_buffer rewrite_buf;
+  /// After a turn: a rewrite that held a large statement (a named Parse of megabytes) gives
+  /// its memory back rather than keep it for the shard's life.
+  void trim_rewrite_buf() {
+    if (rewrite_buf.capacity() > 4 * scratch.size()) pgwire::byte_buffer().swap(rewrite_buf);
+  }
   std::size_t buffer_size = 4096;  ///< pkt_buf: size of each server's relay buffer
 
   /// The configuration and userlist this shard runs with: read on its own thread only. A
