@@ -191,7 +191,9 @@ awaitable<void> server::impl::session(tcp::socket sock) {
   const tcp::endpoint remote = sock.remote_endpoint(ec);
   const std::string peer = ec ? std::string("?") : remote.address().to_string();
   beast::tcp_stream stream(std::move(sock));
-  beast::flat_buffer buf;
+  // Bounded as a whole too: Boost 1.81's parser checks neither limit on chunk-size lines and
+  // trailers, which would otherwise grow the buffer for as long as a client sends them.
+  beast::flat_buffer buf(limits.header_limit + limits.body_limit + 16 * 1024);
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
@@ -208,7 +210,7 @@ awaitable<void> server::impl::session(tcp::socket sock) {
     } else if (rec == bhttp::error::header_limit) {
       r = error_reply(431, "request headers too large");
       linger = true;
-    } else if (rec == bhttp::error::body_limit) {
+    } else if (rec == bhttp::error::body_limit || rec == bhttp::error::buffer_overflow) {
       r = error_reply(413, "request body too large");
       linger = true;
     } else if (rec) {
