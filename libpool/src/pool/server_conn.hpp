@@ -15,7 +15,7 @@
 #include "pgwire/scanner.hpp"
 #include "pgwire/writer.hpp"
 #include "pool/params.hpp"
-#include "session/prepared.hpp"
+#include "pool/statements.hpp"
 #include "shard/io.hpp"
 #include "shard/shard.hpp"
 #include "sluice/config.hpp"

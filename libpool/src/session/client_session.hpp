@@ -20,7 +20,7 @@
 #include "pgwire/statements.hpp"
 #include "pool/pool.hpp"
 #include "session/console.hpp"
-#include "session/prepared.hpp"
+#include "pool/statements.hpp"
 #include "shard/shard.hpp"
 
 namespace sluice {

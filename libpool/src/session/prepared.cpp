@@ -1,7 +1,7 @@
 // Prepared statements in transaction mode: the client's names, the server's LRU, the queue of
 // answers owed (prepared.hpp), and how the relay uses them (client_session's statement
 // methods: the client side rewrites, the server side undoes in order).
-#include "session/prepared.hpp"
+#include "pool/statements.hpp"
 
 #include <fmt/format.h>
 

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "net/reply_read.hpp"
+#include "shard/reply_read.hpp"
 #include "pgwire/writer.hpp"
 #include "shard/block_allocator.hpp"
 #include "shard/counter.hpp"
