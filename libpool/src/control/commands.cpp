@@ -63,6 +63,17 @@ std::vector<std::shared_ptr<pool>> control::pools_of(std::string_view db) {
   return out;
 }
 
+void control::renew_servers(const std::vector<std::shared_ptr<pool>>& pools) {
+  for (const auto& p : pools) {
+    p->generation.fetch_add(1);
+    // After a failover the host name may point elsewhere now: the new servers look it up
+    // again rather than reuse the address cached for dns_max_ttl.
+    const auto t = p->target();
+    registry_.dns().forget(t->host, t->port);
+  }
+  tidy_everywhere(pools);
+}
+
 void control::tidy_everywhere(const std::vector<std::shared_ptr<pool>>& pools) {
   if (pools.empty()) return;
   for (auto& sh : shards_.shards)
@@ -84,14 +95,7 @@ command_result control::begin_pause(const config& cfg, std::string_view db) {
   // After the flag: a server launched from now on either sees the flag (and is not opened)
   // or was given the old generation (and closes when released).
   const auto pools = pools_of(db);
-  for (const auto& p : pools) {
-    p->generation.fetch_add(1);
-    // After a failover the host name may point elsewhere now: the new servers look it up
-    // again rather than reuse the address cached for dns_max_ttl.
-    const auto t = p->target();
-    registry_.dns().forget(t->host, t->port);
-  }
-  tidy_everywhere(pools);
+  renew_servers(pools);
   return {};
 }
 
@@ -136,14 +140,7 @@ command_result control::reconnect(const config& cfg, std::string_view db) {
   if (!db.empty())
     if (std::string e = check_db(cfg, db, "reconnect"); !e.empty()) return command_result::fail(e);
   const auto pools = pools_of(db);
-  for (const auto& p : pools) {
-    p->generation.fetch_add(1);
-    // After a failover the host name may point elsewhere now: the new servers look it up
-    // again rather than reuse the address cached for dns_max_ttl.
-    const auto t = p->target();
-    registry_.dns().forget(t->host, t->port);
-  }
-  tidy_everywhere(pools);
+  renew_servers(pools);
   return {};
 }
 

@@ -103,6 +103,9 @@ class control {
   std::string check_db(const config& cfg, std::string_view db, std::string_view verb);
   /// Every pool of db (all pools if empty).
   std::vector<std::shared_ptr<pool>> pools_of(std::string_view db);
+  /// Every server of these pools is replaced (PAUSE, RECONNECT): a generation bump, the
+  /// cached addresses of their hosts forgotten, and the idle servers closed at once.
+  void renew_servers(const std::vector<std::shared_ptr<pool>>& pools);
   /// Closes the idle servers that no longer fit on every shard (after a generation bump).
   void tidy_everywhere(const std::vector<std::shared_ptr<pool>>& pools);
 

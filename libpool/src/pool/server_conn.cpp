@@ -16,6 +16,7 @@
 #include <cctype>
 
 #include "net/dns_cache.hpp"
+#include "net/socket_options.hpp"
 #include "net/stream.hpp"
 #include "pgwire/messages.hpp"
 #include "pool/pool.hpp"
@@ -77,8 +78,8 @@ awaitable<error_code> connect_socket(stream_socket& sock, const pool_target& t, 
       continue;
     }
     if (cfg) {
-      apply_tcp_buffers(sock.native_handle(), *cfg);
-      apply_tcp_options(sock.native_handle(), *cfg);
+      net::apply_tcp_buffers(sock.native_handle(), *cfg);
+      net::apply_tcp_options(sock.native_handle(), *cfg);
     }
     auto [ec] = co_await sock.async_connect(gep, nothrow);
     if (!ec) {
@@ -164,28 +165,6 @@ std::string error_text(const pgwire::frame& f, std::string* sqlstate = nullptr) 
 }
 
 }  // namespace
-
-void apply_tcp_buffers(int fd, const config& c) {
-  if (c.tcp_socket_buffer > 0) {
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &c.tcp_socket_buffer, sizeof(int));
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &c.tcp_socket_buffer, sizeof(int));
-  }
-}
-
-void apply_tcp_options(int fd, const config& c) {
-  const int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (c.tcp_keepalive) {
-    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-    if (c.tcp_keepidle > 0)
-      ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &c.tcp_keepidle, sizeof(int));
-    if (c.tcp_keepintvl > 0)
-      ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &c.tcp_keepintvl, sizeof(int));
-    if (c.tcp_keepcnt > 0) ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &c.tcp_keepcnt, sizeof(int));
-  }
-  if (c.tcp_user_timeout > 0)
-    ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &c.tcp_user_timeout, sizeof(int));
-}
 
 /// Registers the socket with the reactor again, without write interest. Asio adds EPOLLOUT to
 /// a descriptor's (edge-triggered) epoll registration the first time it waits for

@@ -107,12 +107,6 @@ struct auth_lookup {
 /// until ReadyForQuery. The first row's second column is the password.
 awaitable<auth_lookup> server_auth_query(server_conn& s, std::string_view sql,
                                          std::string_view user);
-/// Applies TCP_NODELAY, the keepalive settings and tcp_user_timeout to a TCP socket.
-void apply_tcp_options(int fd, const config& cfg);
-/// Applies tcp_socket_buffer. Only before the connection exists (a socket about to connect,
-/// or a listener, whose accepted sockets inherit it): buffers shrunk under an established
-/// connection's window stall the peer's sends on the 200 ms persist timer.
-void apply_tcp_buffers(int fd, const config& cfg);
 /// Sends a CancelRequest for this server's backend key to the pool's target; gives up after
 /// `timeout` seconds (cancel_wait_timeout; 0 = never).
 awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint32_t pid,

@@ -15,7 +15,9 @@
 // if the server skipped or refused it. The queue stays with the server connection, so an idle
 // client carries none of this.
 //
-// This header depends on nothing else of sluice's: the server connection includes it.
+// Sans-io and Asio-free: the server connection holds a server_statements and a reply_queue,
+// the pool its known_statements, a client session its client_statements; session/prepared.cpp
+// is the relay's side that drives them.
 
 #include <cstddef>
 #include <cstdint>

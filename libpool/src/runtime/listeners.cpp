@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "net/socket_options.hpp"
 #include "runtime/listener.hpp"
 #include "runtime/runtime.hpp"
 #include "session/session.hpp"
@@ -69,7 +70,7 @@ void runtime::start_listeners() {
     if (ec)
       throw std::runtime_error(fmt::format("could not bind {}:{}: {}", ep.address().to_string(),
                                            ep.port(), ec.message()));
-    apply_tcp_buffers(l->acc.native_handle(), c);  // inherited by accepted sockets
+    net::apply_tcp_buffers(l->acc.native_handle(), c);  // inherited by accepted sockets
     l->acc.listen(c.listen_backlog);
     apply_defer_accept(*l, c);
     l->name = fmt::format("{}:{}", ep.address().to_string(), ep.port());

@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <stdexcept>
 
+#include "net/socket_options.hpp"
 #include "net/stream.hpp"
 #include "pgwire/crypto.hpp"
 #include "pgwire/writer.hpp"
@@ -234,7 +235,7 @@ void client_session::watch_while_queued(self_ptr self) {
 void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix) {
   const config& c = s.cfg();
   const int fd = sock.native_handle();
-  if (!is_unix) apply_tcp_options(fd, c);
+  if (!is_unix) net::apply_tcp_options(fd, c);
   auto cs = std::make_shared<client_session>(registry, s, std::move(sock), is_unix);
   cs->addr = peer_string(fd, is_unix);
   cs->id = s.set.next_id.fetch_add(1);
