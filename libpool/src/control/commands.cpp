@@ -31,16 +31,11 @@ awaitable<void> pause_for(asio::io_context& home, clock::duration d) {
 /// A session of a database the commands act on: not the console's, and (if db is given) of db.
 client_session* user_session(client_link* l, std::string_view db) {
   auto* c = static_cast<client_session*>(l);
-  if (c->console || c->closing) return nullptr;
-  std::string_view name;
-  if (c->pool_)
-    name = c->pool_->db_name;
-  else if (c->login_db)
-    name = *c->login_db;
-  else
-    return nullptr;  // still reading its startup packet: no database yet
-  if (name == kAdminDb) return nullptr;
-  if (!db.empty() && name != db) return nullptr;
+  const session_view v = c->view();
+  // Still reading its startup packet: no database yet.
+  if (v.console || v.state >= session_state::closing || v.database.empty()) return nullptr;
+  if (v.database == kAdminDb) return nullptr;
+  if (!db.empty() && v.database != db) return nullptr;
   return c;
 }
 
@@ -171,7 +166,8 @@ awaitable<bool> control::kill_client(std::uint64_t id, asio::io_context& home) {
   co_await on_every_shard(shards_, home, [&found, id](shard& s) {
     for (client_link* l = s.clients.next; l != &s.clients; l = l->next) {
       auto* c = static_cast<client_session*>(l);
-      if (c->id != id || c->closing) continue;
+      const session_view v = c->view();
+      if (v.id != id || v.state >= session_state::closing) continue;
       found[std::size_t(s.id)] = 1;
       c->kill("admin forced disconnect");
       return;
@@ -218,8 +214,10 @@ awaitable<void> control::wait_closed(std::string db, asio::io_context& home) {
           if (srv->generation != gen) ++n;
       }
       for (client_link* l = s.clients.next; l != &s.clients; l = l->next) {
-        client_session* c = user_session(l, db);
-        if (c && c->srv && c->pool_ && c->srv->generation != c->pool_->generation.load()) ++n;
+        const client_session* c = user_session(l, db);
+        if (!c) continue;
+        const session_view v = c->view();
+        if (v.server && v.pool_of && v.server->generation != v.pool_of->generation.load()) ++n;
       }
     });
     int n = 0;

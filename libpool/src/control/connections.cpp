@@ -87,12 +87,9 @@ std::string param_of(const param_map& m, std::string_view name) {
   return it == m.end() ? std::string() : it->second;
 }
 
-/// The log prefixes' spelling: a client is "C-<address of its session>", a server
-/// "S-0x<id>"; SHOW's ptr and link columns use the same values so that rows and log lines
-/// can be matched.
-std::string client_ptr(const client_session& c) {
-  return fmt::format("{}", static_cast<const void*>(&c));
-}
+/// The log prefixes' spelling: a client is "C-<address of its session>" (session_view::ptr),
+/// a server "S-0x<id>"; SHOW's ptr and link columns use the same values so that rows and log
+/// lines can be matched.
 std::string server_ptr_text(const server_conn& s) { return fmt::format("0x{:x}", s.id); }
 
 struct shard_slot {
@@ -113,63 +110,61 @@ void gather(shard& s, shard_slot& out) {
 
   // Clients, and which client each linked server belongs to (a linked server lives on its
   // client's shard, so this shard's pass sees both ends of every link it has).
-  std::unordered_map<const server_conn*, const client_session*> linked_to;
+  std::unordered_map<const server_conn*, session_view> linked_to;
   for (client_link* l = s.clients.next; l != &s.clients; l = l->next) {
-    const auto* c = static_cast<const client_session*>(l);
+    const session_view c = static_cast<const client_session*>(l)->view();
     ++out.sessions;
-    if (c->srv) linked_to[c->srv.get()] = c;
-    if (c->finished) continue;
+    if (c.server) linked_to[c.server] = c;
+    if (c.state == session_state::finished) continue;
     connection_info ci;
     ci.server = false;
     ci.shard = s.id;
-    ci.console = c->console != nullptr;
-    ci.user = !c->user_name.empty() ? c->user_name : ci.console ? c->console->name : "";
-    ci.database = ci.console   ? std::string("pgbouncer")
-                  : c->pool_   ? c->pool_->db_name
-                  : c->login_db ? *c->login_db
-                                : std::string();
-    if (!c->logged_in && !ci.console)
+    ci.console = c.console != nullptr;
+    ci.user = std::string(c.user);
+    ci.database = std::string(c.database);
+    const bool waiting = c.waiting_since != clock::time_point{};
+    if (!c.logged_in && !ci.console)
       ci.state = conn_state::login;
-    else if (c->wait_)
+    else if (waiting)
       ci.state = conn_state::waiting;
-    else if (c->srv)
+    else if (c.server)
       ci.state = conn_state::active;
     else
       ci.state = conn_state::idle;
-    if (c->wait_) ++out.waiting;
-    socket_ends(ci, c->sock);
-    if (c->is_unix) {
+    if (waiting) ++out.waiting;
+    socket_ends(ci, *c.socket);
+    if (c.is_unix) {
       // A Unix socket has no port: the listening port names it, as in pgbouncer.
       ci.addr.assign("unix");
       ci.local_addr.assign("unix");
       ci.port = ci.local_port = s.cfg().listen_port;
       ci.remote_pid = peer_pid(ci.fd);
     }
-    ci.connect_time = wall(c->connected_at);
-    ci.request_time = wall(c->last_client_io);
-    if (c->wait_)
+    ci.connect_time = wall(c.connected_at);
+    ci.request_time = wall(c.last_client_io);
+    if (waiting)
       ci.wait_us =
-          std::chrono::duration_cast<std::chrono::microseconds>(steady_now - c->wait_->since)
+          std::chrono::duration_cast<std::chrono::microseconds>(steady_now - c.waiting_since)
               .count();
-    ci.ptr = client_ptr(*c);
-    if (c->srv) {
-      ci.link = server_ptr_text(*c->srv);
-      ci.link_fd = fd_of(c->srv->sock);
+    ci.ptr = fmt::format("{}", c.ptr);  // the log prefix's spelling
+    if (c.server) {
+      ci.link = server_ptr_text(*c.server);
+      ci.link_fd = fd_of(c.server->sock);
     }
-    ci.id = c->id;
-    if (c->tls) ci.tls = c->tls->describe();
-    ci.cancel_key = (std::uint64_t(c->key_pid) << 32) | c->key_secret;
-    if (c->params) {
-      const param_map& p = c->params->values;
+    ci.id = c.id;
+    if (c.tls) ci.tls = c.tls->describe();
+    ci.cancel_key = c.cancel_key;
+    if (c.params) {
+      const param_map& p = c.params->values;
       ci.application_name = param_of(p, "application_name");
       ci.client_encoding = param_of(p, "client_encoding");
       ci.std_strings = param_of(p, "standard_conforming_strings");
       ci.datestyle = param_of(p, "DateStyle");
       ci.timezone = param_of(p, "TimeZone");
     }
-    ci.held_in = c->cbuf.size();
-    ci.prepared_statements = c->statements ? c->statements->size() : 0;
-    ci.in_flight = c->srv || c->wait_ || ci.state == conn_state::login;
+    ci.held_in = c.held_in;
+    ci.prepared_statements = c.prepared_statements;
+    ci.in_flight = c.server || waiting || ci.state == conn_state::login;
     out.clients.push_back(std::move(ci));
   }
 
@@ -189,7 +184,7 @@ void gather(shard& s, shard_slot& out) {
     if (!srv->relay_buf.empty()) ++out.relay_bufs;
     const pool& p = *srv->owner;
     const auto lt = linked_to.find(srv);
-    const client_session* peer = lt == linked_to.end() ? nullptr : lt->second;
+    const session_view* peer = lt == linked_to.end() ? nullptr : &lt->second;
     const auto it = idle.find(srv);
     connection_info si;
     si.server = true;
@@ -219,8 +214,8 @@ void gather(shard& s, shard_slot& out) {
     si.close_needed = p.surplus(*srv) != nullptr;
     si.ptr = server_ptr_text(*srv);
     if (peer) {
-      si.link = client_ptr(*peer);
-      si.link_fd = fd_of(peer->sock);
+      si.link = fmt::format("{}", peer->ptr);
+      si.link_fd = fd_of(*peer->socket);
     }
     si.remote_pid = srv->be_pid;
     si.id = srv->id;

@@ -30,15 +30,16 @@ awaitable<std::vector<pool_info>> snapshot_pools(control& ctl, asio::io_context&
     std::map<const pool*, std::size_t> index;
     for (std::size_t i = 0; i < pools.size(); ++i) index[pools[i].get()] = i;
     for (client_link* l = s.clients.next; l != &s.clients; l = l->next) {
-      const auto* c = static_cast<const client_session*>(l);
-      if (c->console) {
+      const session_view c = static_cast<const client_session*>(l)->view();
+      if (c.console) {
         ++console_clients[std::size_t(s.id)];
         continue;
       }
-      if (!c->logged_in || c->closing || !c->pool_) continue;
-      auto it = index.find(c->pool_.get());
+      if (!c.logged_in || c.state >= session_state::closing || !c.pool_of) continue;
+      auto it = index.find(c.pool_of);
       if (it == index.end()) continue;
-      ++(c->wait_ ? mine[it->second].cl_waiting : mine[it->second].cl_active);
+      ++(c.state == session_state::waiting ? mine[it->second].cl_waiting
+                                           : mine[it->second].cl_active);
     }
     for (std::size_t i = 0; i < pools.size(); ++i) {
       for (const server_ptr& srv : pools[i]->locals[std::size_t(s.id)].idle) {
@@ -171,7 +172,7 @@ awaitable<lists_info> snapshot_lists(control& ctl, config_ptr cfg, asio::io_cont
     counts& c = per[std::size_t(s.id)];
     for (client_link* l = s.clients.next; l != &s.clients; l = l->next) {
       ++c.used_clients;
-      if (!static_cast<const client_session*>(l)->logged_in) ++c.login_clients;
+      if (!static_cast<const client_session*>(l)->view().logged_in) ++c.login_clients;
     }
   });
   lists_info out;

@@ -37,6 +37,62 @@ struct parse_batch {
   std::vector<std::pair<std::string, statement_ptr>> parses;
 };
 
+/// Where a client session is.
+enum class session_state : std::uint8_t {
+  logging_in,  ///< startup, authentication, welcome
+  idle,        ///< logged in; no server linked and none awaited
+  waiting,     ///< queued for a server
+  linked,      ///< a server is linked: the relay runs both ways
+  closing,     ///< its end is decided: what is in flight winds down, nothing new starts
+  finished,    ///< the client is gone (a server may still be unlinking)
+};
+
+/// The relay's state of both directions while logged in (relay.cpp).
+struct relay_state {
+  int pending_rfq = 0;      ///< Query/Sync/FunctionCall sent, ReadyForQuery not yet seen
+  bool batch_open = false;  ///< extended-protocol messages sent since the last Sync
+  char tx_status = 'I';     ///< of the last ReadyForQuery
+  pgwire::stream_scanner cscan;  ///< message boundaries of what the client sends
+  bool poison_server = false;    ///< the server must be closed, not reused
+  bool server_armed = false;     ///< a read on the server socket is pending
+  bool to_client_pending = false;  ///< the server chain waits for a partial write to drain
+  clock::time_point tx_started;  ///< when the transaction now open began (transaction_timeout)
+  /// For SHOW STATS query_time / xact_time: when the client sent the first message of the
+  /// query / transaction in flight (the read's timestamp); zero when none is.
+  clock::time_point query_start{}, xact_start{};
+
+  explicit relay_state(std::uint32_t max_packet) : cscan(max_packet, max_packet) {}
+  /// No query, transaction or message in flight on either side (srv: the linked server).
+  bool clean(const server_conn* srv) const {
+    return pending_rfq == 0 && !batch_open && tx_status == 'I' && cscan.at_boundary() &&
+           (!srv || srv->scan.at_boundary());
+  }
+};
+
+/// What the console, the HTTP endpoint and the control commands read of a session (SHOW
+/// CLIENTS, SHOW POOLS, KILL_CLIENT, WAIT_CLOSE): taken on the session's own shard and used
+/// there, during one pass over its clients (the pointers are valid for that pass only).
+struct session_view {
+  std::uint64_t id = 0;
+  session_state state = session_state::logging_in;
+  bool logged_in = false;
+  const console_user* console = nullptr;  ///< a client of the admin console
+  std::string_view user;                  ///< the login's user (the console's own for one)
+  std::string_view database;              ///< the pool's database, or the one asked for
+  const pool* pool_of = nullptr;          ///< none during login and for the console
+  const void* ptr = nullptr;              ///< what the log prefix "C-0x..." shows
+  const stream_socket* socket = nullptr;
+  bool is_unix = false;
+  const server_conn* server = nullptr;    ///< the linked server
+  clock::time_point connected_at, last_client_io;
+  clock::time_point waiting_since{};      ///< when queued for a server (zero if not queued)
+  const net::tls_engine* tls = nullptr;
+  std::uint64_t cancel_key = 0;
+  const param_set* params = nullptr;      ///< tracked parameters as the client sees them
+  std::size_t held_in = 0;                ///< client bytes held (login, linking, a write)
+  std::size_t prepared_statements = 0;    ///< the client's named statements
+};
+
 /// What one client read holds, as the client chain sees it.
 struct client_read {
   const std::uint8_t* data = nullptr;  ///< what to forward: the read, or its rewrite
@@ -47,8 +103,34 @@ struct client_read {
   pgwire::errc err = pgwire::errc::ok;
 };
 
-struct client_session : client_link {
+/// A client session. Outside session/ it is seen through view() and ended with kill(); the
+/// rest is its own (the relay's handlers are its static members).
+class client_session : public client_link {
+ public:
   client_session(pool_registry& reg, shard& s, stream_socket so, bool unix_socket);
+  using self_ptr = std::shared_ptr<client_session>;
+
+  /// The session's life, from the accepted socket to the end (login.cpp).
+  static awaitable<void> main(self_ptr self);
+  /// The session as control/ reads it (see session_view).
+  session_view view() const;
+  /// Ends the session from outside its coroutines (janitor, shutdown, the console's KILL).
+  void kill(std::string_view reason, std::string_view sqlstate = "08P01");
+  /// The janitor's per-second check: client_login_timeout, client_idle_timeout,
+  /// idle_transaction_timeout, transaction_timeout.
+  void check_timeouts(const config& c);
+  /// "C-0x...: db/user@addr" for log lines; the address of the session is its id.
+  std::string prefix() const;
+
+ private:
+  friend void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix);
+  friend void route_cancel(shard_set& shards, std::uint32_t pid, std::uint32_t secret);
+  friend struct client_wait_handler;
+  friend struct queued_watch_handler;
+
+  /// Sends a cancel for this client's query if its cancel key is (pid, secret); false if the
+  /// key is not its own (route_cancel).
+  bool cancel_if_key(std::uint32_t pid, std::uint32_t secret);
 
   pool_registry& registry;
   shard& sh;
@@ -67,17 +149,13 @@ struct client_session : client_link {
   /// then, not the idle timeouts).
   waiter* wait_ = nullptr;
 
-  // Relay state.
-  int pending_rfq = 0;      ///< Query/Sync/FunctionCall sent, ReadyForQuery not yet seen
-  bool batch_open = false;  ///< extended-protocol messages sent since the last Sync
-  char tx_status = 'I';
-  pgwire::stream_scanner cscan;  ///< message boundaries of what the client sends
+  /// The relay's view of both directions (relay.cpp).
+  relay_state relay;
   param_set_ptr params;  ///< tracked parameters as this client sees them (shared, immutable)
   std::unique_ptr<client_statements> statements;  ///< its names, from its first named Parse
 
   std::uint32_t key_pid = 0, key_secret = 0;  ///< cancel key given to the client
-  bool closing = false, finished = false, client_writing = false, logged_in = false;
-  bool poison_server = false;  ///< the server must be closed, not reused
+  bool client_writing = false;  ///< a coroutine (an error, a console answer) writes to the client
   /// Protocol-level prepared statements are renamed (transaction/statement mode with
   /// max_prepared_statements > 0), decided when the relay starts.
   bool track_statements = false;
@@ -86,39 +164,54 @@ struct client_session : client_link {
   bool counted = false;  ///< counted in registry.clients (pool_'s database), until finish()
   clock::time_point connected_at = clock::now(), last_client_io = clock::now(),
                     last_server_io = clock::now();
-  clock::time_point tx_started;  ///< when the transaction now open began (transaction_timeout)
-  /// For SHOW STATS query_time / xact_time: when the client sent the first message of the
-  /// query / transaction in flight (the read's timestamp); zero when none is.
-  clock::time_point query_start{}, xact_start{};
-  pgwire::byte_buffer cbuf;        ///< client bytes that must outlive a read (login, linking)
-  bool server_armed = false;       ///< a read on the server socket is pending
-  bool to_client_pending = false;  ///< the server chain waits for a partial write to drain
+  pgwire::byte_buffer cbuf;  ///< client bytes that must outlive a read (login, linking)
 
-  using self_ptr = std::shared_ptr<client_session>;
 
-  /// "C-0x...: db/user@addr" for log lines; the address of the session is its id.
-  std::string prefix() const;
+  // ---- where the session is: one field, moved only by the transitions below
+  /// The named state: the stored life stage, and while active, what the waiter and the
+  /// server link say (they are the owners of those facts, so the state cannot drift from them).
+  session_state state() const noexcept {
+    if (life_ != session_state::idle) return life_;
+    return wait_ ? session_state::waiting : srv ? session_state::linked : session_state::idle;
+  }
+  /// Its end is decided (closing) or done (finished): nothing new starts.
+  bool closing() const noexcept { return life_ >= session_state::closing; }
+  /// finish() has run: the client is gone.
+  bool finished() const noexcept { return life_ == session_state::finished; }
+  /// It got past the welcome once (still true while it closes).
+  bool logged_in() const noexcept { return logged_in_; }
+  /// logging_in -> idle: the welcome went out (to a client of a pool or of the console).
+  void mark_logged_in() noexcept {
+    if (life_ == session_state::logging_in) life_ = session_state::idle;
+    logged_in_ = true;
+  }
+  /// -> closing. False if it was closing or finished already.
+  bool begin_closing() noexcept {
+    if (closing()) return false;
+    life_ = session_state::closing;
+    return true;
+  }
+  /// -> finished. False if it was finished already.
+  bool end_finished() noexcept {
+    if (finished()) return false;
+    life_ = session_state::finished;
+    return true;
+  }
 
   /// No query, transaction or message in flight on either side.
-  bool clean() const {
-    return pending_rfq == 0 && !batch_open && tx_status == 'I' && cscan.at_boundary() &&
-           (!srv || srv->scan.at_boundary());
-  }
-  bool releasable() const { return pool_->mode != pool_mode::session && !closing && clean(); }
+  bool clean() const { return relay.clean(srv.get()); }
+  bool releasable() const { return pool_->mode != pool_mode::session && !closing() && clean(); }
 
   // ---- session.cpp: errors, the end of a session, timeouts
   awaitable<void> send_error(std::string_view severity, std::string_view sqlstate,
                              std::string_view msg);
   /// Closes the client with a FATAL error, as pgbouncer's "closing because" does.
   awaitable<void> fatal(std::string_view sqlstate, std::string_view msg);
-  /// Ends the session from outside its coroutines (janitor, shutdown).
-  void kill(std::string_view reason, std::string_view sqlstate = "08P01");
   /// Sends a FATAL error to the client, then ends the session.
   static void fail(self_ptr self, std::string_view sqlstate, std::string_view msg);
   static awaitable<void> fail_coro(self_ptr self, std::string sqlstate, std::string msg);
   /// The client is gone (or being closed): let the server chain wind down, then forget it.
   void finish();
-  void check_timeouts(const config& c);
   /// Leaves the pool's wait queue if queued (the client is gone or being closed).
   void leave_queue();
   /// While queued, the client socket is not read: watch it so that a client that closes
@@ -126,8 +219,18 @@ struct client_session : client_link {
   static void watch_while_queued(self_ptr self);
 
   // ---- login.cpp
-  static awaitable<void> main(self_ptr self);
+  /// The whole login, in four steps: negotiate_startup, authenticate (or console_login),
+  /// admit, welcome. False: the client was told why (or is gone) and the session ends.
   awaitable<bool> login(const self_ptr& self);
+  /// SSLRequest/GSSENCRequest and a TLS handshake, CancelRequest, then the StartupMessage:
+  /// user, database (login_db), the startup parameters sluice tracks; max_client_conn.
+  awaitable<bool> negotiate_startup(const config& c, param_map& startup_tracked);
+  /// After authentication: the database exists and is enabled, the client limits per
+  /// database and per user admit the client; its pool (pool_).
+  awaitable<bool> admit(const config& c);
+  /// ParameterStatus (from the pool's first server login if none is known yet), the cancel
+  /// key, login_notify_message and ReadyForQuery.
+  awaitable<bool> welcome(const self_ptr& self, const config& c, param_map startup_tracked);
   /// The rest of a login to the `pgbouncer` database: who may, and the welcome.
   awaitable<bool> console_login(const self_ptr& self, const config& c);
   /// console.cpp: the admin console's message loop, until the client leaves.
@@ -211,6 +314,9 @@ struct client_session : client_link {
   /// A ParameterStatus from the linked server: the server's and, if tracked, the client's
   /// view of the parameter follow it.
   void track_parameter_status(pgwire::bytes_view body);
+
+  session_state life_ = session_state::logging_in;  ///< logging_in, idle, closing or finished
+  bool logged_in_ = false;
 };
 
 }  // namespace sluice

@@ -93,10 +93,10 @@ awaitable<void> client_session::run_console(self_ptr self, console_user who) {
   std::map<std::string, console_stmt, std::less<>> statements, portals;
   bool skipping = false;  // an extended-protocol error: ignore messages until Sync
   pgwire::byte_buffer out;
-  while (!c.closing) {
+  while (!c.closing()) {
     const auto r = co_await c.read_message(max_console_message);
     if (r.status != pgwire::frame_status::message) {
-      if (r.error != pgwire::errc::truncated && !c.closing)
+      if (r.error != pgwire::errc::truncated && !c.closing())
         co_await c.fatal("08P01", fmt::format("invalid console message: {}",
                                              make_error_code(r.error).message()));
       break;

@@ -90,11 +90,11 @@ auth_type client_session::hba_method(const config& c, const std::string& user,
 // Coroutines take their owner as a parameter (kept in the frame), never as a lambda
 // capture: a capture lives in the closure object, which may die before the frame does.
 awaitable<void> client_session::main(self_ptr self) {
-  const bool logged_in = co_await self->login(self);
-  if (logged_in && self->console) {
+  const bool welcomed = co_await self->login(self);
+  if (welcomed && self->console) {
     const console_user who = *self->console;
     co_await run_console(self, who);
-  } else if (logged_in) {
+  } else if (welcomed) {
     start_relay(std::move(self));
     co_return;
   }
@@ -154,7 +154,7 @@ awaitable<std::optional<std::string>> client_session::look_up_password(
     s = co_await wait_in_queue(self, *auth_pool, no_server);
   }
   if (!s) {
-    if (!closing)
+    if (!closing())
       log::warning("{} auth_query as {} in {} got no server: {}", prefix(), auth_user, lookup_db,
                    no_server.message);
     co_return std::nullopt;
@@ -230,7 +230,7 @@ awaitable<bool> client_session::authenticate(const self_ptr& self, const config&
     // Not in auth_file: ask PostgreSQL, as auth_user, if one is configured.
     wait_error no_server;
     looked_up = co_await look_up_password(self, c, user, database, no_server);
-    if (closing) {
+    if (closing()) {
       co_return false;
     }
     if (!looked_up) {
@@ -326,7 +326,7 @@ awaitable<bool> client_session::console_login(const self_ptr& self, const config
     co_return false;
   }
   console = std::make_unique<console_user>(std::move(who));
-  logged_in = true;
+  mark_logged_in();
   if (sh.set.console) sh.set.console->logged_in(sh);
   co_return true;
 }
@@ -363,6 +363,28 @@ awaitable<server_ptr> client_session::wait_in_queue(const self_ptr& self, pool& 
 awaitable<bool> client_session::login(const self_ptr& self) {
   const config_ptr keep = sh.cfg_ptr();  // a reload may replace the shard's config meanwhile
   const config& c = *keep;
+  param_map startup_tracked;
+  const bool started = co_await negotiate_startup(c, startup_tracked);
+  if (!started) co_return false;
+  if (*login_db == "pgbouncer") {
+    const bool ok = co_await console_login(self, c);
+    co_return ok;
+  }
+  // Authenticate before saying whether the database exists, as pgbouncer does.
+  std::optional<pgwire::scram_keys> keys;
+  const bool authenticated = co_await authenticate(self, c, user_name, *login_db, keys);
+  if (!authenticated) co_return false;
+  const bool admitted = co_await admit(c);
+  if (!admitted) co_return false;
+  if (keys) {
+    std::lock_guard lk(pool_->mu);
+    pool_->scram_keys = keys;
+  }
+  const bool welcomed = co_await welcome(self, c, std::move(startup_tracked));
+  co_return welcomed;
+}
+
+awaitable<bool> client_session::negotiate_startup(const config& c, param_map& startup_tracked) {
   pgwire::startup_packet pkt;
   std::size_t startup_size = 0;
   for (;;) {
@@ -434,12 +456,10 @@ awaitable<bool> client_session::login(const self_ptr& self) {
   user_name = std::string(sm.get("user"));
   login_db = std::make_unique<std::string>(sm.get("database"));
   if (login_db->empty()) *login_db = user_name;
-  const std::string& db_name = *login_db;
   if (user_name.empty()) {
     co_await fatal("08P01", "no username supplied");
     co_return false;
   }
-  param_map startup_tracked;
   for (const auto& [k, v] : sm.params) {
     if (k == "user" || k == "database") continue;
     const std::string canon = canonical_param(k);
@@ -461,23 +481,18 @@ awaitable<bool> client_session::login(const self_ptr& self) {
   }
   consume(startup_size);  // everything needed from the startup packet has been copied
   if (c.log_connections)
-    log::info("{} login attempt: db={} user={} tls={}", prefix(), db_name, user_name,
+    log::info("{} login attempt: db={} user={} tls={}", prefix(), *login_db, user_name,
               tls ? tls->describe() : std::string("no"));
 
   if (sh.set.client_count.load() > c.max_client_conn) {
     co_await fatal("53300", "no more connections allowed (max_client_conn)");
     co_return false;
   }
-  if (db_name == "pgbouncer") {
-    const bool ok = co_await console_login(self, c);
-    co_return ok;
-  }
-  // Authenticate before saying whether the database exists, as pgbouncer does.
-  std::optional<pgwire::scram_keys> keys;
-  const bool authenticated = co_await authenticate(self, c, user_name, db_name, keys);
-  if (!authenticated) {
-    co_return false;
-  }
+  co_return true;
+}
+
+awaitable<bool> client_session::admit(const config& c) {
+  const std::string& db_name = *login_db;
   const database_config* db = c.find_database(db_name);
   if (!db) {
     co_await fatal("08P01", fmt::format("no such database: {}", db_name));
@@ -488,30 +503,28 @@ awaitable<bool> client_session::login(const self_ptr& self) {
     co_return false;
   }
   // Client limits per database and per user; admin_users are exempt, as in pgbouncer.
-  {
-    const user_config* u = c.find_user(user_name);
-    const bool admin =
-        std::find(c.admin_users.begin(), c.admin_users.end(), user_name) != c.admin_users.end();
-    const int db_limit =
-        admin ? 0 : db->max_db_client_connections.value_or(c.max_db_client_connections);
-    const int user_limit = admin                                 ? 0
-                           : u && u->max_user_client_connections ? *u->max_user_client_connections
-                                                                 : c.max_user_client_connections;
-    if (const char* why = registry.clients.admit(db_name, user_name, db_limit, user_limit)) {
-      co_await fatal("53300", why);
-      co_return false;
-    }
+  const user_config* u = c.find_user(user_name);
+  const bool admin =
+      std::find(c.admin_users.begin(), c.admin_users.end(), user_name) != c.admin_users.end();
+  const int db_limit =
+      admin ? 0 : db->max_db_client_connections.value_or(c.max_db_client_connections);
+  const int user_limit = admin                                 ? 0
+                         : u && u->max_user_client_connections ? *u->max_user_client_connections
+                                                               : c.max_user_client_connections;
+  if (const char* why = registry.clients.admit(db_name, user_name, db_limit, user_limit)) {
+    co_await fatal("53300", why);
+    co_return false;
   }
   bool created = false;
   pool_ = registry.get(*db, db_name, user_name, c, sh.users(), created);
   counted = true;  // pool_->db_name is db_name
   if (created && db->name == "*") log::info("registered new auto-database: db={}", db_name);
-  if (keys) {
-    std::lock_guard lk(pool_->mu);
-    pool_->scram_keys = keys;
-  }
+  co_return true;
+}
 
-  // The welcome: ParameterStatus as a server reports them, the client's own values on top.
+awaitable<bool> client_session::welcome(const self_ptr& self, const config& c,
+                                        param_map startup_tracked) {
+  // ParameterStatus as a server reports them, the client's own values on top.
   param_map welcome;
   {
     std::unique_lock lk(pool_->mu);
@@ -535,7 +548,7 @@ awaitable<bool> client_session::login(const self_ptr& self) {
       s = co_await wait_in_queue(self, *pool_, error);
     }
     if (!s) {
-      if (closing) {  // killed (client_login_timeout) or gone while queued
+      if (closing()) {  // killed (client_login_timeout) or gone while queued
         co_return false;
       }
       co_await fatal(error.sqlstate, error.message);
@@ -566,7 +579,7 @@ awaitable<bool> client_session::login(const self_ptr& self) {
   if (ec) {
     co_return false;
   }
-  logged_in = true;
+  mark_logged_in();
   bump(pool_->locals[sh.id].client_login_count, std::uint64_t{1});
   login_db.reset();  // pool_ names the database from now on
   co_return true;

@@ -144,7 +144,7 @@ bool client_session::route_read(self_ptr& self, std::size_t n, client_read& rd) 
   server_conn* s = c.srv.get();
   parse_batch local;  // unlinked: a batch the pooler may answer itself
   const pgwire::rewrite_result r = pgwire::rewrite_stream(
-      c.cscan, pgwire::bytes_view(rd.data, n), c.sh.rewrite_buf,
+      c.relay.cscan, pgwire::bytes_view(rd.data, n), c.sh.rewrite_buf,
       [&](char tag, const pgwire::frame* f, pgwire::rewrite_emitter* em) {
         c.note_message(tag, rd);
         if (s) return c.route_message(*s, tag, f, em);
@@ -155,16 +155,16 @@ bool client_session::route_read(self_ptr& self, std::size_t n, client_read& rd) 
   rd.split_terminate = r.stop_split && rd.terminate;
   if (r.copied) rd.data = c.sh.rewrite_buf.data();
   rd.forward = r.length;
-  c.cscan.shrink();
+  c.relay.cscan.shrink();
   if (const std::string why = c.take_duplicate(); !why.empty()) {
     // As pgbouncer, the client is told and closed; nothing of this read is forwarded.
-    if (!c.clean()) c.poison_server = true;
+    if (!c.clean()) c.relay.poison_server = true;
     fail(std::move(self), "42P05", why);
     return false;
   }
   if (!s && r.error == pgwire::errc::ok && !r.stopped && r.length == n && local.answerable &&
-      local.syncs > 0 && c.cscan.at_boundary() && c.tx_status == 'I' &&
-      c.pending_rfq == local.syncs && rd.unknown_tag < 0 && !rd.pqexec_refused) {
+      local.syncs > 0 && c.relay.cscan.at_boundary() && c.relay.tx_status == 'I' &&
+      c.relay.pending_rfq == local.syncs && rd.unknown_tag < 0 && !rd.pqexec_refused) {
     bump(c.pool_->locals[c.sh.id].bytes_in, std::uint64_t(n));
     answer_parses(std::move(self), std::move(local));
     return false;
@@ -214,10 +214,10 @@ void client_session::answer_parses(self_ptr self, parse_batch b) {
     }
     c.statements->add(name, std::move(def));
   }
-  c.pending_rfq = 0;
-  c.batch_open = false;
-  c.query_start = {};
-  c.xact_start = {};
+  c.relay.pending_rfq = 0;
+  c.relay.batch_open = false;
+  c.relay.query_start = {};
+  c.relay.xact_start = {};
   c.cbuf.clear();
   for (const char tag : b.answers) {
     pgwire::message_writer w(c.cbuf, tag);

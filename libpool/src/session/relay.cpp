@@ -26,8 +26,6 @@
 
 namespace sluice {
 
-namespace {
-
 /// The handler of the wait on the client socket. It has its own allocator so that the
 /// pending operation, the only thing an idle client holds besides the session, is a block
 /// of its exact size: Asio's per-thread recycling would hand it whatever larger block ran
@@ -38,6 +36,8 @@ struct client_wait_handler {
   allocator_type get_allocator() const noexcept { return {}; }
   void operator()(error_code ec) { client_session::on_client(std::move(self), ec); }
 };
+
+namespace {
 
 /// Microseconds from `from` to `to`, 0 if `to` is not later.
 std::uint64_t elapsed_us(clock::time_point from, clock::time_point to) {
@@ -79,31 +79,31 @@ void client_session::note_message(char tag, client_read& rd) {
       }
       [[fallthrough]];
     case pgwire::fe::function_call:
-      ++pending_rfq;
+      ++relay.pending_rfq;
       bump(st.query_count, std::uint64_t{1});
       break;
     case pgwire::fe::sync:
-      ++pending_rfq;
-      batch_open = false;
+      ++relay.pending_rfq;
+      relay.batch_open = false;
       break;
     case pgwire::fe::execute:
       bump(st.query_count, std::uint64_t{1});
-      batch_open = true;
+      relay.batch_open = true;
       break;
     case pgwire::fe::parse:
       bump(st.client_parse_count, std::uint64_t{1});
       // Without renaming every client Parse goes to the server as it is.
       if (!track_statements) bump(st.server_parse_count, std::uint64_t{1});
-      batch_open = true;
+      relay.batch_open = true;
       break;
     case pgwire::fe::bind:
       bump(st.bind_count, std::uint64_t{1});
-      batch_open = true;
+      relay.batch_open = true;
       break;
     case pgwire::fe::describe:
     case pgwire::fe::close:
     case pgwire::fe::flush:
-      batch_open = true;
+      relay.batch_open = true;
       break;
     case pgwire::fe::copy_data:
     case pgwire::fe::copy_done:
@@ -124,7 +124,7 @@ void client_session::note_message(char tag, client_read& rd) {
 /// only when they must outlive that read (no server linked yet, or a partial write).
 void client_session::on_client(self_ptr self, error_code ec) {
   client_session& c = *self;
-  if (ec || c.closing) {
+  if (ec || c.closing()) {
     c.finish();
     return;
   }
@@ -140,14 +140,14 @@ void client_session::on_client(self_ptr self, error_code ec) {
   c.last_client_io = clock::now();
   // The first bytes since the last query (transaction) ended start the next one: the
   // read's timestamp is reused, no clock read of its own.
-  if (c.query_start == clock::time_point{}) c.query_start = c.last_client_io;
-  if (c.xact_start == clock::time_point{}) c.xact_start = c.query_start;
+  if (c.relay.query_start == clock::time_point{}) c.relay.query_start = c.last_client_io;
+  if (c.relay.xact_start == clock::time_point{}) c.relay.xact_start = c.relay.query_start;
   client_read rd;
   rd.data = c.sh.scratch.data();
   rd.forward = n;
   pool::local& st = c.pool_->locals[c.sh.id];
   if (!c.track_statements) {
-    rd.err = c.cscan.feed(pgwire::bytes_view(rd.data, n), [](char) { return false; },
+    rd.err = c.relay.cscan.feed(pgwire::bytes_view(rd.data, n), [](char) { return false; },
                           [&](char tag, pgwire::bytes_view, std::size_t header_end) {
                             c.note_message(tag, rd);
                             if (tag != pgwire::fe::terminate || rd.split_terminate) return;
@@ -162,7 +162,7 @@ void client_session::on_client(self_ptr self, error_code ec) {
   }
   if (rd.pqexec_refused) {
     log::warning("{} client used 'Q' packet type", c.prefix());
-    if (!c.clean()) c.poison_server = true;
+    if (!c.clean()) c.relay.poison_server = true;
     fail(std::move(self), "08P01", "PQexec disallowed");
     return;
   }
@@ -171,25 +171,25 @@ void client_session::on_client(self_ptr self, error_code ec) {
     // pgbouncer does (nothing of this read is forwarded).
     log::warning("{} unknown pkt from client: {}/0x{:x}", c.prefix(), rd.unknown_tag,
                  rd.unknown_tag);
-    if (!c.clean()) c.poison_server = true;
+    if (!c.clean()) c.relay.poison_server = true;
     fail(std::move(self), "08P01", "unknown pkt");
     return;
   }
   if (rd.err != pgwire::errc::ok) {
     // A length over max_packet_size (or under 4): the client is told and closed, linked or
     // not, and nothing of this read is forwarded; a server mid-transaction is not reused.
-    if (c.srv) c.poison_server = true;
+    if (c.srv) c.relay.poison_server = true;
     fail(std::move(self), "08P01", "bad packet header");
     return;
   }
-  if (rd.split_terminate) c.poison_server = true;
+  if (rd.split_terminate) c.relay.poison_server = true;
   bump(st.bytes_in, std::uint64_t(n));
   if (rd.forward > 0) {
     if (!c.srv) {
       // Waiting for a server yields to other sessions, which reuse the scratch buffer.
       c.cbuf.assign(rd.data, rd.data + rd.forward);
       c.sh.trim_rewrite_buf();
-      if (rd.terminate) c.closing = true;  // forward what came before the Terminate, then end
+      if (rd.terminate) c.begin_closing();  // forward what came before the Terminate, then end
       find_server(std::move(self));
       return;
     }
@@ -238,7 +238,7 @@ bool client_session::send_to_server(const self_ptr& self, const std::uint8_t* da
 void client_session::cbuf_written(self_ptr self, error_code ec) {
   client_session& c = *self;
   c.cbuf = {};
-  if (ec || c.closing) {
+  if (ec || c.closing()) {
     c.finish();
     return;
   }
@@ -247,7 +247,7 @@ void client_session::cbuf_written(self_ptr self, error_code ec) {
 
 void client_session::got_server(self_ptr self, server_ptr s, bool check) {
   client_session& c = *self;
-  if (c.closing && !c.sock.is_open()) {  // killed while waiting
+  if (c.closing() && !c.sock.is_open()) {  // killed while waiting
     c.pool_->release(std::move(s), c.sh);
     c.finish();
     return;
@@ -286,7 +286,7 @@ void client_session::attach(self_ptr self) {
   pool::local& st = c.pool_->locals[c.sh.id];
   bump(st.active, 1);
   bump(st.server_assignment_count, std::uint64_t{1});
-  c.tx_status = 'I';
+  c.relay.tx_status = 'I';
   server_conn& s = *c.srv;
   s.scan.reset();
   s.relay_hold_len = 0;
@@ -296,7 +296,7 @@ void client_session::attach(self_ptr self) {
   if (c.track_statements) {
     out = c.route_held(s);
     if (const std::string why = c.take_duplicate(); !why.empty()) {
-      c.poison_server = true;  // what it answers to the messages before is owed to nobody
+      c.relay.poison_server = true;  // what it answers to the messages before is owed to nobody
       unlink(self);
       fail(std::move(self), "42P05", why);
       return;
@@ -307,16 +307,16 @@ void client_session::attach(self_ptr self) {
   const bool sent = send_to_server(self, out.data(), out.size());
   c.sh.trim_rewrite_buf();
   arm_server(self);
-  if (c.finished) {
+  if (c.finished()) {
     // The write failed and finish() ran before the read was armed: end the read now so
     // its handler unlinks (and discards) the server.
-    c.poison_server = true;
+    c.relay.poison_server = true;
     error_code ignored;
     c.srv->sock.close(ignored);
   }
   if (!sent) return;
   c.cbuf = {};      // an idle client keeps no buffer
-  if (c.closing) {  // a Terminate followed what was just forwarded
+  if (c.closing()) {  // a Terminate followed what was just forwarded
     c.finish();
     return;
   }
@@ -325,7 +325,7 @@ void client_session::attach(self_ptr self) {
 
 void client_session::arm_server(self_ptr self) {
   client_session& c = *self;
-  c.server_armed = true;
+  c.relay.server_armed = true;
   server_conn& s = *c.srv;
   // A header held back from the last read goes in front of what this read brings.
   std::memcpy(s.relay_buf.data(), s.relay_hold, s.relay_hold_len);
@@ -349,7 +349,7 @@ void client_session::arm_server(self_ptr self) {
 /// Server -> client.
 void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
   client_session& c = *self;
-  c.server_armed = false;
+  c.relay.server_armed = false;
   if (!ec && c.srv->tls) {
     server_conn& t = *c.srv;
     const std::span<std::uint8_t> plain(t.relay_buf.data() + t.relay_held,
@@ -360,15 +360,15 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
     }
   }
   if (ec) {
-    if (!c.closing) {
+    if (!c.closing()) {
       // The server went away under this client: tell it at once and end the session.
       log::info("{} server connection lost: {}", c.prefix(), ec.message());
-      c.poison_server = true;
+      c.relay.poison_server = true;
       unlink(self);
       fail(std::move(self), "08006", "server conn crashed?");
       return;
     }
-    if (ec != asio::error::operation_aborted) c.poison_server = true;
+    if (ec != asio::error::operation_aborted) c.relay.poison_server = true;
     unlink(self);
     return;
   }
@@ -407,27 +407,27 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
             bad_status = true;  // not relayed: nothing of this read reaches the client
             return;
           }
-          if (status != 'I' && c.tx_status == 'I') c.tx_started = clock::now();
-          c.tx_status = status;
-          if (c.pending_rfq > 0) --c.pending_rfq;
+          if (status != 'I' && c.relay.tx_status == 'I') c.relay.tx_started = clock::now();
+          c.relay.tx_status = status;
+          if (c.relay.pending_rfq > 0) --c.relay.pending_rfq;
           // Times end at this read's timestamp. With pipelined queries, the time counted is
           // the time until the last of them is answered (as pgbouncer does).
-          if (c.pending_rfq == 0 && c.query_start != clock::time_point{}) {
-            const std::uint64_t us = elapsed_us(c.query_start, c.last_server_io);
+          if (c.relay.pending_rfq == 0 && c.relay.query_start != clock::time_point{}) {
+            const std::uint64_t us = elapsed_us(c.relay.query_start, c.last_server_io);
             bump(st.query_time_us, us);
             st.query_hist.observe(us);
-            c.query_start = {};
+            c.relay.query_start = {};
           }
-          if (c.tx_status == 'I') {
+          if (c.relay.tx_status == 'I') {
             bump(st.xact_count, std::uint64_t{1});
-            if (c.xact_start != clock::time_point{}) {
-              const std::uint64_t us = elapsed_us(c.xact_start, c.last_server_io);
+            if (c.relay.xact_start != clock::time_point{}) {
+              const std::uint64_t us = elapsed_us(c.relay.xact_start, c.last_server_io);
               bump(st.xact_time_us, us);
               st.xact_hist.observe(us);
-              c.xact_start = {};
+              c.relay.xact_start = {};
             }
           }
-          if (p.mode == pool_mode::statement && c.tx_status != 'I') stmt_violation = true;
+          if (p.mode == pool_mode::statement && c.relay.tx_status != 'I') stmt_violation = true;
         } else if (tag == pgwire::be::parameter_status) {
           c.track_parameter_status(body);
         }
@@ -440,7 +440,7 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
                            : fmt::format("server sent a malformed message: {}",
                                          make_error_code(err).message());
     log::warning("{} bad packet from server: {}", c.prefix(), why);
-    c.poison_server = true;
+    c.relay.poison_server = true;
     unlink(self);
     fail(std::move(self), "08P01", why);
     return;
@@ -450,7 +450,7 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
   std::size_t forward = held + n - s.relay_hold_len;
   std::memcpy(s.relay_hold, s.relay_buf.data() + forward, s.relay_hold_len);
   if (!cuts.empty()) forward = drop_answers(s.relay_buf.data(), forward, cuts);
-  if (c.closing) {
+  if (c.closing()) {
     if (c.clean()) {
       unlink(self);  // a late async message for a client that has gone
     } else {
@@ -459,7 +459,7 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
     return;
   }
   if (stmt_violation) {
-    c.poison_server = true;
+    c.relay.poison_server = true;
     unlink(self);
     fail(std::move(self), "08P01", "transaction blocks not allowed in statement pooling mode");
     return;
@@ -473,11 +473,11 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
   }
   if (!all) {
     // The rest of relay_buf, or of the client engine's output (see write_now).
-    c.to_client_pending = true;
+    c.relay.to_client_pending = true;
     asio::async_write(c.sock, asio::buffer(rest.data(), rest.size()),
                       [self](error_code wec, std::size_t) mutable {
                         client_session& cs = *self;
-                        cs.to_client_pending = false;
+                        cs.relay.to_client_pending = false;
                         if (cs.tls) cs.tls->output_written();
                         if (wec) {
                           client_gone_while_writing(self);
@@ -492,18 +492,18 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
 
 void client_session::client_gone_while_writing(const self_ptr& self) {
   client_session& c = *self;
-  c.closing = true;
-  if (!c.clean()) c.poison_server = true;
+  c.begin_closing();
+  if (!c.clean()) c.relay.poison_server = true;
   unlink(self);
   c.finish();
 }
 
 void client_session::server_next(self_ptr self) {
   client_session& c = *self;
-  if (c.closing && !c.clean()) {
-    c.poison_server = true;
+  if (c.closing() && !c.clean()) {
+    c.relay.poison_server = true;
   }
-  if (c.releasable() || c.closing) {
+  if (c.releasable() || c.closing()) {
     unlink(self);
     return;
   }
@@ -516,16 +516,16 @@ void client_session::unlink(const self_ptr& self) {
   if (!c.srv) return;
   bump(c.pool_->locals[c.sh.id].active, -1);
   const bool reusable =
-      !c.poison_server && c.clean() && c.srv->sock.is_open() && c.srv->replies.empty();
+      !c.relay.poison_server && c.clean() && c.srv->sock.is_open() && c.srv->replies.empty();
   server_ptr s = std::move(c.srv);
   pool& p = *c.pool_;
   const config& cfg = c.sh.cfg();
   if (!reusable) {
     p.discard(std::move(s), c.sh,
               c.server_close_reason ? c.server_close_reason
-              : c.closing           ? "client disconnect while server was not ready"
+              : c.closing()           ? "client disconnect while server was not ready"
                                     : "unclean server");
-    c.poison_server = false;
+    c.relay.poison_server = false;
     return;
   }
   const bool reset = !cfg.server_reset_query.empty() &&

@@ -49,7 +49,36 @@ client_session::client_session(pool_registry& reg, shard& s, stream_socket so, b
       sock(std::move(so)),
       is_unix(unix_socket),
       // A statement message held to be renamed (a named Parse) may be as long as any other.
-      cscan(s.cfg().max_packet_size, s.cfg().max_packet_size) {}
+      relay(s.cfg().max_packet_size) {}
+
+session_view client_session::view() const {
+  session_view v;
+  v.id = id;
+  v.state = state();
+  v.logged_in = logged_in();
+  v.console = console.get();
+  v.user = !user_name.empty() ? std::string_view(user_name)
+           : console          ? std::string_view(console->name)
+                              : std::string_view();
+  v.database = console    ? std::string_view("pgbouncer")
+               : pool_    ? std::string_view(pool_->db_name)
+               : login_db ? std::string_view(*login_db)
+                          : std::string_view();
+  v.pool_of = pool_.get();
+  v.ptr = this;
+  v.socket = &sock;
+  v.is_unix = is_unix;
+  v.server = srv.get();
+  v.connected_at = connected_at;
+  v.last_client_io = last_client_io;
+  if (wait_) v.waiting_since = wait_->since;
+  v.tls = tls.get();
+  v.cancel_key = (std::uint64_t(key_pid) << 32) | key_secret;
+  v.params = params.get();
+  v.held_in = cbuf.size();
+  v.prepared_statements = statements ? statements->size() : 0;
+  return v;
+}
 
 std::string client_session::prefix() const {
   const std::string_view db = pool_      ? std::string_view(pool_->db_name)
@@ -75,11 +104,10 @@ awaitable<void> client_session::fatal(std::string_view sqlstate, std::string_vie
 /// Ends the session from outside its coroutines (janitor, shutdown): best-effort error to
 /// the client if nothing else is writing to it, then both sockets closed.
 void client_session::kill(std::string_view reason, std::string_view sqlstate) {
-  if (closing) return;
-  closing = true;
+  if (!begin_closing()) return;
   log::info("{} closing because: {} (age={:.0f}s)", prefix(), reason, seconds_since(connected_at));
   leave_queue();
-  if (!client_writing && !to_client_pending) {
+  if (!client_writing && !relay.to_client_pending) {
     pgwire::byte_buffer out;
     pgwire::write_error(out, "FATAL", sqlstate, reason);
     net::send_now(sock, tls.get(), out);
@@ -87,7 +115,7 @@ void client_session::kill(std::string_view reason, std::string_view sqlstate) {
   error_code ignored;
   sock.close(ignored);
   if (srv) {
-    poison_server = true;
+    relay.poison_server = true;
     srv->sock.close(ignored);
   }
 }
@@ -95,8 +123,8 @@ void client_session::kill(std::string_view reason, std::string_view sqlstate) {
 /// Sends a FATAL error to the client, then ends the session.
 void client_session::fail(self_ptr self, std::string_view sqlstate, std::string_view msg) {
   client_session& c = *self;
-  c.closing = true;
-  if (c.client_writing || c.to_client_pending) {
+  c.begin_closing();
+  if (c.client_writing || c.relay.to_client_pending) {
     c.finish();  // something else is writing to the client: no error message
     return;
   }
@@ -116,9 +144,8 @@ awaitable<void> client_session::fail_coro(self_ptr self, std::string sqlstate, s
 /// The client is gone (or being closed): let the server chain wind down, then forget the
 /// client.
 void client_session::finish() {
-  closing = true;
-  if (finished) return;
-  finished = true;
+  begin_closing();
+  if (!end_finished()) return;
   leave_queue();
   if (counted) {
     registry.clients.leave(pool_->db_name, user_name);
@@ -126,13 +153,13 @@ void client_session::finish() {
   }
   if (srv) {
     error_code ignored;
-    if (server_armed) {
+    if (relay.server_armed) {
       // A clean server has no reply in flight, so cancelling the read loses nothing;
       // otherwise it is closed and replaced. The read's handler unlinks.
-      if (clean() && !poison_server) {
+      if (clean() && !relay.poison_server) {
         srv->sock.cancel(ignored);
       } else {
-        poison_server = true;
+        relay.poison_server = true;
         srv->sock.close(ignored);
       }
     }
@@ -141,7 +168,7 @@ void client_session::finish() {
   }
   unlink_from_list();
   sh.set.client_count.fetch_sub(1);
-  if (logged_in && sh.cfg().log_disconnections)
+  if (logged_in() && sh.cfg().log_disconnections)
     log::info("{} closing because: client close request (age={:.0f}s)", prefix(),
               seconds_since(connected_at));
   if (!client_writing) {
@@ -151,8 +178,8 @@ void client_session::finish() {
 }
 
 void client_session::check_timeouts(const config& c) {
-  if (closing) return;
-  if (!logged_in) {
+  if (closing()) return;
+  if (!logged_in()) {
     if (c.client_login_timeout > 0 && seconds_since(connected_at) > c.client_login_timeout)
       kill("client_login_timeout");
     return;
@@ -161,7 +188,7 @@ void client_session::check_timeouts(const config& c) {
   // server_fast_close: in session mode a server a reload has made obsolete goes as soon as
   // its transaction is over, and the client with it, so that it notices.
   if (srv && c.server_fast_close && pool_->mode == pool_mode::session && clean() &&
-      !client_writing && !to_client_pending && srv->generation != pool_->generation.load() &&
+      !client_writing && !relay.to_client_pending && srv->generation != pool_->generation.load() &&
       !pool_->held()) {  // a PAUSE waits for session clients to leave, it does not end them
     server_close_reason = "database configuration changed";
     kill("database configuration changed");
@@ -180,13 +207,13 @@ void client_session::check_timeouts(const config& c) {
   }
   const double xact_limit =
       u && u->transaction_timeout ? *u->transaction_timeout : c.transaction_timeout;
-  if (tx_status != 'I' && xact_limit > 0 && seconds_since(tx_started) > xact_limit) {
+  if (relay.tx_status != 'I' && xact_limit > 0 && seconds_since(relay.tx_started) > xact_limit) {
     kill("transaction timeout");
     return;
   }
-  if (pending_rfq > 0) {
+  if (relay.pending_rfq > 0) {
     if (query_limit > 0 && seconds_since(last_client_io) > query_limit) kill("query_timeout");
-  } else if (tx_status != 'I' && tx_limit > 0 &&
+  } else if (relay.tx_status != 'I' && tx_limit > 0 &&
              seconds_since(std::max(last_client_io, last_server_io)) > tx_limit) {
     kill("idle transaction timeout");
   }
@@ -199,8 +226,6 @@ void client_session::leave_queue() {
   w->owner.cancel_wait(*w);
 }
 
-namespace {
-
 /// The handler of the watch on a queued client's socket, allocated like client_wait_handler
 /// (relay.cpp): a waiting client holds this one operation.
 struct queued_watch_handler {
@@ -210,7 +235,7 @@ struct queued_watch_handler {
   void operator()(error_code ec) {
     client_session& c = *self;
     // Linked or closed meanwhile: the relay (or nobody) reads the socket now.
-    if (ec || !c.wait_ || c.closing) return;
+    if (ec || !c.wait_ || c.closing()) return;
     char b;
     const ssize_t n = ::recv(c.sock.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n > 0) return;  // more input pipelined: it waits for the server with the rest
@@ -224,8 +249,6 @@ struct queued_watch_handler {
     c.finish();
   }
 };
-
-}  // namespace
 
 void client_session::watch_while_queued(self_ptr self) {
   client_session& c = *self;
@@ -248,28 +271,22 @@ void client_check_timeouts(client_link* l, const config& cfg) {
   static_cast<client_session*>(l)->check_timeouts(cfg);
 }
 
-namespace {
-
-/// Sends a cancel for c's query if it has key (pid, secret); false if the key is not c's.
-bool client_cancel_if(client_link* l, shard& s, std::uint32_t pid, std::uint32_t secret) {
-  auto* c = static_cast<client_session*>(l);
-  if (!c->logged_in || c->key_pid != pid || c->key_secret != secret) return false;
-  if (!c->srv) return true;
-  asio::co_spawn(s.io,
-                 send_cancel(s.io, *c->srv->target, c->srv->be_pid, c->srv->be_secret,
-                             s.cfg().cancel_wait_timeout),
+bool client_session::cancel_if_key(std::uint32_t pid, std::uint32_t secret) {
+  if (!logged_in() || key_pid != pid || key_secret != secret) return false;
+  if (!srv) return true;
+  asio::co_spawn(sh.io,
+                 send_cancel(sh.io, *srv->target, srv->be_pid, srv->be_secret,
+                             sh.cfg().cancel_wait_timeout),
                  asio::detached);
   return true;
 }
-
-}  // namespace
 
 void route_cancel(shard_set& shards, std::uint32_t pid, std::uint32_t secret) {
   // Unknown keys are dropped silently, as PostgreSQL does.
   for (auto& sh : shards.shards) {
     sh->post_fn([pid, secret](shard& s) {
       for (client_link* l = s.clients.next; l != &s.clients; l = l->next) {
-        if (client_cancel_if(l, s, pid, secret)) return;
+        if (static_cast<client_session*>(l)->cancel_if_key(pid, secret)) return;
       }
     });
   }
@@ -313,7 +330,7 @@ void client_session::on_wait_done(std::shared_ptr<void> ctx, server_ptr srv, wai
   auto self = std::static_pointer_cast<client_session>(std::move(ctx));
   self->wait_ = nullptr;
   if (!srv) {
-    if (self->closing) {  // the client left the queue: nobody to tell
+    if (self->closing()) {  // the client left the queue: nobody to tell
       self->finish();
       return;
     }
@@ -327,7 +344,7 @@ void client_session::on_wait_notify(const std::shared_ptr<void>& ctx) {
   client_session& c = *static_cast<client_session*>(ctx.get());
   // Queued means nothing else writes to the client: no server is linked, and what the last
   // one sent has been written (the client chain reads again only then).
-  if (c.closing || !c.wait_ || c.client_writing || c.to_client_pending) return;
+  if (c.closing() || !c.wait_ || c.client_writing || c.relay.to_client_pending) return;
   pgwire::byte_buffer out;
   pgwire::write_error(out, "NOTICE", "00000",
                       "No server connection available in postgres backend, client being queued",
