@@ -41,7 +41,7 @@
 #define SLUICE_REPLY_READ 0
 #endif
 
-namespace sluice::net {
+namespace sluice {
 
 /// True if bytes [p, p + n) end with a complete ReadyForQuery message.
 inline bool ends_with_ready(const std::uint8_t* p, std::size_t n) {
@@ -154,4 +154,4 @@ void reply_reader::start(stream_socket& sock, void* buf, std::size_t len,
 
 #endif
 
-}  // namespace sluice::net
+}  // namespace sluice

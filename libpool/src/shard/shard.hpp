@@ -104,7 +104,7 @@ struct shard {
   // One thread runs this context and every socket is touched only from it, so the reactor's
   // per-descriptor locks can go (posting from other threads stays locked).
   asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
-  net::reply_reader replies{io};  ///< the relay's reads of servers (one recv each)
+  reply_reader replies{io};  ///< the relay's reads of servers (one recv each)
   std::thread thread;
   boost::lockfree::queue<mail*> mailbox{256};
   std::atomic<bool> wake_pending{false};
