@@ -14,13 +14,25 @@ namespace sluice {
 
 namespace {
 
-clock::duration to_duration(double seconds) {
-  return std::chrono::duration_cast<clock::duration>(seconds_d(seconds));
+using pool_rules::to_duration;
+
+/// A server as the keep-or-close rules see it.
+pool_rules::server_view view_of(const server_conn& srv) {
+  return {srv.generation, srv.connected_at, srv.idle_since};
 }
 
-/// How much longer than strict FIFO order a waiter on another shard may wait so that a released
-/// server is given to a waiter on its own shard instead of being handed over.
-constexpr auto kLocalWindow = std::chrono::milliseconds(2);
+/// The pool as the keep-or-close rules see it, read now; server_idle_timeout (a [pgbouncer]
+/// setting) is the caller's to fill in where it matters.
+pool_rules::pool_view view_of(const pool& p) {
+  pool_rules::pool_view v;
+  v.generation = p.generation.load();
+  v.total = p.total.load();
+  v.pool_size = p.pool_size.load();
+  v.reserve_size = p.reserve_size.load();
+  v.min_pool_size = p.min_pool_size.load();
+  v.server_lifetime = p.server_lifetime.load();
+  return v;
+}
 
 /// Gives a server to a waiter that lives on the current shard.
 void deliver_here(const std::shared_ptr<waiter>& w, server_ptr srv) {
@@ -89,10 +101,9 @@ void pool::reconfigure(pool_settings st) {
 }
 
 const char* pool::surplus(const server_conn& srv) const {
-  if (srv.generation != generation.load())
-    return held() ? "pause mode" : "database configuration changed";
-  if (total.load() > pool_size.load() + reserve_size.load()) return "pool size reduced";
-  return nullptr;
+  const auto v = pool_rules::surplus(view_of(srv), view_of(*this));
+  // held() only names the reason: a PAUSE's bump and a reload's look the same to the rule.
+  return v == pool_rules::server_verdict::keep ? nullptr : pool_rules::reason(v, held());
 }
 
 param_set_ptr pool::intern(const config& cfg, param_map values) {
@@ -187,16 +198,12 @@ waiter* pool::wait_for_server(shard& s, wait_done done) {
   // Pooled: under contention every transaction waits, and allocates nothing for it.
   auto w = std::allocate_shared<waiter>(pooled_allocator<waiter>{}, *this, s, std::move(done));
   const config& c = s.cfg();
-  const auto never = clock::time_point::max();
-  const double wait_limit = query_wait_timeout.load();
-  w->wait_deadline = wait_limit > 0 ? w->since + to_duration(wait_limit) : never;
-  w->reserve_deadline = reserve_size > 0 ? w->since + to_duration(c.reserve_pool_timeout) : never;
-  w->notify_deadline = w->done.notify && c.query_wait_notify > 0
-                           ? w->since + to_duration(c.query_wait_notify)
-                           : never;
+  w->deadlines = pool_rules::deadlines_for(w->since, query_wait_timeout.load(), reserve_size.load(),
+                                           c.reserve_pool_timeout, w->done.notify != nullptr,
+                                           c.query_wait_notify);
   {
     std::lock_guard lk(mu);
-    waiters.push_back(w);
+    waiters.push(w);
     nwaiters.fetch_add(1);
   }
   try_serve_waiters(s);
@@ -208,13 +215,8 @@ void pool::cancel_wait(waiter& w) {
   bool queued = false;
   {
     std::lock_guard lk(mu);
-    auto it = std::find_if(waiters.begin(), waiters.end(),
-                           [&](const std::shared_ptr<waiter>& q) { return q.get() == &w; });
-    if (it != waiters.end()) {
-      queued = true;
-      waiters.erase(it);
-      nwaiters.fetch_sub(1);
-    }
+    queued = waiters.leave([&](const std::shared_ptr<waiter>& q) { return q.get() == &w; });
+    if (queued) nwaiters.fetch_sub(1);
   }
   if (!queued) return;
   w.failed = wait_error{"08P01", "client gone while waiting for a server"};
@@ -222,7 +224,7 @@ void pool::cancel_wait(waiter& w) {
 }
 
 void pool::arm_waiter(const std::shared_ptr<waiter>& w) {
-  w->timer.expires_at(std::min({w->wait_deadline, w->reserve_deadline, w->notify_deadline}));
+  w->timer.expires_at(w->deadlines.next());
   w->timer.async_wait([this, w](error_code) { on_waiter_timer(w); });
 }
 
@@ -240,28 +242,24 @@ void pool::on_waiter_timer(const std::shared_ptr<waiter>& w) {
     }
     return;
   }
-  const auto now = clock::now();
-  if (now >= w->notify_deadline) {
-    w->notify_deadline = clock::time_point::max();  // once per wait
+  const pool_rules::waiter_due due = pool_rules::due(w->deadlines, clock::now());
+  if (due.notify) {
+    w->deadlines.notify = clock::time_point::max();  // once per wait
     w->done.notify(w->done.ctx);
     if (w->delivered || w->failed) {  // the client was ended meanwhile (cancel_wait)
       on_waiter_timer(w);
       return;
     }
   }
-  if (now >= w->reserve_deadline) {
-    w->reserve_deadline = clock::time_point::max();
+  if (due.reserve) {
+    w->deadlines.reserve = clock::time_point::max();
     launch_server(w->home, true);
-  } else if (now >= w->wait_deadline) {
+  } else if (due.time_out) {
     bool queued = false;
     {
       std::lock_guard lk(mu);
-      auto it = std::find(waiters.begin(), waiters.end(), w);
-      if (it != waiters.end()) {
-        queued = true;
-        waiters.erase(it);
-        nwaiters.fetch_sub(1);
-      }
+      queued = waiters.leave([&](const std::shared_ptr<waiter>& q) { return q == w; });
+      if (queued) nwaiters.fetch_sub(1);
     }
     if (queued) {
       wait_done done = std::move(w->done);
@@ -269,19 +267,15 @@ void pool::on_waiter_timer(const std::shared_ptr<waiter>& w) {
       return;
     }
     // Not queued any more: a server is on its way from another shard; wait for it.
-    w->wait_deadline = clock::time_point::max();
+    w->deadlines.wait = clock::time_point::max();
   }
   arm_waiter(w);
 }
 
 void pool::release(server_ptr srv, shard& s) {
-  const double lifetime = server_lifetime.load();
-  if (lifetime > 0 && seconds_since(srv->connected_at) > lifetime) {
-    discard(std::move(srv), s, "server lifetime over");
-    return;
-  }
-  if (const char* why = surplus(*srv)) {
-    discard(std::move(srv), s, why);
+  const auto verdict = pool_rules::on_release(view_of(*srv), view_of(*this), clock::now());
+  if (verdict != pool_rules::server_verdict::keep) {
+    discard(std::move(srv), s, pool_rules::reason(verdict, held()));
     return;
   }
   srv->idle_since = clock::now();
@@ -294,20 +288,12 @@ void pool::release(server_ptr srv, shard& s) {
     std::shared_ptr<waiter> w;
     {
       std::lock_guard lk(mu);
-      if (waiters.empty()) break;
-      // Prefer a waiter on this shard among those that queued within kLocalWindow of the
+      // A waiter on this shard among those that queued within the local window of the
       // oldest: the server stays here (no hand-off), and no one waits more than the window
       // longer than strict FIFO order would make it.
-      auto pick = waiters.begin();
-      const auto horizon = waiters.front()->since + kLocalWindow;
-      for (auto it = waiters.begin(); it != waiters.end() && (*it)->since <= horizon; ++it) {
-        if (&(*it)->home == &s) {
-          pick = it;
-          break;
-        }
-      }
-      w = std::move(*pick);
-      waiters.erase(pick);
+      std::optional<std::shared_ptr<waiter>> next = waiters.take_for(s.id);
+      if (!next) break;
+      w = std::move(*next);
       nwaiters.fetch_sub(1);
     }
     server_ptr give = std::move(loc.idle.back());
@@ -372,15 +358,13 @@ void pool::try_serve_waiters(shard& s) {
     std::lock_guard lk(mu);
     const int waiting = int(waiters.size());
     if (waiting == 0) return;
-    const bool failing = last_login_failure != clock::time_point{} &&
-                         seconds_since(last_login_failure) < c.server_login_retry;
-    if (failing) {
-      schedule_retry = !retry_scheduled;
-      retry_scheduled = true;
-    } else {
-      // Open as many as there are waiters not yet covered by a connection being opened.
-      to_launch = std::min(waiting - connecting, pool_size - total);
-    }
+    const pool_rules::serve_plan plan =
+        pool_rules::plan_serving(waiting, connecting, total.load(), pool_size.load(),
+                                 last_login_failure, c.server_login_retry, retry_scheduled,
+                                 clock::now());
+    if (plan.failing) retry_scheduled = true;
+    schedule_retry = plan.schedule_retry;
+    to_launch = plan.launch;
   }
   for (int i = 0; i < to_launch; ++i) launch_server(s, false);
   if (schedule_retry) {
@@ -411,21 +395,21 @@ void pool::try_serve_waiters(shard& s) {
 }
 
 void pool::launch_server(shard& s, bool reserve) {
-  if (held()) return;  // paused: waiters wait for RESUME
   const config& c = s.cfg();
   std::optional<pgwire::scram_keys> keys;
   std::shared_ptr<const pool_target> tgt;
   {
     std::lock_guard lk(mu);
-    const int limit = pool_size.load() + (reserve ? reserve_size.load() : 0);
-    if (total >= limit) return;
-    const int db_limit = max_db_connections.load(), user_limit = max_user_connections.load();
-    if (db_limit > 0 || user_limit > 0) {
-      int db_total = 0, user_total = 0;
-      registry.connection_totals(db_name, user_name, db_total, user_total);
-      if (db_limit > 0 && db_total >= db_limit) return;
-      if (user_limit > 0 && user_total >= user_limit) return;
-    }
+    const pool_rules::launch_limits limits{pool_size.load(), reserve_size.load(),
+                                           max_db_connections.load(),
+                                           max_user_connections.load()};
+    // Paused: nothing opens, waiters wait for RESUME. The totals over all pools walk the
+    // registry: only counted when a limit needs them.
+    const auto verdict = pool_rules::may_launch(
+        held(), reserve, total.load(), limits, [&](int& db_total, int& user_total) {
+          registry.connection_totals(db_name, user_name, db_total, user_total);
+        });
+    if (verdict != pool_rules::launch_verdict::go) return;
     ++total;
     ++connecting;
     keys = scram_keys;
@@ -465,7 +449,7 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
   }
   log::warning("S-0x{:x}: {}/{}@{}:{} server login failed: {}", srv->id, db_name, user_name,
                srv->target->host, srv->target->port, r.error);
-  std::vector<std::shared_ptr<waiter>> fail;
+  waiter_fifo::container fail;
   {
     std::lock_guard lk(mu);
     --total;
@@ -476,8 +460,7 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
     // pool's first server hear it now instead of at their own timeout. Later clients get
     // the cached error until server_login_retry has passed (login.cpp).
     if (!have_welcome) {
-      fail.assign(waiters.begin(), waiters.end());
-      waiters.clear();
+      fail = waiters.take_all();
       nwaiters.store(0);
     }
   }
@@ -500,20 +483,19 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
 
 void pool::tidy(shard& s) {
   const config& c = s.cfg();
-  const double lifetime = server_lifetime.load();
   auto& idle = locals[s.id].idle;
   for (std::size_t i = 0; i < idle.size();) {
     server_conn& srv = *idle[i];
     const char* reason = nullptr;
-    if (server_is_dead(srv))
+    if (server_is_dead(srv)) {
       reason = "server conn crashed?";
-    else if (c.server_idle_timeout > 0 && seconds_since(srv.idle_since) > c.server_idle_timeout &&
-             total > min_pool_size)
-      reason = "server idle timeout";
-    else if (lifetime > 0 && seconds_since(srv.connected_at) > lifetime)
-      reason = "server lifetime over";
-    else
-      reason = surplus(srv);
+    } else {
+      // Read again for each server: every one closed here lowers the total.
+      pool_rules::pool_view pv = view_of(*this);
+      pv.server_idle_timeout = c.server_idle_timeout;
+      const auto verdict = pool_rules::on_idle(view_of(srv), pv, clock::now());
+      if (verdict != pool_rules::server_verdict::keep) reason = pool_rules::reason(verdict, held());
+    }
     if (!reason) {
       ++i;
       continue;
@@ -524,11 +506,12 @@ void pool::tidy(shard& s) {
     discard(std::move(gone), s, reason);
   }
   // min_pool_size: shard 0 keeps the pool topped up once it has been used.
-  if (s.id == 0 && min_pool_size > 0 && !draining.load() && !held()) {
+  if (pool_rules::tops_up(s.id, min_pool_size.load(), draining.load(), held())) {
     int missing;
     {
       std::lock_guard lk(mu);
-      missing = have_welcome ? std::min(min_pool_size, pool_size) - total : 0;
+      missing = pool_rules::top_up_count(min_pool_size.load(), pool_size.load(), total.load(),
+                                         have_welcome);
     }
     for (int i = 0; i < missing; ++i) launch_server(s, false);
   }

@@ -16,6 +16,7 @@
 #include "pgwire/auth.hpp"
 #include "pool/histogram.hpp"
 #include "pool/params.hpp"
+#include "pool/rules.hpp"
 #include "pool/server_conn.hpp"
 #include "pool/waiter.hpp"
 #include "shard/shard.hpp"
@@ -24,6 +25,14 @@
 namespace sluice {
 
 class pool_registry;
+
+/// How the pool's queue (pool_rules::waiter_queue) reads a waiter: when it queued, and the
+/// shard it lives on (a server released there goes to it without a hand-over).
+struct waiter_traits {
+  static clock::time_point since(const std::shared_ptr<waiter>& w) noexcept { return w->since; }
+  static int shard_of(const std::shared_ptr<waiter>& w) noexcept { return w->home.id; }
+};
+using waiter_fifo = pool_rules::waiter_queue<std::shared_ptr<waiter>, waiter_traits>;
 
 /// What a pool is configured with, from its [databases] entry, the [pgbouncer] defaults and
 /// the userlist. Applied whole at creation and on every reload.
@@ -120,7 +129,7 @@ struct pool : std::enable_shared_from_this<pool> {
   mutable std::mutex mu;
   std::atomic<int> total{0};  ///< servers open or being opened, all shards (written under mu)
   int connecting = 0;         ///< of which still logging in
-  std::deque<std::shared_ptr<waiter>> waiters;
+  waiter_fifo waiters;
   param_map welcome;  ///< ParameterStatus of the first server login
   bool have_welcome = false;
   std::optional<pgwire::scram_keys> scram_keys;  ///< pass-through keys of the last client

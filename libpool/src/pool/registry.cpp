@@ -291,10 +291,10 @@ void pool_registry::clear() {
   // Sessions not yet destroyed may keep a pool alive past this: what belongs to the shards'
   // io_contexts (idle servers, waiters' timers) goes now, while those still exist.
   for (auto& [key, p] : pools_) {
-    std::deque<std::shared_ptr<waiter>> waiters;
+    waiter_fifo::container waiters;  // destroyed after the pool's lock is let go
     {
       std::lock_guard plk(p->mu);
-      waiters.swap(p->waiters);
+      waiters = p->waiters.take_all();
       p->nwaiters.store(0);
     }
     for (std::size_t i = 0; i < p->nshards; ++i) {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "pool/rules.hpp"
 #include "pool/server_conn.hpp"
 #include "shard/io.hpp"
 
@@ -44,7 +45,10 @@ struct waiter {
   wait_done done;            ///< called once, on the home shard, from the timer's handler
   server_ptr delivered;
   std::optional<wait_error> failed;  ///< set when the pool gives up on this waiter
-  clock::time_point since, wait_deadline, reserve_deadline, notify_deadline;
+  clock::time_point since;
+  /// query_wait_timeout, reserve_pool_timeout and query_wait_notify, from `since`; each is
+  /// set to never once it has acted.
+  pool_rules::wait_deadlines deadlines;
 };
 
 }  // namespace sluice
