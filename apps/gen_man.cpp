@@ -41,6 +41,8 @@ std::string type_of(const setting& s) {
     case value_type::octal_mode: return "octal file mode";
     case value_type::pool_mode: return "session, transaction or statement";
     case value_type::auth_type: return "cert, md5, scram\\-sha\\-256, plain, trust, any, hba or pam";
+    case value_type::session_attrs:
+      return "any, read\\-write, read\\-only, primary, standby or prefer\\-standby";
     case value_type::one_of: {
       std::string out = "one of:";
       for (auto c : v.choices) fmt::format_to(std::back_inserter(out), " {}", roff(c));
@@ -111,7 +113,26 @@ for any other) and its value a connection string of
 pairs: host, port, dbname, user, password, auth_user, auth_query, auth_dbname,
 client_encoding, datestyle, timezone, application_name, pool_size, min_pool_size,
 reserve_pool_size, max_db_connections, max_db_client_connections, pool_mode,
-server_lifetime, query_wait_timeout, connect_query.
+server_lifetime, query_wait_timeout, connect_query, load_balance_hosts,
+target_session_attrs.
+.PP
+As in libpq,
+.B host
+may be a comma\-separated list of hosts (an empty element is the default Unix socket
+directory, one starting with
+.B /
+a Unix socket directory) and
+.B port
+either one port for every host or one per host.
+.B load_balance_hosts
+is
+.B disable
+(the default: keep the host that answered until it fails) or
+.BR round\-robin .
+.B target_session_attrs
+is any, read\-write, read\-only, primary, standby or prefer\-standby; an entry
+without it takes [sluice]
+.BR target_session_attrs .
 .SH "[users]"
 Each key is a user name and its value
 .IR key = value

@@ -113,6 +113,7 @@ const std::map<std::string_view, binding>& expected_members() {
       {"http_listen_addr", &config::http_listen_addr},
       {"http_listen_port", &config::http_listen_port},
       {"http_auth_token_file", &config::http_auth_token_file},
+      {"target_session_attrs", &config::target_session_attrs},
       {"client_tls_sslmode", &config::client_tls_sslmode},
       {"client_tls_key_file", &config::client_tls_key_file},
       {"client_tls_cert_file", &config::client_tls_cert_file},
@@ -177,6 +178,8 @@ std::string other_value(const setting& s) {
       return def == "statement" ? "transaction" : "statement";
     case value_type::auth_type:
       return "pam";
+    case value_type::session_attrs:
+      return def == "read-write" ? "standby" : "read-write";
     case value_type::one_of:
       for (auto c : s.value.choices)
         if (c != s.default_text) return std::string(c);

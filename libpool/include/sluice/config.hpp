@@ -22,8 +22,31 @@ class tls_context;
 enum class pool_mode { session, transaction, statement };
 enum class auth_type { trust, any, plain, md5, scram_sha_256, cert, hba, pam };
 
+/// How a new server connection picks a host of a host list (PgBouncer 1.24's
+/// load_balance_hosts, per [databases] entry). PgBouncer has no [pgbouncer]-level key of this
+/// name (its SHOW CONFIG does not list one), so an entry's value stands alone.
+enum class load_balance {
+  disable,      ///< every new connection tries the hosts in list order
+  round_robin,  ///< every new connection starts at the next host of the list (the default)
+};
+
+/// What a server must be to be used (libpq 14's target_session_attrs). The runtime learns a
+/// server's role after login (in_hot_standby, default_transaction_read_only).
+enum class session_attrs {
+  any,             ///< any server
+  read_write,      ///< one that accepts writes (not in hot standby, not read-only by default)
+  read_only,       ///< one that does not accept writes by default
+  primary,         ///< one not in hot standby
+  standby,         ///< one in hot standby
+  prefer_standby,  ///< a standby if any host is one, else any
+};
+
 const char* to_string(pool_mode m) noexcept;
 const char* to_string(auth_type a) noexcept;
+/// "disable" or "round-robin", as the key's values are written.
+const char* to_string(load_balance l) noexcept;
+/// "any", "read-write", "read-only", "primary", "standby" or "prefer-standby".
+const char* to_string(session_attrs a) noexcept;
 
 /// A config error: where it is and what is wrong. what() reads "file:line: message".
 class config_error : public std::runtime_error {
@@ -45,11 +68,36 @@ class config_error : public std::runtime_error {
 
 using seconds_d = std::chrono::duration<double>;
 
+/// One element of a [databases] entry's host list, with the port that goes with it.
+struct host_port {
+  /// A host name or address; empty = a Unix socket in the default directory; starting with
+  /// '/' = a Unix socket in that directory. Kept exactly as written (libpq does not trim
+  /// blanks around list elements, so neither does sluice).
+  std::string host;
+  int port = 5432;  ///< TCP port, or the number in the Unix socket's name (.s.PGSQL.<port>)
+
+  /// True for a Unix socket (an empty host or a directory), false for TCP.
+  bool is_unix_socket() const noexcept { return host.empty() || host.front() == '/'; }
+  bool operator==(const host_port&) const = default;
+};
+
 /// One entry of [databases]. Unset optionals fall back to the [pgbouncer] defaults.
 struct database_config {
   std::string name;            ///< the key clients connect to ("*" = fallback)
-  std::string host;            ///< empty = Unix socket in the default dir; "/path" = Unix socket
-  int port = 5432;
+  /// host= as written ("10.0.0.1,10.0.0.2"); empty = Unix socket in the default dir. Code that
+  /// connects reads `hosts`, which splits it.
+  std::string host;
+  int port = 5432;             ///< the first port of port= (hosts[0].port)
+  /// host= and port= split as libpq does: host= is a comma-separated list (an empty element =
+  /// the default Unix socket directory); port= holds one port for every host, or exactly one
+  /// per host (an empty element = 5432). Never empty: without host= it is one entry {"", port}.
+  std::vector<host_port> hosts{host_port{}};
+  /// load_balance_hosts= of this entry; PgBouncer's default (round-robin): each new server
+  /// connection starts at the next host of the list, hosts that do not suit being skipped.
+  load_balance load_balance_hosts = load_balance::round_robin;
+  /// target_session_attrs= of this entry; unset = [sluice] target_session_attrs. Read it with
+  /// effective_session_attrs().
+  std::optional<session_attrs> target_session_attrs;
   std::string dbname;          ///< empty = same as name
   std::string user;            ///< empty = the client's user
   std::string password;        ///< empty = from auth_file
@@ -238,6 +286,8 @@ struct config {
   /// A file holding the bearer token the HTTP endpoint's POSTs require; empty = POSTs are
   /// refused (403). Read at startup and on every reload, never logged.
   std::string http_auth_token_file;
+  /// The target_session_attrs of every [databases] entry that does not set its own.
+  session_attrs target_session_attrs = session_attrs::any;
 
   std::vector<database_config> databases;  ///< in file order; "*" may be among them
   std::map<std::string, user_config> users;  ///< [users], by name
@@ -262,6 +312,10 @@ struct config {
 };
 
 using config_ptr = std::shared_ptr<const config>;
+
+/// The target_session_attrs a database's servers must meet: the entry's own, else the
+/// [sluice] default.
+session_attrs effective_session_attrs(const config& c, const database_config& db) noexcept;
 
 /// One row of SHOW CONFIG.
 struct setting_row {
@@ -301,8 +355,10 @@ std::string convert_ini_to_toml(const std::string& ini_path);
 /// --check and on every reload.
 void prepare_tls(config& cfg);
 
-/// Parses one [databases] connection string ("host=... port=... dbname=..."). Throws
-/// config_error(file, line, ...) on an unknown key or bad value.
+/// Parses one [databases] connection string ("host=... port=... dbname=..."), host= and port=
+/// paired into database_config::hosts by libpq's rules. Throws config_error(file, line, ...)
+/// on an unknown key, a bad value, or a port count that is neither 1 nor the number of hosts
+/// ("database \"x\": could not match 2 port numbers to 3 hosts").
 database_config parse_database_entry(const std::string& name, const std::string& value,
                                      const std::string& file, int line);
 

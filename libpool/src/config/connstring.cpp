@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -84,6 +85,45 @@ std::string quote_name(const std::string& name) {
   return fmt::format("\"{}\"", name);
 }
 
+/// Splits a host= or port= value at every comma, as libpq does: no trimming, and empty
+/// elements kept ("a,,b" is three elements, "" is one).
+std::vector<std::string_view> split_commas(std::string_view s) {
+  std::vector<std::string_view> out;
+  while (true) {
+    const auto comma = s.find(',');
+    out.push_back(s.substr(0, comma));
+    if (comma == std::string_view::npos) return out;
+    s.remove_prefix(comma + 1);
+  }
+}
+
+/// Pairs host= with port= by libpq's rules (connectOptions2): one port for every host, or
+/// exactly one per host; an empty port element is the default port. `port_text` is null when
+/// the entry has no port=.
+std::vector<host_port> pair_hosts(const std::string& host_text, const std::string* port_text,
+                                  const std::string& what, const std::string& file, int line) {
+  std::vector<host_port> hosts;
+  for (std::string_view h : split_commas(host_text)) hosts.push_back({std::string(h), 5432});
+  if (!port_text) return hosts;
+  std::vector<int> ports;
+  for (std::string_view p : split_commas(*port_text)) {
+    if (p.empty()) {
+      ports.push_back(5432);
+      continue;
+    }
+    // The element is named in the message, the whole value would hide which one is wrong.
+    const value_ctx v{"port", p, file, line};
+    ports.push_back(static_cast<int>(parse_int(v, 1, 65535)));
+  }
+  if (ports.size() != 1 && ports.size() != hosts.size())
+    throw config_error(file, line,
+                       fmt::format("{}: could not match {} port numbers to {} hosts", what,
+                                   ports.size(), hosts.size()));
+  for (std::size_t i = 0; i < hosts.size(); ++i)
+    hosts[i].port = ports.size() == 1 ? ports[0] : ports[i];
+  return hosts;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -97,13 +137,20 @@ database_config parse_database_entry(const std::string& name, const std::string&
   const std::string what = fmt::format("database {}", quote_name(name));
   if (name.empty()) throw config_error(file, line, "empty database name");
 
+  // host= and port= are paired once both are known: either may come first, and a later one
+  // replaces an earlier one, as every other key does.
+  std::optional<std::string> port_text;
   for (auto& [k, val] : split_connstring(value, what, file, line)) {
     const value_ctx v{k, val, file, line};
     auto count = [&] { return parse_nonneg_int(v); };
     if (k == "host")
       db.host = val;
     else if (k == "port")
-      db.port = static_cast<int>(parse_int(v, 1, 65535));
+      port_text = val;
+    else if (k == "load_balance_hosts")
+      db.load_balance_hosts = parse_load_balance(v);
+    else if (k == "target_session_attrs")
+      db.target_session_attrs = parse_session_attrs(v);
     else if (k == "dbname")
       db.dbname = val;
     else if (k == "user")
@@ -146,19 +193,17 @@ database_config parse_database_entry(const std::string& name, const std::string&
       const double d = parse_duration(v, true);  // -1 = not set
       db.query_wait_timeout = d >= 0 ? std::optional<double>(d) : std::nullopt;
     } else {
-      // Documented, accepted, not acted on yet.
-      if (k == "load_balance_hosts") {
-        check_one_of(v, {"disable", "round-robin"});
-      } else if (k == "target_session_attrs") {
-        check_one_of(v, {"any", "read-write", "read-only", "primary", "standby"});
-      } else {
-        throw config_error(file, line,
-                           fmt::format("{}: unrecognized connection parameter: {}", what, k));
-      }
-      db.unsupported.push_back(fmt::format("{}: {} ({})", what, k, db.source));
+      throw config_error(file, line,
+                         fmt::format("{}: unrecognized connection parameter: {}", what, k));
     }
   }
+  db.hosts = pair_hosts(db.host, port_text ? &*port_text : nullptr, what, file, line);
+  db.port = db.hosts.front().port;
   return db;
+}
+
+session_attrs effective_session_attrs(const config& c, const database_config& db) noexcept {
+  return db.target_session_attrs.value_or(c.target_session_attrs);
 }
 
 const database_config* config::find_database(const std::string& name) const noexcept {

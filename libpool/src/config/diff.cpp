@@ -11,10 +11,17 @@ namespace {
 
 using namespace config_detail;
 
-bool same_database(const database_config& a, const database_config& b) {
-  return a.host == b.host && a.port == b.port && a.dbname == b.dbname && a.user == b.user &&
-         a.password == b.password && a.pool_size == b.pool_size &&
-         a.min_pool_size == b.min_pool_size && a.reserve_pool_size == b.reserve_pool_size &&
+/// a and b (an entry before and after a reload) reach the same servers the same way. The host
+/// list is compared element by element, not as host= and the first port, so that a changed
+/// second port counts; target_session_attrs is compared as it applies, so that a new [sluice]
+/// default changes every entry that does not set its own.
+bool same_database(const config& ca, const database_config& a, const config& cb,
+                   const database_config& b) {
+  return a.hosts == b.hosts && a.load_balance_hosts == b.load_balance_hosts &&
+         effective_session_attrs(ca, a) == effective_session_attrs(cb, b) && a.host == b.host &&
+         a.port == b.port && a.dbname == b.dbname && a.user == b.user && a.password == b.password &&
+         a.pool_size == b.pool_size && a.min_pool_size == b.min_pool_size &&
+         a.reserve_pool_size == b.reserve_pool_size &&
          a.max_db_connections == b.max_db_connections &&
          a.max_db_client_connections == b.max_db_client_connections && a.mode == b.mode &&
          a.connect_query == b.connect_query && a.client_encoding == b.client_encoding &&
@@ -58,7 +65,7 @@ config_diff diff_configs(const config& before, const config& after) {
     const database_config* old = find_exact(before, db.name);
     if (!old)
       d.changes.push_back(fmt::format("database {} added", db.name));
-    else if (!same_database(*old, db))
+    else if (!same_database(before, *old, after, db))
       d.changes.push_back(fmt::format("database {} changed", db.name));
   }
   for (const auto& db : before.databases)

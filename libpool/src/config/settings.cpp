@@ -73,6 +73,9 @@ consteval value_spec pool_mode_of(pool_mode config::*m) {
 consteval value_spec auth_type_of(auth_type config::*m) {
   return spec(value_type::auth_type, m);
 }
+consteval value_spec session_attrs_of(session_attrs config::*m) {
+  return spec(value_type::session_attrs, m);
+}
 consteval value_spec one_of(std::span<const std::string_view> choices) {
   return spec(value_type::one_of, {}, 0, 0, choices);
 }
@@ -251,6 +254,10 @@ constexpr setting table[] = {
     {"http_listen_port", integer(&config::http_listen_port, 0, 65535), "0", no_reload,
      section::sluice},
     {"http_auth_token_file", text(&config::http_auth_token_file), "", reload, section::sluice},
+    // libpq 14's values; a [databases] entry's own target_session_attrs wins. A reload applies
+    // it as a changed target (new server connections are checked against the new value).
+    {"target_session_attrs", session_attrs_of(&config::target_session_attrs), "any", reload,
+     section::sluice},
 };
 
 /// Stores a parsed value in the member it was read for. The row makers pair each member type
@@ -300,6 +307,8 @@ parsed_value parse_value(const setting& s, const value_ctx& v) {
       return parse_pool_mode(v);
     case value_type::auth_type:
       return parse_auth_type(v);
+    case value_type::session_attrs:
+      return parse_session_attrs(v);
     case value_type::one_of:
       check_one_of(v, s.value.choices);
       return std::string(trim(v.value));
@@ -330,6 +339,7 @@ struct value_text {
   std::string operator()(bool config::*m) const { return cfg.*m ? "1" : "0"; }
   std::string operator()(pool_mode config::*m) const { return to_string(cfg.*m); }
   std::string operator()(auth_type config::*m) const { return to_string(cfg.*m); }
+  std::string operator()(session_attrs config::*m) const { return to_string(cfg.*m); }
 };
 
 }  // namespace

@@ -22,15 +22,16 @@ namespace sluice::config_detail {
 
 /// Which parser reads a setting's value (see values.hpp).
 enum class value_type {
-  string,      ///< the trimmed text
-  integer,     ///< parse_int within [min, max]
-  boolean,     ///< parse_bool
-  duration,    ///< parse_duration, in seconds
-  list,        ///< parse_list (comma-separated)
-  octal_mode,  ///< parse_octal_mode
-  pool_mode,   ///< parse_pool_mode
-  auth_type,   ///< parse_auth_type
-  one_of,      ///< check_one_of(choices), kept as text
+  string,         ///< the trimmed text
+  integer,        ///< parse_int within [min, max]
+  boolean,        ///< parse_bool
+  duration,       ///< parse_duration, in seconds
+  list,           ///< parse_list (comma-separated)
+  octal_mode,     ///< parse_octal_mode
+  pool_mode,      ///< parse_pool_mode
+  auth_type,      ///< parse_auth_type
+  session_attrs,  ///< parse_session_attrs
+  one_of,         ///< check_one_of(choices), kept as text
 };
 
 /// The ini section a setting is read from.
@@ -41,7 +42,7 @@ enum class section { pgbouncer, sluice };
 using binding =
     std::variant<std::monostate, std::string config::*, std::vector<std::string> config::*,
                  int config::*, std::uint32_t config::*, double config::*, bool config::*,
-                 pool_mode config::*, auth_type config::*>;
+                 pool_mode config::*, auth_type config::*, session_attrs config::*>;
 
 /// How a value is read and where it goes. Made by the typed factories in settings.cpp, which
 /// only pair a type with a member that can hold it.
@@ -78,7 +79,7 @@ const setting* find_setting(section sect, std::string_view key) noexcept;
 
 /// A value read by a row's type, before it is stored.
 using parsed_value = std::variant<std::string, std::vector<std::string>, long long, double, bool,
-                                  pool_mode, auth_type>;
+                                  pool_mode, auth_type, session_attrs>;
 
 /// Reads v.value by s's type; throws config_error (from the parsers) if it is not valid.
 parsed_value parse_value(const setting& s, const value_ctx& v);

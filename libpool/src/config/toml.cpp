@@ -12,11 +12,14 @@
 //   workers = 2
 //
 // Numbers are numbers, booleans booleans, lists arrays of strings, durations a number of
-// seconds or a string with a unit ("30s", "100ms"), file modes a string ("0777").
+// seconds or a string with a unit ("30s", "100ms"), file modes a string ("0777"). A database's
+// host list is host = "a,b" (as pgbouncer.ini writes it) or host = ["a", "b"], its ports
+// port = 5432 or port = [5432, 5433].
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <optional>
 #include <sstream>
 
 #include "connstring.hpp"
@@ -74,6 +77,7 @@ std::string setting_text(value_type t, const std::string& key, const toml::node&
     case value_type::string:
     case value_type::pool_mode:
     case value_type::auth_type:
+    case value_type::session_attrs:
     case value_type::one_of:
       if (auto v = n.value_exact<std::string>()) return *v;
       return fail("a string");
@@ -81,12 +85,46 @@ std::string setting_text(value_type t, const std::string& key, const toml::node&
   return fail("a value");
 }
 
-/// A connection string ("k='v' ...") from a TOML table of strings, numbers and booleans.
+/// host = ["a", "b"] or port = [5432, 5433] as the comma-separated text host= and port= hold
+/// in an ini file, so that both forms go through the same parser and checks.
+std::string host_list_text(const std::string& key, const toml::array& a, const std::string& what,
+                           const std::string& file) {
+  const bool hosts = key == "host";
+  auto error = [&](const toml::node& n, std::string_view why) {
+    return config_error(file, line_of(n), fmt::format("{}: {}: {}", what, key, why));
+  };
+  if (a.empty())
+    throw error(a, hosts ? "expected at least one host" : "expected at least one port");
+  std::string out;
+  for (const auto& item : a) {
+    std::string text;
+    if (hosts) {
+      auto s = item.value_exact<std::string>();
+      if (!s) throw error(item, "expected an array of strings");
+      // A comma would split the element in two when the list is read back.
+      if (s->find(',') != std::string::npos) throw error(item, "a host holds a comma");
+      text = *s;
+    } else {
+      auto n = item.value_exact<std::int64_t>();
+      if (!n) throw error(item, "expected an array of integers");
+      text = std::to_string(*n);
+    }
+    out += (out.empty() ? "" : ",") + text;
+  }
+  // An array of one empty string is host = "" (the default Unix socket directory).
+  return out;
+}
+
+/// A connection string ("k='v' ...") from a TOML table of strings, numbers and booleans; host
+/// and port may also be arrays (a host list).
 std::string connstring_of(const toml::table& t, const std::string& what, const std::string& file) {
   std::string out;
   for (const auto& [k, v] : t) {
     std::string text;
-    if (auto s = v.value_exact<std::string>())
+    const toml::array* list = v.as_array();
+    if (list && (k.str() == "host" || k.str() == "port"))
+      text = host_list_text(std::string(k.str()), *list, what, file);
+    else if (auto s = v.value_exact<std::string>())
       text = *s;
     else if (auto i = v.value_exact<std::int64_t>())
       text = std::to_string(*i);
@@ -250,6 +288,25 @@ void put_setting(toml::table& out, const setting* s, const ini_entry& e) {
   }
 }
 
+/// "5432,5433" as [5432, 5433]; nullopt when an element is not written as a plain decimal
+/// number (empty, hex, blanks), which the array could not give back as written.
+std::optional<toml::array> port_array(const std::string& text) {
+  toml::array a;
+  std::size_t start = 0;
+  while (true) {
+    const auto comma = text.find(',', start);
+    const std::string item = text.substr(start, comma - start);
+    long long n = 0;
+    const bool plain = !item.empty() && item.size() <= 5 && item.front() != '0' &&
+                       item.find_first_not_of("0123456789") == std::string::npos &&
+                       parse_integer_text(item, n);
+    if (!plain) return std::nullopt;
+    a.push_back(static_cast<std::int64_t>(n));
+    if (comma == std::string::npos) return a;
+    start = comma + 1;
+  }
+}
+
 }  // namespace
 
 config load_toml(const std::string& path) {
@@ -277,6 +334,14 @@ std::string convert_ini_to_toml(const std::string& ini_path) {
     } else {
       toml::table entry;
       for (const auto& [k, v] : split_connstring(e.value, e.key, e.file, e.line)) {
+        // A port list as an array of integers (it reads back as the same text); host= stays
+        // the string as written, which reads back unchanged, empty elements included.
+        if (k == "port" && v.find(',') != std::string::npos) {
+          if (auto ports = port_array(v)) {
+            entry.insert_or_assign(k, std::move(*ports));
+            continue;
+          }
+        }
         long long n = 0;
         const bool number = (k == "port" || k.ends_with("pool_size") || k == "reserve_pool" ||
                              k.ends_with("_connections")) &&

@@ -56,6 +56,34 @@ const char* to_string(auth_type a) noexcept {
   return "?";
 }
 
+const char* to_string(load_balance l) noexcept {
+  switch (l) {
+    case load_balance::disable:
+      return "disable";
+    case load_balance::round_robin:
+      return "round-robin";
+  }
+  return "?";
+}
+
+const char* to_string(session_attrs a) noexcept {
+  switch (a) {
+    case session_attrs::any:
+      return "any";
+    case session_attrs::read_write:
+      return "read-write";
+    case session_attrs::read_only:
+      return "read-only";
+    case session_attrs::primary:
+      return "primary";
+    case session_attrs::standby:
+      return "standby";
+    case session_attrs::prefer_standby:
+      return "prefer-standby";
+  }
+  return "?";
+}
+
 }  // namespace sluice
 
 namespace sluice::config_detail {
@@ -252,6 +280,21 @@ auth_type parse_auth_type(const value_ctx& v) {
     if (iequals(s, name)) return a;
   if (iequals(s, "ldap")) v.fail("auth_type ldap is not supported by sluice");
   v.fail("expected trust, any, plain, md5, scram-sha-256, cert, hba or pam");
+}
+
+load_balance parse_load_balance(const value_ctx& v) {
+  auto s = trim(v.value);
+  for (auto l : {load_balance::disable, load_balance::round_robin})
+    if (iequals(s, to_string(l))) return l;
+  v.fail("expected disable or round-robin");
+}
+
+session_attrs parse_session_attrs(const value_ctx& v) {
+  auto s = trim(v.value);
+  for (auto a : {session_attrs::any, session_attrs::read_write, session_attrs::read_only,
+                 session_attrs::primary, session_attrs::standby, session_attrs::prefer_standby})
+    if (iequals(s, to_string(a))) return a;
+  v.fail("expected any, read-write, read-only, primary, standby or prefer-standby");
 }
 
 void check_one_of(const value_ctx& v, std::span<const std::string_view> allowed) {

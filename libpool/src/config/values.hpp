@@ -66,6 +66,10 @@ std::vector<std::string> parse_list(std::string_view s);
 pool_mode parse_pool_mode(const value_ctx& v);
 /// One of the auth_type names to_string(auth_type) spells, in any case; ldap is refused.
 auth_type parse_auth_type(const value_ctx& v);
+/// disable or round-robin, in any case.
+load_balance parse_load_balance(const value_ctx& v);
+/// any, read-write, read-only, primary, standby or prefer-standby, in any case (libpq 14).
+session_attrs parse_session_attrs(const value_ctx& v);
 /// Checks that the value is one of allowed (case-insensitive).
 void check_one_of(const value_ctx& v, std::span<const std::string_view> allowed);
 void check_one_of(const value_ctx& v, std::initializer_list<std::string_view> allowed);
