@@ -37,7 +37,10 @@ awaitable<console_result> admin_console::show_pools(const admin_request& req) {
     b.row().add(p.database).add(p.user).add(p.cl_active).add(p.cl_waiting).add(0).add(0);
     b.add(p.sv_active).add(0).add(0).add(p.sv_idle).add(p.sv_used).add(p.sv_tested).add(p.sv_login);
     b.add(p.maxwait_us / 1000000).add(p.maxwait_us % 1000000).add(to_string(p.mode));
-    b.null();  // load_balance_hosts: shown for host lists only, which sluice does not take yet
+    if (p.balance)
+      b.add(to_string(*p.balance));
+    else
+      b.null();  // load_balance_hosts: shown for host lists only, as pgbouncer does
   }
   co_return b.done();
 }
@@ -50,6 +53,7 @@ awaitable<console_result> admin_console::show_databases(const admin_request& req
   b.text("pool_mode").text("load_balance_hosts").int4("max_connections");
   b.int4("current_connections").int4("max_client_connections");
   b.int4("current_client_connections").int4("paused").int4("disabled");
+  b.text("host_in_use");  // sluice's own: the host of the list now used, "host:port"
   for (const database_info& d : dbs) {
     b.row().add(d.name);
     add_text_or_null(b, d.host);
@@ -58,13 +62,17 @@ awaitable<console_result> admin_console::show_databases(const admin_request& req
     b.add(d.pool_size).add(d.min_pool_size).add(d.reserve_pool_size);
     b.add(static_cast<long long>(d.server_lifetime));
     add_mode_or_null(b, d.mode);
-    b.null()  // load_balance_hosts: shown for host lists only, which sluice does not take yet
-        .add(d.max_connections)
+    if (d.balance)
+      b.add(to_string(*d.balance));
+    else
+      b.null();  // load_balance_hosts: shown for host lists only, as pgbouncer does
+    b.add(d.max_connections)
         .add(d.current_connections)
         .add(d.max_client_connections)
         .add(d.current_client_connections)
         .add(d.paused ? 1 : 0)
         .add(d.disabled ? 1 : 0);
+    add_text_or_null(b, d.host_in_use);
   }
   co_return b.done();
 }

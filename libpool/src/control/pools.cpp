@@ -85,6 +85,7 @@ awaitable<std::vector<pool_info>> snapshot_pools(control& ctl, asio::io_context&
     }
     info.sv_active = p.active_total();
     info.mode = p.mode.load();
+    if (const auto t = p.target(); t->hosts.size() > 1) info.balance = t->balance;
   }
   co_return out;
 }
@@ -120,6 +121,16 @@ std::vector<database_info> snapshot_databases(control& ctl, const config& c) {
     d.current_client_connections = reg.clients.db_count(name);
     d.paused = reg.state_of(name).paused.load();
     d.disabled = reg.state_of(name).disabled.load();
+    if (db->hosts.size() > 1) d.balance = db->load_balance_hosts;
+    for (const auto& p : reg.all()) {
+      if (p->db_name != name || p->for_auth) continue;
+      const int i = p->host_in_use.load();
+      const auto t = p->target();
+      if (i < 0 || std::size_t(i) >= t->hosts.size()) continue;
+      d.port = t->hosts[std::size_t(i)].port;
+      d.host_in_use = fmt::format("{}:{}", t->hosts[std::size_t(i)].host, d.port);
+      break;
+    }
   }
 
   database_info& con = out.emplace_back();

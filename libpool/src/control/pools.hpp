@@ -27,6 +27,9 @@ struct pool_info {
   long long sv_login = 0;    ///< servers still logging in
   long long maxwait_us = 0;  ///< how long the oldest queued client has waited
   pool_mode mode = pool_mode::session;
+  /// load_balance_hosts of a host list; unset for one host (SHOW shows NULL then, as
+  /// pgbouncer does).
+  std::optional<load_balance> balance;
 };
 
 /// Every pool, the console's first; resumes on `home`.
@@ -46,6 +49,10 @@ struct database_info {
   int max_connections = 0, current_connections = 0;
   int max_client_connections = 0, current_client_connections = 0;
   bool paused = false, disabled = false;
+  std::optional<load_balance> balance;  ///< load_balance_hosts of a host list (see pool_info)
+  /// The host of the list its servers last logged in to, "host:port" (sluice's own column,
+  /// last in SHOW DATABASES); empty before the first. `port` is that host's then.
+  std::string host_in_use;
 };
 
 /// The configured databases, then those the "*" entry created, then the console's own.

@@ -273,6 +273,10 @@ void pool::on_waiter_timer(const std::shared_ptr<waiter>& w) {
 }
 
 void pool::release(server_ptr srv, shard& s) {
+  if (const char* why = role_changed(*srv)) {
+    discard(std::move(srv), s, why);
+    return;
+  }
   const auto verdict = pool_rules::on_release(view_of(*srv), view_of(*this), clock::now());
   if (verdict != pool_rules::server_verdict::keep) {
     discard(std::move(srv), s, pool_rules::reason(verdict, held()));
@@ -350,6 +354,16 @@ void pool::discard(server_ptr srv, shard& s, std::string_view reason) {
   if (nwaiters.load() > 0) try_serve_waiters(s);
 }
 
+void pool::retry_hosts_later(shard& s) {
+  if (hosts_retry_pending_.exchange(true)) return;
+  auto t = std::make_shared<asio::steady_timer>(s.io);
+  t->expires_after(hosts_retry_delay);
+  t->async_wait([p = shared_from_this(), &s, t](error_code) {
+    p->hosts_retry_pending_.store(false);
+    if (p->nwaiters.load() > 0) p->try_serve_waiters(s);
+  });
+}
+
 void pool::try_serve_waiters(shard& s) {
   const config& c = s.cfg();
   int to_launch = 0;
@@ -365,6 +379,9 @@ void pool::try_serve_waiters(shard& s) {
     if (plan.failing) retry_scheduled = true;
     schedule_retry = plan.schedule_retry;
     to_launch = plan.launch;
+    // While no host suits, one connection at a time walks the list (retry_hosts_later): a
+    // queue of clients must not become a storm of logins to a standby.
+    if (no_suitable_logged_.load()) to_launch = std::min(to_launch, connecting == 0 ? 1 : 0);
   }
   for (int i = 0; i < to_launch; ++i) launch_server(s, false);
   if (schedule_retry) {
@@ -423,15 +440,69 @@ void pool::launch_server(shard& s, bool reserve) {
   asio::co_spawn(s.io, open_server(shared_from_this(), s, std::move(srv), keys), asio::detached);
 }
 
+const char* pool::role_changed(const server_conn& srv) {
+  const pool_target& t = *srv.target;
+  if (t.attrs == session_attrs::any) return nullptr;
+  // What the server reported since its login (a promotion, ALTER SYSTEM ... read_only):
+  // prefer-standby keeps whatever it settled for.
+  if (role_suits(t.attrs, role_from_params(srv.params), t.attrs != session_attrs::prefer_standby))
+    return nullptr;
+  // The other servers of the pool were opened under the same belief: they go too, at
+  // release or when idle, and new ones walk the host list again.
+  if (srv.generation == generation.load()) {
+    generation.fetch_add(1);
+    log::info("{}/{}: server {}:{} is now {}: reconnecting", db_name, user_name, t.host, t.port,
+              role_from_params(srv.params).name());
+  }
+  return "server role changed";
+}
+
+std::vector<std::shared_ptr<const pool_target>> pool::host_targets(const pool_target& t,
+                                                                    std::size_t& start) {
+  std::vector<std::shared_ptr<const pool_target>> hosts;
+  for (std::size_t i = 0; i < t.hosts.size(); ++i) hosts.push_back(t.for_host(i));
+  const int in_use = host_in_use.load();
+  const bool one_role = t.attrs == session_attrs::read_write || t.attrs == session_attrs::primary;
+  if (one_role && in_use >= 0 && std::size_t(in_use) < hosts.size()) {
+    start = std::size_t(in_use);  // there is one primary: start where it was last
+  } else if (t.balance == load_balance::round_robin) {
+    start = next_host_.fetch_add(1) % hosts.size();
+  } else {
+    start = 0;
+  }
+  return hosts;
+}
+
+void pool::note_host(const pool_target& whole, std::size_t i) {
+  const int was = host_in_use.exchange(int(i));
+  if (was == int(i) || whole.hosts.size() < 2) return;
+  const host_port& now = whole.hosts[i];
+  const std::string what =
+      whole.attrs == session_attrs::read_write || whole.attrs == session_attrs::primary
+          ? "new primary"
+          : "new server host";
+  if (was < 0 || std::size_t(was) >= whole.hosts.size()) {
+    log::info("{} {}:{} for {}", what, now.host, now.port, db_name);
+  } else {
+    const host_port& old = whole.hosts[std::size_t(was)];
+    log::info("{} {}:{} for {} (was {}:{})", what, now.host, now.port, db_name, old.host, old.port);
+  }
+}
+
 // `keep` holds the pool while the login runs: its clients may all be gone by then.
 awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, server_ptr srv,
                                   std::optional<pgwire::scram_keys> keys) {
-  const login_result r = co_await server_login(*srv, s.cfg_ptr(), keys);
+  const std::shared_ptr<const pool_target> whole = srv->target;  // the pool's, at launch
+  std::size_t start = 0;
+  const auto hosts = host_targets(*whole, start);
+  const connect_result r = co_await server_connect(*srv, hosts, start, s.cfg_ptr(), keys);
   {
     std::lock_guard lk(mu);
     --connecting;
   }
   if (r.ok) {
+    note_host(*whole, r.host);
+    no_suitable_logged_ = false;
     {
       std::lock_guard lk(mu);
       if (!have_welcome) {
@@ -445,6 +516,24 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
       log::info("S-0x{:x}: {}/{}@{}:{} new connection to server", srv->id, db_name, user_name,
                 srv->target->host, srv->target->port);
     release(std::move(srv), s);
+    // After a wait for a suitable host only one connection was under way: the rest of the
+    // queue is served now.
+    if (nwaiters.load() > 0) try_serve_waiters(s);
+    co_return;
+  }
+  if (r.answered) {
+    // Hosts answer but none suits (no primary yet: a promotion under way). Not a failed
+    // login: waiters stay queued (up to query_wait_timeout) and the list is tried again
+    // shortly, as long as someone waits.
+    {
+      std::lock_guard lk(mu);
+      --total;
+    }
+    if (!no_suitable_logged_.exchange(true))
+      log::warning("{}/{}: {}", db_name, user_name, r.error);
+    error_code ignored;
+    srv->sock.close(ignored);
+    retry_hosts_later(s);
     co_return;
   }
   log::warning("S-0x{:x}: {}/{}@{}:{} server login failed: {}", srv->id, db_name, user_name,

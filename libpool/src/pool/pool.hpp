@@ -15,6 +15,7 @@
 #include "net/dns_cache.hpp"
 #include "pgwire/auth.hpp"
 #include "pool/histogram.hpp"
+#include "pool/hosts.hpp"
 #include "pool/params.hpp"
 #include "pool/rules.hpp"
 #include "pool/server_conn.hpp"
@@ -121,6 +122,16 @@ struct pool : std::enable_shared_from_this<pool> {
 
   /// Why srv must not be kept (an old generation, a pool now smaller), or nullptr.
   const char* surplus(const server_conn& srv) const;
+  /// "server role changed" when srv reported since its login that it no longer suits the
+  /// pool's target_session_attrs (promoted, demoted, made read-only); the pool's other servers
+  /// then go too (a generation bump) and new ones walk the host list again. Else nullptr.
+  const char* role_changed(const server_conn& srv);
+
+  /// The host of the list the pool's servers last logged in to (index into the target's
+  /// hosts; -1 before the first): SHOW DATABASES' port and host_in_use.
+  std::atomic<int> host_in_use{-1};
+  /// How soon the host list is tried again while hosts answer but none suits.
+  static constexpr std::chrono::milliseconds hosts_retry_delay{100};
 
   /// The shared param_set with these values (all tracked), creating it if needed.
   param_set_ptr intern(const config& cfg, param_map values);
@@ -180,6 +191,16 @@ struct pool : std::enable_shared_from_this<pool> {
   }
 
  private:
+  /// The targets of each host of t, and where a new connection starts in the list.
+  std::vector<std::shared_ptr<const pool_target>> host_targets(const pool_target& t,
+                                                               std::size_t& start);
+  /// A server logged in to host i of whole's list: remembered, and logged when it changed.
+  void note_host(const pool_target& whole, std::size_t i);
+  /// Tries the host list again after hosts_retry_delay (once, however many ask).
+  void retry_hosts_later(shard& s);
+  std::atomic<std::size_t> next_host_{0};  ///< load_balance_hosts = round-robin
+  std::atomic<bool> no_suitable_logged_{false};  ///< hosts answer, none suits (logged once)
+  std::atomic<bool> hosts_retry_pending_{false};
   awaitable<void> open_server(std::shared_ptr<pool> keep, shard& s, server_ptr srv,
                               std::optional<pgwire::scram_keys> keys);
   std::shared_ptr<const pool_target> target_;  // under mu

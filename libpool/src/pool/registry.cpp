@@ -19,6 +19,9 @@ pool_settings settings_for(const database_config& db, const std::string& dbname,
   pool_target& t = st.target;
   t.host = db.host;
   t.port = db.port;
+  t.hosts = db.hosts;
+  t.attrs = effective_session_attrs(c, db);
+  t.balance = db.load_balance_hosts;
   t.dbname = db.dbname.empty() ? dbname : db.dbname;
   t.user = db.user.empty() ? user : db.user;
   t.password = db.password;

@@ -16,6 +16,7 @@
 #include <cctype>
 
 #include "net/dns_cache.hpp"
+#include "pool/hosts.hpp"
 #include "net/socket_options.hpp"
 #include "net/stream.hpp"
 #include "pgwire/messages.hpp"
@@ -301,7 +302,8 @@ awaitable<login_result> server_login(server_conn& s, config_ptr cfg_ptr,
   }
 }
 
-awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::string* error) {
+awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::string* error,
+                                    std::vector<std::string>* row) {
   // SHOW SERVERS calls an unlinked server in here "tested" (check and reset queries).
   struct testing_mark {
     server_conn& s;
@@ -324,7 +326,13 @@ awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::s
       if (error) *error = ec.message();
       co_return false;
     }
-    if (f.tag == pgwire::be::error_response) {
+    if (f.tag == pgwire::be::data_row && row && row->empty()) {
+      pgwire::data_row_msg m;
+      if (pgwire::decode(f, m) == pgwire::errc::ok)
+        for (const auto& col : m.columns)
+          row->emplace_back(col ? std::string(reinterpret_cast<const char*>(col->data()), col->size())
+                                : std::string());
+    } else if (f.tag == pgwire::be::error_response) {
       failed = true;
       if (error) *error = error_text(f);
     } else if (f.tag == pgwire::be::parameter_status) {
@@ -465,6 +473,80 @@ bool server_is_dead(server_conn& s) {
   const ssize_t n = ::recv(s.sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
   return true;  // EOF, or bytes nobody asked for (e.g. a FATAL before the server exited)
+}
+
+namespace {
+
+/// Back to the state of a server_conn that has not logged in: the next host starts afresh.
+void reset_for_next_host(server_conn& s) {
+  if (!s.in_login) {  // logged in: say goodbye, so the server does not log an unexpected EOF
+    pgwire::byte_buffer bye;
+    pgwire::write_terminate(bye);
+    net::send_now(s.sock, s.tls.get(), bye);
+  }
+  error_code ignored;
+  s.sock.close(ignored);
+  s.tls.reset();
+  s.rbuf.clear();
+  s.params.clear();
+  s.be_pid = s.be_secret = 0;
+  s.in_login = true;
+}
+
+}  // namespace
+
+awaitable<connect_result> server_connect(server_conn& s,
+                                         const std::vector<std::shared_ptr<const pool_target>>& hosts,
+                                         std::size_t start, config_ptr cfg,
+                                         std::optional<pgwire::scram_keys> keys) {
+  connect_result out;
+  const session_attrs attrs = hosts.front()->attrs;
+  const std::vector<std::size_t> order = host_order(hosts.size(), start);
+  std::vector<server_role> roles(hosts.size());
+  std::vector<bool> logged_in(hosts.size(), false);
+  auto note = [&](std::size_t i, std::string_view why) {
+    if (!out.skipped.empty()) out.skipped += "; ";
+    out.skipped += fmt::format("{}:{} {}", hosts[i]->host, hosts[i]->port, why);
+  };
+  for (int pass = 0; pass < passes(attrs); ++pass) {
+    for (const std::size_t i : order) {
+      if (pass > 0 && !logged_in[i]) continue;  // the second pass only revisits live hosts
+      if (s.sock.is_open() || !s.params.empty()) reset_for_next_host(s);
+      s.target = hosts[i];
+      const login_result r = co_await server_login(s, cfg, keys);
+      if (!r.ok) {
+        if (pass == 0) note(i, r.error);
+        static_cast<login_result&>(out) = r;
+        continue;
+      }
+      logged_in[i] = true;
+      server_role role = role_from_params(s.params);
+      if (!role.known && attrs != session_attrs::any) {
+        // PostgreSQL before 14 reports neither parameter: ask.
+        std::vector<std::string> row;
+        std::string err;
+        const bool asked = co_await server_simple_query(s, role_query, &err, &row);
+        if (asked && row.size() == 2) role = role_from_query(row[0], row[1]);
+      }
+      roles[i] = role;
+      if (role_suits(attrs, role, pass == 0)) {
+        out.ok = true;
+        out.error.clear();
+        out.sqlstate.clear();
+        out.host = i;
+        co_return out;
+      }
+      out.answered = true;
+      if (pass == 0) note(i, role.name());
+    }
+  }
+  reset_for_next_host(s);
+  if (out.answered) {
+    out.error = fmt::format("no host suits target_session_attrs={}: {}", to_string(attrs),
+                            out.skipped);
+    out.sqlstate.clear();
+  }
+  co_return out;
 }
 
 }  // namespace sluice

@@ -26,8 +26,23 @@ struct pool;
 
 /// Where and as whom a pool's server connections log in.
 struct pool_target {
-  std::string host;  ///< "" or "/dir" = Unix socket, else a host name or address
+  /// Where one server connects: "" or "/dir" = Unix socket, else a host name or address. A
+  /// pool's own target has host= as written (a list) and the first port; each of its servers
+  /// has the target of the one host it logged in to (for_host).
+  std::string host;
   int port = 5432;
+  std::vector<host_port> hosts{host_port{}};  ///< host= and port= split (never empty)
+  session_attrs attrs = session_attrs::any;   ///< target_session_attrs
+  load_balance balance = load_balance::round_robin;  ///< load_balance_hosts
+  std::size_t host_index = 0;  ///< for_host: which of `hosts` this is
+  /// The target of host i of the list: its host and port, everything else the same.
+  std::shared_ptr<const pool_target> for_host(std::size_t i) const {
+    auto t = std::make_shared<pool_target>(*this);
+    t->host = hosts[i].host;
+    t->port = hosts[i].port;
+    t->host_index = i;
+    return t;
+  }
   std::string dbname, user, password;
   std::vector<std::pair<std::string, std::string>> startup_params;
   std::string connect_query;
@@ -93,8 +108,25 @@ struct login_result {
 awaitable<login_result> server_login(server_conn& s, config_ptr cfg,
                                      std::optional<pgwire::scram_keys> keys);
 /// Sends one simple query and reads until ReadyForQuery; ParameterStatus updates s.params.
-/// Returns false (and the error text) if the server failed or the status is not idle.
-awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::string* error);
+/// Returns false (and the error text) if the server failed or the status is not idle. With
+/// `row`, the first DataRow's columns go there as text ("" for NULL).
+awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::string* error,
+                                    std::vector<std::string>* row = nullptr);
+
+/// What connecting through a host list came to.
+struct connect_result : login_result {
+  std::size_t host = 0;      ///< ok: the index of the host it logged in to
+  bool answered = false;     ///< some host logged in but did not suit target_session_attrs
+  std::string skipped;       ///< why hosts were passed over ("127.0.0.2:5432 standby; ...")
+};
+/// Logs s in to the first host of `hosts` (targets from pool_target::for_host) that suits
+/// their target_session_attrs, trying them from `start` on and wrapping around (twice for
+/// prefer-standby). A host that logs in but does not suit (a standby for read-write) is
+/// closed and the next one tried at once. s.target is the chosen host's on success.
+awaitable<connect_result> server_connect(server_conn& s,
+                                         const std::vector<std::shared_ptr<const pool_target>>& hosts,
+                                         std::size_t start, config_ptr cfg,
+                                         std::optional<pgwire::scram_keys> keys);
 /// What auth_query said about a user.
 struct auth_lookup {
   bool ok = false;        ///< the query ran
