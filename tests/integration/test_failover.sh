@@ -65,14 +65,38 @@ standby_of $B $A
 wait_until 30 "the standby to be in recovery" \
   bash -c "[[ \$(PGCONNECT_TIMEOUT=2 psql -X -At -h $B -p $P2 -U postgres -d bench -c 'select pg_is_in_recovery()' 2>/dev/null) == t ]]"
 
+HP=$(free_port)
 SLUICE_DATABASES="bench = host=$A,$B port=$P1,$P2 dbname=bench target_session_attrs=read-write
-bench_ro = host=$A,$B port=$P1,$P2 dbname=bench target_session_attrs=read-only"
+bench_ro = host=$A,$B port=$P1,$P2 dbname=bench target_session_attrs=read-only
+bench_sb = host=$A port=$P1 dbname=bench target_session_attrs=standby query_wait_timeout=3"
 start_sluice pool_mode=transaction default_pool_size=4 query_wait_timeout=60 \
-  server_connect_timeout=2 server_login_retry=1
+  server_connect_timeout=2 server_login_retry=1 sluice.http_listen_port=$HP admin_users=bench
 rw_port() { qu "$SLUICE_PORT" bench bench bench "select inet_server_port()"; }
 ro_port() { qu "$SLUICE_PORT" bench bench bench_ro "select inet_server_port()"; }
 [[ $(rw_port) == "$P1" ]] || die "read-write went to port $(rw_port), not the primary's $P1"
 [[ $(ro_port) == "$P2" ]] || die "read-only went to port $(ro_port), not the standby's $P2"
+metrics() { curl -s "http://127.0.0.1:$HP/metrics"; }
+adm_db() { qu "$SLUICE_PORT" bench bench pgbouncer "SHOW DATABASES" | awk -F'|' -v d="$1" '$1==d'; }
+# (captured first: grep -q may stop reading before curl is done, which pipefail counts)
+m=$(metrics)
+grep -q "^sluice_server_host_up{database=\"bench\",host=\"$A:$P1\",role=\"primary\"} 1" <<<"$m" ||
+  die "no host_up gauge for the primary: $(grep host_up <<<"$m")"
+grep -q "^sluice_server_host_up{database=\"bench_ro\",host=\"$B:$P2\",role=\"standby\"} 1" <<<"$m" ||
+  die "no host_up gauge for the standby: $(grep host_up <<<"$m")"
+[[ $(adm_db bench | awk -F'|' '{print $2, $3, $11, $NF}') == "$A,$B $P1 round-robin $A:$P1" ]] ||
+  die "SHOW DATABASES bench: $(adm_db bench)"
+# No host suits: the client waits (then times out, query_wait_timeout=3), it is not refused at
+# once; meanwhile /readyz for that database says why.
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/readyz?database=bench") == 200 ]] ||
+  die "/readyz?database=bench is not 200"
+start=$(date +%s)
+out=$(qu "$SLUICE_PORT" bench bench bench_sb "select 1" 2>&1)
+(( $(date +%s) - start >= 2 )) || die "a client of a database with no suitable host was not kept waiting: $out"
+grep -q "query_wait_timeout" <<<"$out" || die "the waiting client did not time out as query_wait_timeout says: $out"
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/readyz?database=bench_sb") == 503 ]] ||
+  die "/readyz?database=bench_sb is not 503 while no host suits"
+grep -q "no host suits target_session_attrs=standby: $A:$P1 primary" "$SLUICE_LOG" ||
+  die "why the host was skipped is not logged"
 
 # Writers: four client connections kept open, one small transaction after another; each
 # commit sluice acknowledges is recorded, and so is every error (read-only ones apart).
@@ -112,7 +136,7 @@ before=$(count_ok)
 as_pg "$PGBIN/pg_ctl" -D "${DIR[$B]}" -w promote >/dev/null || die "promote $B"
 wait_until 30 "writes to resume after the promotion" bash -c "(( \$(cat $T/writer.* | grep -c '^ok') > $before + 20 ))"
 [[ $(rw_port) == "$P2" ]] || die "after the promotion read-write went to $(rw_port), not $P2"
-grep -q "new primary $B:$P2 for bench" "$SLUICE_LOG" || die "the new primary is not logged"
+grep -q "new primary $B:$P2 for bench (was $A:$P1)" "$SLUICE_LOG" || die "the new primary is not logged"
 
 # ---- 2. the old primary returns as a standby of the new one: read-only follows it.
 standby_of $A $B

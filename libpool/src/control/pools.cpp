@@ -124,12 +124,17 @@ std::vector<database_info> snapshot_databases(control& ctl, const config& c) {
     if (db->hosts.size() > 1) d.balance = db->load_balance_hosts;
     for (const auto& p : reg.all()) {
       if (p->db_name != name || p->for_auth) continue;
+      d.role_changes += p->role_changes.load();
+      if (p->no_suitable_host()) d.no_suitable_host = true;
+      if (d.hosts.empty() && db->hosts.size() > 1) {
+        for (const auto& h : p->hosts_seen())
+          d.hosts.push_back({h.host, h.port, h.up, std::string(h.role.name())});
+      }
       const int i = p->host_in_use.load();
       const auto t = p->target();
-      if (i < 0 || std::size_t(i) >= t->hosts.size()) continue;
+      if (!d.host_in_use.empty() || i < 0 || std::size_t(i) >= t->hosts.size()) continue;
       d.port = t->hosts[std::size_t(i)].port;
       d.host_in_use = fmt::format("{}:{}", t->hosts[std::size_t(i)].host, d.port);
-      break;
     }
   }
 

@@ -53,6 +53,16 @@ struct database_info {
   /// The host of the list its servers last logged in to, "host:port" (sluice's own column,
   /// last in SHOW DATABASES); empty before the first. `port` is that host's then.
   std::string host_in_use;
+  /// Each host of the list as its pools last saw it (/metrics' sluice_server_host_up).
+  struct host_state {
+    std::string host;
+    int port = 0;
+    bool up = false;
+    std::string role;  ///< "primary", "standby", "read-only", "unknown"
+  };
+  std::vector<host_state> hosts;
+  std::uint64_t role_changes = 0;  ///< servers closed for a role that no longer suits
+  bool no_suitable_host = false;   ///< a pool of it waits for a host that suits
 };
 
 /// The configured databases, then those the "*" entry created, then the console's own.

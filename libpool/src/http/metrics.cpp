@@ -171,6 +171,24 @@ std::string render_metrics(const metrics_input& in) {
     }
   }
 
+  // ---- host lists: each host as the database's pools last saw it, and role changes
+  w.family("sluice_server_host_up", "gauge",
+           "1 if the host of a database's list logged in at the last attempt, with the role it "
+           "reported (primary, standby, read-only, unknown).");
+  for (const database_info& d : in.databases) {
+    for (const auto& h : d.hosts) {
+      const std::string host = fmt::format("{}:{}", h.host, h.port);
+      w.sample("sluice_server_host_up", {{"database", d.name}, {"host", host}, {"role", h.role}},
+               h.up ? 1.0 : 0.0);
+    }
+  }
+  w.family("sluice_server_role_changes_total", "counter",
+           "Servers closed because they reported a role target_session_attrs does not take.");
+  for (const database_info& d : in.databases) {
+    if (d.console) continue;
+    w.sample("sluice_server_role_changes_total", {{"database", d.name}}, double(d.role_changes));
+  }
+
   // ---- counters (SHOW STATS), per pool
   struct counter {
     const char* name;

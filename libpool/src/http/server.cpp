@@ -350,6 +350,8 @@ awaitable<reply> server::impl::readyz(const std::string& database) {
       found = true;
       if (d.paused) why = fmt::format("database {} is paused", database);
       if (d.disabled) why = fmt::format("database {} is disabled", database);
+      if (d.no_suitable_host)
+        why = fmt::format("database {}: no host suits target_session_attrs", database);
     }
     if (!found) {
       co_return error_reply(404, fmt::format("no such database: {}", database));

@@ -79,6 +79,8 @@ void pool::reconfigure(pool_settings st) {
       target_ = std::make_shared<const pool_target>(std::move(st.target));
       generation.fetch_add(1);
       // What was learnt from the old target says nothing about the new one.
+      hosts_seen_.clear();
+      host_in_use.store(-1);
       have_welcome = false;
       last_login_failure = {};
       last_login_error.clear();
@@ -449,6 +451,11 @@ const char* pool::role_changed(const server_conn& srv) {
     return nullptr;
   // The other servers of the pool were opened under the same belief: they go too, at
   // release or when idle, and new ones walk the host list again.
+  role_changes.fetch_add(1);
+  {
+    std::lock_guard lk(mu);
+    if (t.host_index < hosts_seen_.size()) hosts_seen_[t.host_index].role = role_from_params(srv.params);
+  }
   if (srv.generation == generation.load()) {
     generation.fetch_add(1);
     log::info("{}/{}: server {}:{} is now {}: reconnecting", db_name, user_name, t.host, t.port,
@@ -489,6 +496,26 @@ void pool::note_host(const pool_target& whole, std::size_t i) {
   }
 }
 
+void pool::note_seen(const pool_target& whole, const std::vector<host_seen>& seen) {
+  if (hosts_seen_.size() != whole.hosts.size()) {
+    hosts_seen_.assign(whole.hosts.size(), host_status{});
+    for (std::size_t i = 0; i < whole.hosts.size(); ++i) {
+      hosts_seen_[i].host = whole.hosts[i].host;
+      hosts_seen_[i].port = whole.hosts[i].port;
+    }
+  }
+  for (std::size_t i = 0; i < seen.size() && i < hosts_seen_.size(); ++i) {
+    if (!seen[i].tried) continue;
+    hosts_seen_[i].up = seen[i].up;
+    hosts_seen_[i].role = seen[i].role;
+  }
+}
+
+std::vector<pool::host_status> pool::hosts_seen() const {
+  std::lock_guard lk(mu);
+  return hosts_seen_;
+}
+
 // `keep` holds the pool while the login runs: its clients may all be gone by then.
 awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, server_ptr srv,
                                   std::optional<pgwire::scram_keys> keys) {
@@ -499,6 +526,7 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
   {
     std::lock_guard lk(mu);
     --connecting;
+    note_seen(*whole, r.seen);
   }
   if (r.ok) {
     note_host(*whole, r.host);

@@ -130,6 +130,18 @@ struct pool : std::enable_shared_from_this<pool> {
   /// The host of the list the pool's servers last logged in to (index into the target's
   /// hosts; -1 before the first): SHOW DATABASES' port and host_in_use.
   std::atomic<int> host_in_use{-1};
+  /// What the pool last learnt of each host of its list (up, role), for /metrics.
+  struct host_status {
+    std::string host;
+    int port = 0;
+    bool up = false;
+    server_role role;
+  };
+  std::vector<host_status> hosts_seen() const;
+  /// Servers closed because they reported a role that no longer suits (sluice's counter).
+  std::atomic<std::uint64_t> role_changes{0};
+  /// Hosts answer but none suits target_session_attrs: clients wait (/readyz?database= 503).
+  bool no_suitable_host() const noexcept { return no_suitable_logged_.load(); }
   /// How soon the host list is tried again while hosts answer but none suits.
   static constexpr std::chrono::milliseconds hosts_retry_delay{100};
 
@@ -198,6 +210,9 @@ struct pool : std::enable_shared_from_this<pool> {
   void note_host(const pool_target& whole, std::size_t i);
   /// Tries the host list again after hosts_retry_delay (once, however many ask).
   void retry_hosts_later(shard& s);
+  /// Merges what a connection attempt learnt (under mu).
+  void note_seen(const pool_target& whole, const std::vector<host_seen>& seen);
+  std::vector<host_status> hosts_seen_;  // under mu
   std::atomic<std::size_t> next_host_{0};  ///< load_balance_hosts = round-robin
   std::atomic<bool> no_suitable_logged_{false};  ///< hosts answer, none suits (logged once)
   std::atomic<bool> hosts_retry_pending_{false};

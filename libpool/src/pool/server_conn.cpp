@@ -502,24 +502,24 @@ awaitable<connect_result> server_connect(server_conn& s,
   connect_result out;
   const session_attrs attrs = hosts.front()->attrs;
   const std::vector<std::size_t> order = host_order(hosts.size(), start);
-  std::vector<server_role> roles(hosts.size());
-  std::vector<bool> logged_in(hosts.size(), false);
+  out.seen.resize(hosts.size());
   auto note = [&](std::size_t i, std::string_view why) {
     if (!out.skipped.empty()) out.skipped += "; ";
     out.skipped += fmt::format("{}:{} {}", hosts[i]->host, hosts[i]->port, why);
   };
   for (int pass = 0; pass < passes(attrs); ++pass) {
     for (const std::size_t i : order) {
-      if (pass > 0 && !logged_in[i]) continue;  // the second pass only revisits live hosts
+      if (pass > 0 && !out.seen[i].up) continue;  // the second pass only revisits live hosts
       if (s.sock.is_open() || !s.params.empty()) reset_for_next_host(s);
       s.target = hosts[i];
       const login_result r = co_await server_login(s, cfg, keys);
+      out.seen[i].tried = true;
       if (!r.ok) {
         if (pass == 0) note(i, r.error);
         static_cast<login_result&>(out) = r;
         continue;
       }
-      logged_in[i] = true;
+      out.seen[i].up = true;
       server_role role = role_from_params(s.params);
       if (!role.known && attrs != session_attrs::any) {
         // PostgreSQL before 14 reports neither parameter: ask.
@@ -528,7 +528,7 @@ awaitable<connect_result> server_connect(server_conn& s,
         const bool asked = co_await server_simple_query(s, role_query, &err, &row);
         if (asked && row.size() == 2) role = role_from_query(row[0], row[1]);
       }
-      roles[i] = role;
+      out.seen[i].role = role;
       if (role_suits(attrs, role, pass == 0)) {
         out.ok = true;
         out.error.clear();

@@ -14,6 +14,7 @@
 #include "pgwire/auth.hpp"
 #include "pgwire/scanner.hpp"
 #include "pgwire/writer.hpp"
+#include "pool/hosts.hpp"
 #include "pool/params.hpp"
 #include "pool/statements.hpp"
 #include "shard/io.hpp"
@@ -113,11 +114,18 @@ awaitable<login_result> server_login(server_conn& s, config_ptr cfg,
 awaitable<bool> server_simple_query(server_conn& s, std::string_view sql, std::string* error,
                                     std::vector<std::string>* row = nullptr);
 
+/// What one connection attempt learnt about a host of the list.
+struct host_seen {
+  bool tried = false;
+  bool up = false;    ///< it logged in
+  server_role role;   ///< what it reported (when up)
+};
 /// What connecting through a host list came to.
 struct connect_result : login_result {
   std::size_t host = 0;      ///< ok: the index of the host it logged in to
   bool answered = false;     ///< some host logged in but did not suit target_session_attrs
   std::string skipped;       ///< why hosts were passed over ("127.0.0.2:5432 standby; ...")
+  std::vector<host_seen> seen;  ///< per host of the list
 };
 /// Logs s in to the first host of `hosts` (targets from pool_target::for_host) that suits
 /// their target_session_attrs, trying them from `start` on and wrapping around (twice for
