@@ -98,6 +98,22 @@ grep -q "query_wait_timeout" <<<"$out" || die "the waiting client did not time o
 grep -q "no host suits target_session_attrs=standby: $A:$P1 primary" "$SLUICE_LOG" ||
   die "why the host was skipped is not logged"
 
+# A write refused with 25006 (here the client's own read-only transaction): that server is
+# closed at release, the pool's others stay.
+/usr/bin/python3 - "$SLUICE_PORT" <<'PY' || die "the read-only transaction did not fail as expected"
+import sys, psycopg
+c = psycopg.connect(f"host=127.0.0.1 port={sys.argv[1]} user=bench password=bench dbname=bench")
+c.execute("set transaction read only")
+try:
+    c.execute("insert into fo values (0, 0)")
+    sys.exit(1)
+except psycopg.errors.ReadOnlySqlTransaction:
+    c.rollback()
+assert c.execute("select 1").fetchone()[0] == 1
+PY
+wait_until 10 "the server that refused a write to be closed" \
+  grep -q "closing because: server refused a write (25006)" "$SLUICE_LOG"
+
 # Writers: four client connections kept open, one small transaction after another; each
 # commit sluice acknowledges is recorded, and so is every error (read-only ones apart).
 cat >"$T/writer.py" <<'PY'

@@ -447,8 +447,11 @@ const char* pool::role_changed(const server_conn& srv) {
   if (t.attrs == session_attrs::any) return nullptr;
   // What the server reported since its login (a promotion, ALTER SYSTEM ... read_only):
   // prefer-standby keeps whatever it settled for.
-  if (role_suits(t.attrs, role_from_params(srv.params), t.attrs != session_attrs::prefer_standby))
-    return nullptr;
+  if (role_suits(t.attrs, role_from_params(srv.params), t.attrs != session_attrs::prefer_standby)) {
+    // 25006 alone may be the client's own doing (SET TRANSACTION READ ONLY): that server
+    // goes, the others stay; a server that refuses writes says so in what it reports.
+    return srv.refused_write ? "server refused a write (25006)" : nullptr;
+  }
   // The other servers of the pool were opened under the same belief: they go too, at
   // release or when idle, and new ones walk the host list again.
   role_changes.fetch_add(1);

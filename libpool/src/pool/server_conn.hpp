@@ -81,6 +81,9 @@ struct server_conn : client_link {
   clock::time_point connected_at, idle_since;
   std::string local_addr;
   bool in_login = true;
+  /// It answered a write with 25006 (read-only transaction) in a read-write pool: it is
+  /// closed at release (pool::role_changed).
+  bool refused_write = false;
   bool testing = false;  ///< running a query of the pooler's own (check, reset): SHOW "tested"
   pgwire::byte_buffer rbuf;  ///< bytes read but not consumed (login / reset phases)
   // Relay state while linked to a client. It belongs to the server side of the link, so

@@ -380,12 +380,16 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
   server_conn& s = *c.srv;
   const std::size_t held = s.relay_held;
   const bool track = c.track_statements;
+  // A read-write pool watches errors: 25006 says the server refuses writes (a primary made
+  // read-only, a standby that did not say so).
+  const bool watch = s.target->attrs == session_attrs::read_write;
   std::vector<std::size_t> cuts;  // answers to sluice's own messages, not for the client
   const auto err = s.scan.feed(
       pgwire::bytes_view(s.relay_buf.data() + held, n),
-      [track](char tag) {
+      [track, watch](char tag) {
         return tag == pgwire::be::ready_for_query || tag == pgwire::be::parameter_status ||
-               (track && tag == pgwire::be::command_complete);
+               (track && tag == pgwire::be::command_complete) ||
+               (watch && tag == pgwire::be::error_response);
       },
       [&](char tag, pgwire::bytes_view body, std::size_t header_end) {
         if (track) {
@@ -430,6 +434,11 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
           if (p.mode == pool_mode::statement && c.relay.tx_status != 'I') stmt_violation = true;
         } else if (tag == pgwire::be::parameter_status) {
           c.track_parameter_status(body);
+        } else if (tag == pgwire::be::error_response && watch) {
+          pgwire::error_fields e;
+          const pgwire::frame f{tag, body, body.size() + 5};
+          if (pgwire::decode(f, e) == pgwire::errc::ok && e.sqlstate == "25006")
+            s.refused_write = true;
         }
       });
   if (err != pgwire::errc::ok || bad_status || unexpected_reply) {
