@@ -169,9 +169,11 @@ struct fed {
   std::string seen;
   bool copy_free = true;
   bool stopped = false;
+  bool at_boundary = false;  ///< the scanner ended between messages
 };
-fed feed_in_pieces(const bytes& stream, std::vector<std::size_t> cuts) {
-  pgwire::stream_scanner sc(1 << 20, 1 << 20);
+fed feed_in_pieces(const bytes& stream, std::vector<std::size_t> cuts,
+                   std::uint32_t max_len = 1 << 20, std::uint32_t keep = 1 << 20) {
+  pgwire::stream_scanner sc(max_len, keep);
   test_hook hook;
   fed r;
   pgwire::byte_buffer out;
@@ -194,6 +196,7 @@ fed feed_in_pieces(const bytes& stream, std::vector<std::size_t> cuts) {
     }
   }
   r.seen = hook.seen;
+  r.at_boundary = sc.at_boundary();
   return r;
 }
 
@@ -319,23 +322,8 @@ bytes big_bind(std::string_view stmt, std::size_t n) {
 
 /// Feeds `stream` cut at `cuts` through a scanner that keeps at most `keep` bytes.
 fed feed_kept(const bytes& stream, std::vector<std::size_t> cuts, std::uint32_t keep) {
-  pgwire::stream_scanner sc(1u << 30, keep);
-  test_hook hook;
-  fed r;
-  pgwire::byte_buffer out;
-  cuts.push_back(stream.size());
-  std::size_t from = 0;
-  for (const std::size_t to : cuts) {
-    const pgwire::bytes_view in(stream.data() + from, to - from);
-    const pgwire::rewrite_result res = pgwire::rewrite_stream(sc, in, out, hook);
-    REQUIRE(res.error == errc::ok);
-    const std::uint8_t* src = res.copied ? out.data() : in.data();
-    if (res.copied) r.copy_free = false;
-    r.sent.insert(r.sent.end(), src, src + res.length);
-    from = to;
-  }
-  CHECK(sc.at_boundary());
-  r.seen = hook.seen;
+  fed r = feed_in_pieces(stream, std::move(cuts), 1u << 30, keep);
+  CHECK(r.at_boundary);
   return r;
 }
 
