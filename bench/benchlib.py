@@ -225,11 +225,16 @@ def _msg(tag, payload):
     return tag + struct.pack("!I", len(payload) + 4) + payload
 
 
-def _err_text(body):
+def _err_fields(body):
     fields = {}
     for part in body.split(b"\0"):
         if part:
             fields[part[:1]] = part[1:].decode(errors="replace")
+    return fields
+
+
+def _err_text(body):
+    fields = _err_fields(body)
     return f"{fields.get(b'S', 'ERROR')}: {fields.get(b'M', '?')}"
 
 
@@ -238,7 +243,8 @@ class PgLogin(asyncio.Protocol):
 
     self.ready resolves at the first ReadyForQuery (or fails); afterwards
     self.query() runs one simple query, and self.lost tells whether the
-    server side hung up.
+    server side hung up; a query that failed leaves the ErrorResponse's
+    SQLSTATE and message in self.last_error.
     """
 
     def __init__(self, loop, user, password, database):
@@ -254,6 +260,7 @@ class PgLogin(asyncio.Protocol):
         self.nonce = base64.b64encode(os.urandom(18)).decode()
         self.first_bare = f"n=,r={self.nonce}"
         self.server_sig = None
+        self.last_error = None
 
     def connection_made(self, transport):
         self.transport = transport
@@ -329,16 +336,18 @@ class PgLogin(asyncio.Protocol):
         elif tag == b"E":
             if not self.ready.done():
                 self._fail(_err_text(body))
-            elif self.qfut is not None and not self.qfut.done():
-                self.qfut.set_result(False)
+            else:  # the query's outcome is known at its ReadyForQuery
+                f = _err_fields(body)
+                self.last_error = (f.get(b"C", "?"), f.get(b"M", "?"))
         elif tag == b"Z":
             if not self.ready.done():
                 self.ready.set_result(True)
             elif self.qfut is not None and not self.qfut.done():
-                self.qfut.set_result(True)
+                self.qfut.set_result(self.last_error is None)
         # S, K, N, T, D, C: nothing to do
 
     def query(self, sql):
+        self.last_error = None
         self.qfut = self.loop.create_future()
         self.transport.write(_msg(b"Q", sql.encode() + b"\0"))
         return self.qfut
@@ -445,6 +454,157 @@ def cmd_idle(a):
               f"pooler cpu {res['cpu_s_connect']:.2f}s (client cpu {res['client_cpu_s']:.2f}s)")
     else:
         print("FAILED: " + err[:300])
+
+
+# --------------------------------------------------------------------------
+# failover: writers through each pooler while bench/run fails the primary over
+#
+# `failover-writers` keeps N client connections per target open and inserts
+# one row per writer every --interval seconds (autocommit), until --stop
+# exists; every outcome is kept: ok (the commit was acknowledged), error
+# (SQLSTATE) or lost (the pooler closed the client connection).  A writer whose
+# connection was closed logs in again.  `failover-report` matches the outcomes
+# with the events bench/run recorded (when each one started, when the new
+# primary accepted writes) and with the rows on the final primary.
+
+
+async def _writer(loop, a, target, port, w, out, stop):
+    proto = None
+    s = 0
+    interval = a.interval
+    while not os.path.exists(stop):
+        tick = time.monotonic()
+        if proto is None or proto.lost:
+            try:
+                _, proto = await asyncio.wait_for(loop.create_connection(
+                    lambda: PgLogin(loop, a.user, a.password, a.database), a.host, port), 10)
+                await asyncio.wait_for(proto.ready, 30)
+            except Exception as e:  # noqa: BLE001
+                out.append((time.time(), target, w, 0, "connect_failed", f"{type(e).__name__}: {e}"[:120]))
+                if proto is not None and proto.transport is not None:
+                    proto.transport.close()
+                proto = None
+                await asyncio.sleep(interval)
+                continue
+        s += 1
+        ok = await proto.query(f"INSERT INTO fo VALUES ('{target}', {w}, {s})")
+        now = time.time()
+        if ok:
+            out.append((now, target, w, s, "ok", None))
+        elif proto.lost:
+            code = proto.last_error[0] if proto.last_error else None
+            out.append((now, target, w, s, "lost", code))
+        else:
+            out.append((now, target, w, s, "error", proto.last_error[0]))
+        left = interval - (time.monotonic() - tick)
+        if left > 0:
+            await asyncio.sleep(left)
+    if proto is not None and not proto.lost:
+        proto.transport.write(_msg(b"X", b""))
+        proto.transport.close()
+
+
+async def failover_writers_main(a):
+    loop = asyncio.get_running_loop()
+    out = []
+    tasks = []
+    for spec in a.target:
+        name, port = spec.split(":")
+        for w in range(1, a.writers + 1):
+            tasks.append(asyncio.ensure_future(_writer(loop, a, name, int(port), w, out, a.stop)))
+
+    async def ready():  # every writer has had a commit acknowledged
+        while True:
+            have = {(t, w) for (_, t, w, _, what, _) in out if what == "ok"}
+            if len(have) == len(tasks):
+                with open(a.ready, "w") as f:
+                    f.write("ready\n")
+                return
+            await asyncio.sleep(0.05)
+    asyncio.ensure_future(ready())
+    # a writer stuck in a query the pooler never answers is left behind at --stop
+    while not os.path.exists(a.stop):
+        await asyncio.sleep(0.05)
+    await asyncio.wait(tasks, timeout=5)
+    with open(a.log, "w") as f:
+        for rec in out:
+            f.write(json.dumps(rec) + "\n")
+
+
+def cmd_failover_writers(a):
+    asyncio.run(failover_writers_main(a))
+
+
+def cmd_failover_report(a):
+    with open(a.events) as f:
+        events = [json.loads(line) for line in f if line.strip()]
+    outcomes = []
+    with open(a.log) as f:
+        for line in f:
+            if line.strip():
+                outcomes.append(json.loads(line))
+    final = set()
+    with open(a.final) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 3:
+                final.add((parts[0], int(parts[1]), int(parts[2])))
+    end = a.end
+    for target in a.targets.split(","):
+        mine = sorted((o for o in outcomes if o[1] == target), key=lambda o: o[0])
+        rec = {"type": "failover", "scenario": a.scenario, "target": target, "rep": 1,
+               "writers": a.writers, "interval_ms": round(a.interval * 1000), "events": []}
+        for i, ev in enumerate(events):
+            t_start, t_open = ev["started"], ev.get("writable")
+            t_end = events[i + 1]["started"] if i + 1 < len(events) else end
+            win = [o for o in mine if t_start <= o[0] < t_end]
+            first_ok = next((o[0] for o in win if o[4] == "ok"
+                             and (t_open is None or o[0] >= t_open)), None)
+            failed = [o for o in win if o[4] in ("error", "lost")]
+            e = {"event": ev["name"], "what": ev["what"],
+                 "window_s": round(t_end - t_start, 3),
+                 "writable_after_s": None if t_open is None else round(t_open - t_start, 3),
+                 "resumed_ms": (None if first_ok is None or t_open is None
+                                else round((first_ok - t_open) * 1000)),
+                 "failed": len(failed),
+                 "failed_after_resuming": (len([o for o in failed if o[0] > first_ok])
+                                           if first_ok is not None else None),
+                 "readonly_errors": len([o for o in win if o[4] == "error" and o[5] == "25006"]),
+                 "connections_dropped": len([o for o in win if o[4] == "lost"]),
+                 "connect_failures": len([o for o in win if o[4] == "connect_failed"]),
+                 "writes_ok_after_open": len([o for o in win if o[4] == "ok"
+                                              and (t_open is None or o[0] >= t_open)]),
+                 "errors": {}}
+            for o in failed:
+                k = o[5] or "connection closed"
+                e["errors"][k] = e["errors"].get(k, 0) + 1
+            rec["events"].append(e)
+        acked = [(o[1], o[2], o[3]) for o in mine if o[4] == "ok"]
+        rec["acked_commits"] = len(acked)
+        rec["lost_commits"] = len([k for k in acked if k not in final])
+        rec["ok"] = bool(acked)
+        rec["error"] = None if acked else "no write was acknowledged"
+        with open(a.append, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        parts = []
+        for e in rec["events"]:
+            r = "not within the window" if e["resumed_ms"] is None else f"{e['resumed_ms']} ms"
+            parts.append(f"{e['event']}: resumed {r}, {e['failed']} failed "
+                         f"({e['readonly_errors']} read-only), {e['connections_dropped']} dropped")
+        print(f"  {target}: " + "; ".join(parts)
+              + f"; lost {rec['lost_commits']} of {rec['acked_commits']} acknowledged commits")
+
+
+def aggregate_failover(runs):
+    ok = [r for r in runs if r["ok"]]
+    errors = run_errors(runs)
+    if not ok:
+        return None, errors
+    r = ok[0]
+    agg = {k: r.get(k) for k in ("writers", "interval_ms", "events", "acked_commits", "lost_commits")}
+    agg.update({"tps_median": None, "cpu_s_per_1k_tx": None, "failed": sum(e["failed"] for e in r["events"]),
+                "reps": len(ok), "reps_failed": len(runs) - len(ok)})
+    return agg, errors
 
 
 # --------------------------------------------------------------------------
@@ -605,10 +765,12 @@ def cmd_report(a):
                 entry[r["target"]] = None
                 entry["notes"][r["target"]] = r["note"]
         for t in sd["targets"]:
-            runs = [r for r in recs if r["type"] in ("run", "idle")
+            runs = [r for r in recs if r["type"] in ("run", "idle", "failover")
                     and r["scenario"] == name and r["target"] == t]
             if sd.get("kind") == "idle":
                 agg, errs = aggregate_idle(runs)
+            elif sd.get("kind") == "failover":
+                agg, errs = aggregate_failover(runs)
             else:
                 agg, errs = aggregate_runs(runs)
             entry[t] = agg
@@ -633,6 +795,8 @@ def cmd_report(a):
                 s and s["rss_delta_kb_median"], p and p["rss_delta_kb_median"])
             ratios["connect_time_sluice_vs_pgbouncer"] = _ratio(
                 s and s["connect_time_s_median"], p and p["connect_time_s_median"])
+        elif sd.get("kind") == "failover":
+            pass  # a write that never resumed has no ratio; the table says it
         else:
             g = lambda x, k: x[k] if x else None  # noqa: E731
             ratios["tps_sluice_vs_pgbouncer"] = _ratio(g(s, "tps_median"), g(p, "tps_median"))
@@ -767,6 +931,30 @@ def write_markdown(res, path, chart_name):
             L.append("RSS added = pooler VmRSS with all clients connected minus VmRSS before the "
                      "scenario. The connect time is bounded by the Python client when *client CPU* "
                      "is close to it.")
+        elif sc.get("kind") == "failover":
+            L.append("| target | event | new primary writable after (s) | first write after that (ms) "
+                     "| failed tx | failed after resuming | read-only errors | connections dropped "
+                     "| writes ok after it opened | lost / acknowledged commits (whole run) |")
+            L.append("|---|---|---|---|---|---|---|---|---|---|")
+            for t in targets:
+                x = sc.get(t)
+                if x is None:
+                    L.append(f"| {t} | N/A | | | | | | | | |")
+                    continue
+                for e in x["events"]:
+                    resumed = ("none within " + fmt(e["window_s"], 1) + " s"
+                               if e["resumed_ms"] is None else fmt(e["resumed_ms"]))
+                    L.append(f"| {t} | {e['event']} | {fmt(e['writable_after_s'], 2)} | {resumed} | "
+                             f"{e['failed']} | {fmt(e['failed_after_resuming'])} | {e['readonly_errors']} | "
+                             f"{e['connections_dropped']} | {e['writes_ok_after_open']} | "
+                             f"{x['lost_commits']} / {x['acked_commits']} |")
+            L.append("")
+            first = next((sc.get(t) for t in targets if sc.get(t)), None)
+            if first:
+                L.append(f"{first['writers']} writers per pooler, each inserting one row every "
+                         f"{first['interval_ms']} ms on a client connection it keeps open (it logs in "
+                         "again when the pooler closes it). Events: "
+                         + "; ".join(f"*{e['event']}*: {e['what']}" for e in first["events"]) + ".")
         else:
             L.append("| target | TPS (median) | min–max | lat avg (ms) | p50 (ms) | p99 (ms) "
                      "| pooler CPU s/1k tx | total CPU s/1k tx | peak RSS (kB) | failed | reps |")
@@ -796,7 +984,7 @@ def write_chart(res, outdir, chart_name):
     targets = ["direct", "pgbouncer", "sluice"]
     rows = []
     for sc in res["scenarios"]:
-        if sc.get("kind") == "idle":
+        if sc.get("kind") in ("idle", "failover"):
             continue
         vals = []
         for t in targets:
@@ -980,6 +1168,27 @@ def main():
     p.add_argument("--target", required=True)
     p.add_argument("--rep", type=int, required=True)
     p.add_argument("--append", required=True)
+    p = sub.add_parser("failover-writers")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--target", action="append", required=True, help="name:port")
+    p.add_argument("--user", default="bench")
+    p.add_argument("--password", default="bench")
+    p.add_argument("--database", default="bench_fo")
+    p.add_argument("--writers", type=int, default=16)
+    p.add_argument("--interval", type=float, default=0.01)
+    p.add_argument("--ready", required=True, help="file written once every writer has a commit")
+    p.add_argument("--stop", required=True, help="the writers stop when this file exists")
+    p.add_argument("--log", required=True)
+    p = sub.add_parser("failover-report")
+    p.add_argument("--events", required=True)
+    p.add_argument("--log", required=True)
+    p.add_argument("--final", required=True, help="pooler, writer, seq rows on the final primary (TSV)")
+    p.add_argument("--end", type=float, required=True)
+    p.add_argument("--targets", required=True)
+    p.add_argument("--writers", type=int, required=True)
+    p.add_argument("--interval", type=float, required=True)
+    p.add_argument("--scenario", required=True)
+    p.add_argument("--append", required=True)
     p = sub.add_parser("report")
     p.add_argument("--raw", required=True)
     p.add_argument("--meta", required=True)
@@ -1010,6 +1219,10 @@ def main():
         cmd_parse(a)
     elif a.cmd == "idle":
         cmd_idle(a)
+    elif a.cmd == "failover-writers":
+        cmd_failover_writers(a)
+    elif a.cmd == "failover-report":
+        cmd_failover_report(a)
     elif a.cmd == "meta":
         cmd_meta(a)
     elif a.cmd == "report":
