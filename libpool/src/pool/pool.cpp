@@ -150,9 +150,13 @@ server_ptr pool::take_idle(shard& s, bool& needs_check) {
       continue;
     }
     // A server idle for a while may have been closed by PostgreSQL (the janitor notices
-    // within a second); one that was busy a moment ago is not worth a syscall.
-    const auto idle_for = clock::now() - srv->idle_since;
-    if (idle_for > std::chrono::milliseconds(100) && server_is_dead(*srv)) {
+    // within a second); one that was busy a moment ago is not worth a syscall, unless a
+    // sibling has just died (server_lost).
+    const auto now = clock::now();
+    const bool suspect = now.time_since_epoch().count() <
+                         check_idle_until.load(std::memory_order_relaxed);
+    if ((suspect || now - srv->idle_since > std::chrono::milliseconds(100)) &&
+        server_is_dead(*srv)) {
       discard(std::move(srv), s, "server conn crashed?");
       continue;
     }
@@ -599,6 +603,13 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
   error_code ignored;
   srv->sock.close(ignored);
   if (nwaiters.load() > 0) try_serve_waiters(s);
+}
+
+void pool::server_lost() {
+  constexpr auto window = std::chrono::seconds(5);
+  check_idle_until.store((clock::now() + window).time_since_epoch().count(),
+                         std::memory_order_relaxed);
+  for (auto& sh : shards.shards) sh->post_fn([p = shared_from_this()](shard& t) { p->tidy(t); });
 }
 
 void pool::tidy(shard& s) {

@@ -119,6 +119,11 @@ struct pool : std::enable_shared_from_this<pool> {
   /// The janitor's pass over s's idle servers (dead, idle too long, too old), and on shard 0
   /// the min_pool_size top-up.
   void tidy(shard& s);
+  /// A server of this pool died under a client. Its idle siblings have likely gone with it (a
+  /// primary restarted, failed over or crashed), and a client sent to one of them would fail
+  /// too: for the next seconds every idle server is checked before it serves, and every
+  /// shard sweeps its idle list now.
+  void server_lost();
 
   /// Why srv must not be kept (an old generation, a pool now smaller), or nullptr.
   const char* surplus(const server_conn& srv) const;
@@ -151,6 +156,8 @@ struct pool : std::enable_shared_from_this<pool> {
   // ---- slow path, under mu
   mutable std::mutex mu;
   std::atomic<int> total{0};  ///< servers open or being opened, all shards (written under mu)
+  /// Until then (clock ticks), take_idle checks every idle server it hands out (server_lost).
+  std::atomic<clock::rep> check_idle_until{0};
   int connecting = 0;         ///< of which still logging in
   waiter_fifo waiters;
   param_map welcome;  ///< ParameterStatus of the first server login

@@ -364,6 +364,7 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
       // The server went away under this client: tell it at once and end the session.
       log::info("{} server connection lost: {}", c.prefix(), ec.message());
       c.relay.poison_server = true;
+      c.pool_->server_lost();
       unlink(self);
       fail(std::move(self), "08006", "server conn crashed?");
       return;
