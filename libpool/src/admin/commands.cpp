@@ -11,7 +11,8 @@ awaitable<console_result> admin_console::cmd_reload(const admin_request& req) {
   const reload_result r = ctl_.reload();
   if (!r.ok) {
     co_return console_result::failure(
-        "F0000", fmt::format("reload failed, keeping the old config: {}", fmt::join(r.errors, "; ")));
+        "F0000", fmt::format("RELOAD failed, see logs for additional details ({})",
+                             fmt::join(r.errors, "; ")));
   }
   console_result out;
   out.tag = "RELOAD";

@@ -2,57 +2,26 @@
 // thread (the only thread that may touch them) and fills its own slot; the caller merges.
 #include "control/connections.hpp"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <fmt/format.h>
 
 #include <unordered_map>
 #include <unordered_set>
 
+#include "net/socket_options.hpp"
 #include "session/client_session.hpp"
 
 namespace sluice {
 
 namespace {
 
-struct endpoint {
-  std::string addr;
-  int port = 0;
-  bool unix_socket = false;
-};
-
-endpoint describe(const sockaddr_storage& ss) {
-  endpoint e;
-  char host[INET6_ADDRSTRLEN] = "";
-  if (ss.ss_family == AF_INET) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-    e.addr.assign(host);
-    e.port = ntohs(a->sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-    e.addr.assign(host);
-    e.port = ntohs(a->sin6_port);
-  } else if (ss.ss_family == AF_UNIX) {
-    e.addr.assign("unix");
-    e.unix_socket = true;
-  }
-  return e;
-}
-
 /// The two ends of a socket; empty addresses if it is closed or not connected yet.
-void ends_of(int fd, endpoint& remote, endpoint& local) {
+void ends_of(int fd, net::endpoint& remote, net::endpoint& local) {
   if (fd < 0) return;
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) remote = describe(ss);
-  ss = {};
-  len = sizeof ss;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) local = describe(ss);
+  remote = net::peer_end(fd);
+  local = net::local_end(fd);
 }
 
 /// The process id of a Unix-socket peer (what pgbouncer shows as a client's remote_pid).
@@ -71,9 +40,9 @@ int fd_of(const stream_socket& so) {
 
 /// Fills the row's descriptor and both ends from the socket; the remote end is returned for
 /// what the caller still needs to know of it (a Unix socket).
-endpoint socket_ends(connection_info& row, const stream_socket& so) {
+net::endpoint socket_ends(connection_info& row, const stream_socket& so) {
   row.fd = fd_of(so);
-  endpoint remote, local;
+  net::endpoint remote, local;
   ends_of(row.fd, remote, local);
   row.addr = remote.addr;
   row.port = remote.port;
@@ -201,7 +170,7 @@ void gather(shard& s, shard_slot& out) {
       si.state = it->second ? conn_state::used : conn_state::idle;
     else
       si.state = conn_state::active;  // busy for the pooler itself (auth_query)
-    const endpoint remote = socket_ends(si, srv->sock);
+    const net::endpoint remote = socket_ends(si, srv->sock);
     if (remote.unix_socket || (si.addr.empty() && srv->target)) {
       si.port = srv->target ? srv->target->port : 0;  // the socket file's port number
       if (remote.unix_socket) si.local_port = 0;

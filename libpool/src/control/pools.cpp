@@ -142,6 +142,8 @@ std::vector<database_info> snapshot_databases(control& ctl, const config& c) {
   con.name = con.dbname = con.force_user = "pgbouncer";
   con.console = true;
   con.port = c.listen_port;
+  con.max_client_connections = c.max_db_client_connections;
+  con.current_client_connections = reg.clients.db_count("pgbouncer");
   con.pool_size = 2;
   con.server_lifetime = c.server_lifetime;
   con.mode = pool_mode::statement;

@@ -2,6 +2,8 @@
 // launches and the per-shard janitor.
 #include "pool/pool.hpp"
 
+#include "net/socket_options.hpp"
+
 #include <algorithm>
 
 #include <boost/asio/co_spawn.hpp>
@@ -548,8 +550,9 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
       last_login_error.clear();
     }
     if (s.cfg().log_connections)
-      log::info("S-0x{:x}: {}/{}@{}:{} new connection to server", srv->id, db_name, user_name,
-                srv->target->host, srv->target->port);
+      log::info("S-0x{:x}: {}/{}@{}:{} new connection to server (from {})", srv->id, db_name,
+                user_name, srv->target->host, srv->target->port,
+                net::local_end(srv->sock.native_handle()).text());
     release(std::move(srv), s);
     // After a wait for a suitable host only one connection was under way: the rest of the
     // queue is served now.

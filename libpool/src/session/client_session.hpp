@@ -161,7 +161,9 @@ class client_session : public client_link {
   bool track_statements = false;
   /// Why the server is closed when the session ends (instead of the generic reasons).
   const char* server_close_reason = nullptr;
-  bool counted = false;  ///< counted in registry.clients (pool_'s database), until finish()
+  /// Counted in registry.clients (pool_'s database, or "pgbouncer" for the console), until
+  /// finish().
+  bool counted = false;
   clock::time_point connected_at = clock::now(), last_client_io = clock::now(),
                     last_server_io = clock::now();
   pgwire::byte_buffer cbuf;  ///< client bytes that must outlive a read (login, linking)

@@ -10,8 +10,10 @@
 #include <boost/asio/write.hpp>
 #include <cctype>
 #include <cstring>
+#include <stdexcept>
 
 #include "net/stream.hpp"
+#include "pgwire/crypto.hpp"
 #include "pgwire/messages.hpp"
 #include "session/client_session.hpp"
 #include "session/session.hpp"
@@ -20,6 +22,16 @@
 namespace sluice {
 
 namespace {
+
+/// The password an unknown user is checked against: random, drawn once per process.
+const std::string& mock_secret() {
+  static const std::string secret = [] {
+    std::uint8_t b[24];
+    if (!pgwire::random_bytes({b, sizeof b})) throw std::runtime_error("no randomness");
+    return fmt::format("{:02x}", fmt::join(b, ""));
+  }();
+  return secret;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -73,7 +85,7 @@ auth_type client_session::hba_method(const config& c, const std::string& user,
       const passwd* pw = nullptr;
       if (is_unix && ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
         pw = ::getpwuid(cred.uid);
-      if (pw && user == pw->pw_name) return auth_type::trust;
+      if (pw && user == pw->pw_name) return auth_type::any;  // proven: nothing more to ask
       why = fmt::format("peer authentication failed for user \"{}\"", user);
       return auth_type::hba;
     }
@@ -137,15 +149,25 @@ awaitable<std::optional<std::string>> client_session::look_up_password(
   };
   const std::string& auth_user = pick(&database_config::auth_user, c.auth_user);
   if (auth_user.empty()) {
-    log::info("{} login failed: no such user in auth_file", prefix());
+    log::info("{} no such user: {}", prefix(), user);
     co_return std::nullopt;
   }
   const std::string& auth_dbname = pick(&database_config::auth_dbname, c.auth_dbname);
   const std::string& query = pick(&database_config::auth_query, c.auth_query);
   const std::string& lookup_db = auth_dbname.empty() ? database : auth_dbname;
+  if (lookup_db == "pgbouncer") {
+    log::error("{} cannot use the reserved \"pgbouncer\" database as an auth_dbname", prefix());
+    no_server = {"08P01", "bouncer config error"};
+    co_return std::nullopt;
+  }
   const database_config* entry = auth_dbname.empty() ? db : c.find_database(auth_dbname);
   if (!entry) {
-    log::warning("{} auth_query: no [databases] entry for database \"{}\"", prefix(), lookup_db);
+    log::error("{} authentication database \"{}\" is not configured", prefix(), lookup_db);
+    no_server = {"08P01", "bouncer config error"};
+    co_return std::nullopt;
+  }
+  if (registry.state_of(lookup_db).disabled.load()) {
+    no_server = {"08P01", fmt::format("authentication database \"{}\" is disabled", lookup_db)};
     co_return std::nullopt;
   }
   const std::shared_ptr<pool> auth_pool = registry.get_auth_pool(*entry, lookup_db, auth_user, c, sh.users());
@@ -167,7 +189,9 @@ awaitable<std::optional<std::string>> client_session::look_up_password(
   if (!r.ok) {
     log::warning("{} auth_query as {} in {} failed: {}", prefix(), auth_user, lookup_db, r.error);
   } else if (!r.found) {
-    log::info("{} login failed: auth_query found no such user", prefix());
+    // pgbouncer tells the client "no such user"; sluice answers as for a wrong password
+    // (a mock exchange), so that logins cannot probe which roles exist.
+    log::info("{} no such user: {}", prefix(), user);
   } else if (!r.password) {
     log::info("{} login failed: auth_query found no valid password", prefix());
   }
@@ -190,7 +214,28 @@ awaitable<bool> client_session::authenticate(const self_ptr& self, const config&
       co_return false;
     }
   }
-  if (how == auth_type::trust || how == auth_type::any) {
+  if (how == auth_type::any) co_return true;
+  // Whom auth_file does not list, auth_user may look up (a password nobody checks, for trust).
+  const std::string* stored = sh.users().find(user);
+  std::optional<std::string> looked_up;
+  if (!stored && how != auth_type::cert) {
+    wait_error no_server;
+    looked_up = co_await look_up_password(self, c, user, database, no_server);
+    if (closing()) {
+      co_return false;
+    }
+    if (!no_server.message.empty()) {  // no server to ask, or nobody by that name: say so
+      co_await fatal(no_server.sqlstate, no_server.message);
+      co_return false;
+    }
+    if (looked_up) stored = &*looked_up;
+  }
+  if (how == auth_type::trust) {
+    // As in pgbouncer, trust still wants a user it knows.
+    if (!stored) {
+      co_await fatal("28000", "\"trust\" authentication failed");
+      co_return false;
+    }
     co_return true;
   }
   if (how == auth_type::cert) {
@@ -224,31 +269,15 @@ awaitable<bool> client_session::authenticate(const self_ptr& self, const config&
       co_return false;
   }
   const std::string fail_msg = fmt::format("password authentication failed for user \"{}\"", user);
-  const std::string* stored = sh.users().find(user);
-  std::optional<std::string> looked_up;
-  if (!stored) {
-    // Not in auth_file: ask PostgreSQL, as auth_user, if one is configured.
-    wait_error no_server;
-    looked_up = co_await look_up_password(self, c, user, database, no_server);
-    if (closing()) {
-      co_return false;
-    }
-    if (!looked_up) {
-      // No server to ask is not a wrong password: say what went wrong.
-      if (!no_server.message.empty())
-        co_await send_error("FATAL", no_server.sqlstate, no_server.message);
-      else
-        co_await send_error("FATAL", "28P01", fail_msg);
-      co_return false;
-    }
-    stored = &*looked_up;
-  }
-  pgwire::client_authenticator auth(method, user, *stored, {}, c.scram_iterations);
+  // A user nobody knows goes through the same exchange against a secret no password matches,
+  // so that the answer (and its timing) does not tell unknown users from wrong passwords.
+  pgwire::client_authenticator auth(method, user, stored ? *stored : mock_secret(), {},
+                                    c.scram_iterations);
   auto step = auth.start();
   for (;;) {
     if (step.what == pgwire::auth_step::kind::failed) {
       log::info("{} login failed: {}", prefix(), make_error_code(step.error).message());
-      co_await send_error("FATAL", "28P01", fail_msg);
+      co_await fatal("28P01", fail_msg);
       co_return false;
     }
     if (!step.out.empty()) {
@@ -306,6 +335,19 @@ awaitable<bool> client_session::console_login(const self_ptr& self, const config
     }
     who.admin = admin;
   }
+  // The console counts as database "pgbouncer" in the client limits; only admin users are
+  // exempt from them there.
+  const user_config* u = c.find_user(user_name);
+  const int user_limit = who.admin                              ? 0
+                         : u && u->max_user_client_connections ? *u->max_user_client_connections
+                                                               : c.max_user_client_connections;
+  if (const char* why = registry.clients.admit("pgbouncer", user_name,
+                                               who.admin ? 0 : c.max_db_client_connections,
+                                               user_limit)) {
+    co_await fatal("53300", why);
+    co_return false;
+  }
+  counted = true;  // no pool_: finish() leaves "pgbouncer"
   pgwire::byte_buffer out;
   pgwire::write_auth_ok(out);
   const std::pair<std::string_view, std::string_view> params[] = {
@@ -502,15 +544,11 @@ awaitable<bool> client_session::admit(const config& c) {
     co_await fatal("08P01", fmt::format("database \"{}\" is disabled", db_name));
     co_return false;
   }
-  // Client limits per database and per user; admin_users are exempt, as in pgbouncer.
+  // Client limits per database and per user (admin_users are exempt on the console only).
   const user_config* u = c.find_user(user_name);
-  const bool admin =
-      std::find(c.admin_users.begin(), c.admin_users.end(), user_name) != c.admin_users.end();
-  const int db_limit =
-      admin ? 0 : db->max_db_client_connections.value_or(c.max_db_client_connections);
-  const int user_limit = admin                                 ? 0
-                         : u && u->max_user_client_connections ? *u->max_user_client_connections
-                                                               : c.max_user_client_connections;
+  const int db_limit = db->max_db_client_connections.value_or(c.max_db_client_connections);
+  const int user_limit = u && u->max_user_client_connections ? *u->max_user_client_connections
+                                                             : c.max_user_client_connections;
   if (const char* why = registry.clients.admit(db_name, user_name, db_limit, user_limit)) {
     co_await fatal("53300", why);
     co_return false;

@@ -97,6 +97,7 @@ awaitable<void> client_session::send_error(std::string_view severity, std::strin
 
 /// Closes the client with a FATAL error, as pgbouncer's "closing because" does.
 awaitable<void> client_session::fatal(std::string_view sqlstate, std::string_view msg) {
+  log::info("{} closing because: {} (age={:.0f}s)", prefix(), msg, seconds_since(connected_at));
   if (sh.cfg().log_pooler_errors) log::warning("{} pooler error: {}", prefix(), msg);
   co_await send_error("FATAL", sqlstate, msg);
 }
@@ -148,7 +149,7 @@ void client_session::finish() {
   if (!end_finished()) return;
   leave_queue();
   if (counted) {
-    registry.clients.leave(pool_->db_name, user_name);
+    registry.clients.leave(pool_ ? pool_->db_name : std::string("pgbouncer"), user_name);
     counted = false;
   }
   if (srv) {
@@ -212,7 +213,7 @@ void client_session::check_timeouts(const config& c) {
     return;
   }
   if (relay.pending_rfq > 0) {
-    if (query_limit > 0 && seconds_since(last_client_io) > query_limit) kill("query_timeout");
+    if (query_limit > 0 && seconds_since(last_client_io) > query_limit) kill("query timeout");
   } else if (relay.tx_status != 'I' && tx_limit > 0 &&
              seconds_since(std::max(last_client_io, last_server_io)) > tx_limit) {
     kill("idle transaction timeout");
