@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Server login failures reach the clients waiting for a pool's first server at once: the
 # server's SQLSTATE and message when it sent them, 08P01 and the reason otherwise; later
-# clients get the cached error until server_login_retry. Authentication messages from the
-# server are bounded as libpq bounds them. Each failure is logged once.
+# clients get the cached error until server_login_retry. A server that never answers is not
+# a refusal: its clients stay queued (here until query_wait_timeout), as with pgbouncer.
+# Authentication messages from the server are bounded as libpq bounds them. Each failure is
+# logged once.
 source "$(dirname -- "$0")/lib.sh"
 
 expect_line() {  # TRANSCRIPT LINE-PREFIX WHAT
@@ -21,12 +23,12 @@ use_fake() {  # MODE [sluice settings...]
   start_sluice auth_type=trust server_login_retry=60 client_login_timeout=60 query_wait_timeout=60 "$@"
 }
 
-# A server that never answers the startup: the client hears it at server_connect_timeout,
-# not at client_login_timeout.
-use_fake silent server_connect_timeout=1
+# A server that never answers the startup: each try ends at server_connect_timeout (logged
+# as pgbouncer logs it), and the client waits for the next one until query_wait_timeout.
+use_fake silent server_connect_timeout=1 server_login_retry=1 query_wait_timeout=3
 out=$(raw "$SLUICE_PORT" bench bench)
-expect_line "$out" "E 08P01 server login failed: connect timeout" "silent server"
-logged_once "connect timeout"
+expect_line "$out" "E 08P01 query_wait_timeout" "silent server"
+grep -q "closing because: connect timeout" "$SLUICE_LOG" || die "no 'connect timeout' line in the log"
 stop_sluice
 
 # An ErrorResponse without a SQLSTATE is a failure too, not a reason to retry silently.

@@ -372,6 +372,12 @@ void pool::retry_hosts_later(shard& s) {
   });
 }
 
+namespace {
+/// server_login_retry, but at least 100 ms: with 0, a server that fails at once (refused, a
+/// cached failed lookup) would be retried in a busy loop while clients wait.
+double login_retry(const config& c) { return std::max(c.server_login_retry, 0.1); }
+}  // namespace
+
 void pool::try_serve_waiters(shard& s) {
   const config& c = s.cfg();
   int to_launch = 0;
@@ -382,7 +388,7 @@ void pool::try_serve_waiters(shard& s) {
     if (waiting == 0) return;
     const pool_rules::serve_plan plan =
         pool_rules::plan_serving(waiting, connecting, total.load(), pool_size.load(),
-                                 last_login_failure, c.server_login_retry, retry_scheduled,
+                                 last_login_failure, login_retry(c), retry_scheduled,
                                  clock::now());
     if (plan.failing) retry_scheduled = true;
     schedule_retry = plan.schedule_retry;
@@ -395,7 +401,7 @@ void pool::try_serve_waiters(shard& s) {
   if (schedule_retry) {
     auto t = std::make_shared<asio::steady_timer>(s.io);
     std::unique_lock lk(mu);
-    t->expires_at(last_login_failure + to_duration(c.server_login_retry));
+    t->expires_at(last_login_failure + to_duration(login_retry(c)));
     lk.unlock();
     t->async_wait([p = shared_from_this(), &s, t](error_code) {
       {
@@ -574,19 +580,27 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
     retry_hosts_later(s);
     co_return;
   }
-  log::warning("S-0x{:x}: {}/{}@{}:{} server login failed: {}", srv->id, db_name, user_name,
-               srv->target->host, srv->target->port, r.error);
+  const bool no_answer = unreachable(r);
+  if (no_answer)  // pgbouncer's "closing because: connect timeout" line
+    log::info("S-0x{:x}: {}/{}@{}:{} closing because: {}", srv->id, db_name, user_name,
+              srv->target->host, srv->target->port, r.error);
+  else
+    log::warning("S-0x{:x}: {}/{}@{}:{} server login failed: {} {}", srv->id, db_name, user_name,
+                 srv->target->host, srv->target->port, r.severity, r.error);
   waiter_fifo::container fail;
   {
     std::lock_guard lk(mu);
     --total;
     last_login_error = r.error;
     last_login_failure = clock::now();
-    // Until a first login has worked, the next attempt would most likely fail the same way
-    // (bad password, no such database, nothing listening): the clients waiting for this
-    // pool's first server hear it now instead of at their own timeout. Later clients get
-    // the cached error until server_login_retry has passed (login.cpp).
-    if (!have_welcome) {
+    // Until a first login has worked, a server that refused it (bad password, no such
+    // database) would most likely refuse the next one the same way: the clients waiting for
+    // this pool's first server hear its error now instead of at their own timeout. Later
+    // clients get the cached error until server_login_retry has passed (login.cpp). A server
+    // that could not be reached (refused, connect timeout) may be starting: its clients stay
+    // queued (up to query_wait_timeout), and the login is tried again after
+    // server_login_retry, as pgbouncer does.
+    if (!have_welcome && !no_answer) {
       fail = waiters.take_all();
       nwaiters.store(0);
     }

@@ -158,10 +158,12 @@ void consume(server_conn& s, const pgwire::frame& f) {
   s.rbuf.erase(s.rbuf.begin(), s.rbuf.begin() + std::ptrdiff_t(f.size));
 }
 
-std::string error_text(const pgwire::frame& f, std::string* sqlstate = nullptr) {
+std::string error_text(const pgwire::frame& f, std::string* sqlstate = nullptr,
+                       std::string* severity = nullptr) {
   pgwire::error_fields e;
   if (pgwire::decode(f, e) != pgwire::errc::ok) return "malformed ErrorResponse";
   if (sqlstate) *sqlstate = std::string(e.sqlstate);
+  if (severity) *severity = std::string(e.severity);
   return std::string(e.message);
 }
 
@@ -211,12 +213,12 @@ awaitable<login_result> server_login(server_conn& s, config_ptr cfg_ptr,
   const error_code cec =
       co_await connect_socket(s.sock, t, s.protocol_family, &cfg, &s.owner->registry.dns());
   if (cec) {
-    co_return finish({false, fmt::format("connect failed: {}", cec.message()), {}});
+    co_return finish({false, fmt::format("connect failed: {}", cec.message()), {}, {}});
   }
   if (cfg.server_tls && s.protocol_family != AF_UNIX) {
     const std::string why = co_await start_tls(s, cfg, t.host);
     if (!why.empty()) {
-      co_return finish({false, why, {}});
+      co_return finish({false, why, {}, {}});
     }
   }
 
@@ -228,7 +230,7 @@ awaitable<login_result> server_login(server_conn& s, config_ptr cfg_ptr,
   pgwire::write_startup(out, params);
   const error_code wec = co_await net::write_all(s.sock, s.tls.get(), out);
   if (wec) {
-    co_return finish({false, fmt::format("write failed: {}", wec.message()), {}});
+    co_return finish({false, fmt::format("write failed: {}", wec.message()), {}, {}});
   }
 
   pgwire::server_authenticator auth(t.user, t.password, keys);
@@ -242,27 +244,27 @@ awaitable<login_result> server_login(server_conn& s, config_ptr cfg_ptr,
                           fmt::format("the server sent an authentication message longer than {} "
                                       "bytes",
                                       max_auth_message),
-                          {}});
+                          {}, {}});
       }
-      co_return finish({false, fmt::format("login failed: {}", rec.message()), {}});
+      co_return finish({false, fmt::format("login failed: {}", rec.message()), {}, {}});
     }
     switch (f.tag) {
       case pgwire::be::authentication: {
         auto step = auth.resume(f);
         if (step.what == pgwire::auth_step::kind::failed) {
-          co_return finish({false, make_error_code(step.error).message(), {}});
+          co_return finish({false, make_error_code(step.error).message(), {}, {}});
         }
         if (!step.out.empty()) {
           const error_code ec = co_await net::write_all(s.sock, s.tls.get(), step.out);
           if (ec) {
-            co_return finish({false, fmt::format("write failed: {}", ec.message()), {}});
+            co_return finish({false, fmt::format("write failed: {}", ec.message()), {}, {}});
           }
         }
         break;
       }
       case pgwire::be::error_response: {
-        login_result r{false, {}, {}};
-        r.error = error_text(f, &r.sqlstate);
+        login_result r{false, {}, {}, {}};
+        r.error = error_text(f, &r.sqlstate, &r.severity);
         co_return finish(std::move(r));
       }
       case pgwire::be::parameter_status: {
@@ -285,13 +287,13 @@ awaitable<login_result> server_login(server_conn& s, config_ptr cfg_ptr,
           std::string err;
           const bool ok = co_await server_simple_query(s, t.connect_query, &err);
           if (!ok) {
-            co_return finish({false, fmt::format("connect_query failed: {}", err), {}});
+            co_return finish({false, fmt::format("connect_query failed: {}", err), {}, {}});
           }
         }
         s.in_login = false;
         s.tracked_key = tracked_key(cfg, s.params);
         s.connected_at = s.idle_since = clock::now();
-        login_result ok = finish({true, {}, {}});
+        login_result ok = finish({true, {}, {}, {}});
         register_read_only(s);
         co_return ok;
       }

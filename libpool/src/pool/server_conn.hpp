@@ -106,7 +106,13 @@ struct login_result {
   bool ok = false;
   std::string error;     ///< message for logs and clients
   std::string sqlstate;  ///< when the server sent an ErrorResponse
+  std::string severity;  ///< its severity (FATAL), for the log line
 };
+/// The server was not reached, or never answered (connect failed, connect timeout): it may be
+/// starting, so its pool's clients stay queued and the login is tried again.
+inline bool unreachable(const login_result& r) {
+  return !r.ok && (r.error == "connect timeout" || r.error.starts_with("connect failed"));
+}
 /// Connects and logs in (startup, auth, ParameterStatus, BackendKeyData, ReadyForQuery, then
 /// connect_query). Honours server_connect_timeout.
 awaitable<login_result> server_login(server_conn& s, config_ptr cfg,

@@ -244,11 +244,12 @@ class client_session : public client_link {
                                std::optional<pgwire::scram_keys>& keys);
   /// The password of a user auth_file lacks, from auth_query run as auth_user on a server of
   /// its own pool; nullopt if none is configured, the user has none, or the query failed
-  /// (logged). When no server could be had for the query, `no_server` says why.
+  /// (logged). When no server could be had for the query, `no_server` says why; `found` says
+  /// whether auth_query knew the user at all (what trust asks).
   awaitable<std::optional<std::string>> look_up_password(const self_ptr& self, const config& c,
                                                           const std::string& user,
                                                           const std::string& database,
-                                                          wait_error& no_server);
+                                                          wait_error& no_server, bool& found);
   /// auth_type = hba: how this client must authenticate per the first matching rule; when it
   /// is refused, `why` says so (and the result is auth_type::hba).
   auth_type hba_method(const config& c, const std::string& user, const std::string& database,

@@ -140,7 +140,8 @@ awaitable<pgwire::frame_result> client_session::read_message(std::uint32_t max_l
 
 awaitable<std::optional<std::string>> client_session::look_up_password(
     const self_ptr& self, const config& c, const std::string& user, const std::string& database,
-    wait_error& no_server) {
+    wait_error& no_server, bool& found) {
+  found = false;
   // The database's own auth settings win over [pgbouncer]'s.
   const database_config* db = c.find_database(database);
   auto pick = [&](std::string database_config::*own,
@@ -161,6 +162,11 @@ awaitable<std::optional<std::string>> client_session::look_up_password(
     co_return std::nullopt;
   }
   const database_config* entry = auth_dbname.empty() ? db : c.find_database(auth_dbname);
+  if (!entry && auth_dbname.empty()) {
+    // The client's own database does not exist: nothing to ask, and the client learns that
+    // only after authenticating (as an unknown user here), as from pgbouncer.
+    co_return std::nullopt;
+  }
   if (!entry) {
     log::error("{} authentication database \"{}\" is not configured", prefix(), lookup_db);
     no_server = {"08P01", "bouncer config error"};
@@ -195,6 +201,7 @@ awaitable<std::optional<std::string>> client_session::look_up_password(
   } else if (!r.password) {
     log::info("{} login failed: auth_query found no valid password", prefix());
   }
+  found = r.ok && r.found;
   co_return r.password;
 }
 
@@ -218,9 +225,10 @@ awaitable<bool> client_session::authenticate(const self_ptr& self, const config&
   // Whom auth_file does not list, auth_user may look up (a password nobody checks, for trust).
   const std::string* stored = sh.users().find(user);
   std::optional<std::string> looked_up;
+  bool found = stored != nullptr;
   if (!stored && how != auth_type::cert) {
     wait_error no_server;
-    looked_up = co_await look_up_password(self, c, user, database, no_server);
+    looked_up = co_await look_up_password(self, c, user, database, no_server, found);
     if (closing()) {
       co_return false;
     }
@@ -232,7 +240,7 @@ awaitable<bool> client_session::authenticate(const self_ptr& self, const config&
   }
   if (how == auth_type::trust) {
     // As in pgbouncer, trust still wants a user it knows.
-    if (!stored) {
+    if (!found) {
       co_await fatal("28000", "\"trust\" authentication failed");
       co_return false;
     }

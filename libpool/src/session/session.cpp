@@ -203,7 +203,12 @@ void client_session::check_timeouts(const config& c) {
   const double tx_limit =
       u && u->idle_transaction_timeout ? *u->idle_transaction_timeout : c.idle_transaction_timeout;
   if (!srv) {
-    if (idle_limit > 0 && seconds_since(last_client_io) > idle_limit) kill("client_idle_timeout");
+    // A client queued for a server is held to query_timeout too (pgbouncer's spelling differs
+    // from a running query's).
+    if (wait_ && query_limit > 0 && seconds_since(last_client_io) > query_limit)
+      kill("query_timeout");
+    else if (!wait_ && idle_limit > 0 && seconds_since(last_client_io) > idle_limit)
+      kill("client_idle_timeout");
     return;
   }
   const double xact_limit =
