@@ -81,6 +81,7 @@ pgwire::message_action client_session::route_message(server_conn& s, char tag,
     }
     if (!statements) statements = std::make_unique<client_statements>();
     if (statements->find(ref.name)) {
+      log::warning("{} prepared statement '{}' was already prepared", prefix(), ref.name);
       statements->duplicate = fmt::format("prepared statement \"{}\" already exists", ref.name);
       return message_action::stop;
     }
@@ -208,7 +209,7 @@ void client_session::answer_parses(self_ptr self, parse_batch b) {
   for (auto& [name, def] : b.parses) {
     if (c.statements->find(name)) {
       const std::string why = fmt::format("prepared statement \"{}\" already exists", name);
-      log::warning("{} {}", c.prefix(), why);
+      log::warning("{} prepared statement '{}' was already prepared", c.prefix(), name);
       fail(std::move(self), "42P05", why);
       return;
     }
