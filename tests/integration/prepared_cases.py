@@ -84,6 +84,17 @@ def case_skipped_after_error(c):
     return r
 
 
+def case_error_before_sync(c):
+    # The error reaches sluice before the client's Sync (psycopg's pipeline with a delayed
+    # sync): what the client sends after it, up to the Sync, is skipped by the server too,
+    # with no answer, and named nothing.
+    r = c.parse("e1", "select aaaa").bind("e1").execute().flush().send().replies(1)
+    r += c.parse("e2", "select 123").bind("e2").execute().sync().run()
+    r += c.parse("e3", "select 1").bind("e3").execute().sync().run()
+    r += c.bind("e2").execute().sync().run()  # never prepared: 26000
+    return r
+
+
 def case_error_mid_pipeline(c):
     c.parse("ok1", "select 1").bind("ok1").execute()
     c.parse("div", "select 1/$1", [23]).bind("div", [0]).execute()
@@ -133,7 +144,7 @@ def case_sql_prepare(c):
 
 
 CASES = [case_basic, case_pipeline, case_flush, case_describe, case_parse_error,
-         case_skipped_after_error, case_error_mid_pipeline, case_close,
+         case_skipped_after_error, case_error_before_sync, case_error_mid_pipeline, case_close,
          case_same_text_two_names, case_deallocate_all, case_transaction, case_sql_prepare]
 
 

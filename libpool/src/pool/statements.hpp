@@ -132,6 +132,10 @@ class reply_queue {
   void pop();
   void clear();
 
+  /// An ErrorResponse came and its ReadyForQuery has not: the server skips whatever the
+  /// client sent up to its next Sync, including messages queued after the error arrived.
+  bool skipping = false;
+
  private:
   std::vector<reply_slot> slots_;
   std::size_t head_ = 0;

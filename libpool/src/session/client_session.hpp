@@ -297,6 +297,9 @@ class client_session : public client_link {
   /// What to do with one message from the server, given the answers owed.
   enum class reply_step { forward, drop, as_parse_complete, unexpected };
   reply_step on_server_reply(server_conn& s, char tag, pgwire::bytes_view body);
+  /// The answers owed up to the next ReadyForQuery will not come (the server skipped those
+  /// messages after an error): their statements are forgotten, on both sides.
+  void forget_skipped(server_conn& s);
   /// The client chain's read with statements tracked: rewritten for the linked server (or
   /// made whole for the next one), or answered here (answer_parses). False if the session
   /// was taken over (answered, or ended with an error).

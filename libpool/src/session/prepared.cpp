@@ -253,6 +253,22 @@ pgwire::bytes_view client_session::route_held(server_conn& s) {
   return held.subspan(0, r.length);
 }
 
+void client_session::forget_skipped(server_conn& s) {
+  reply_queue& q = s.replies;
+  while (!q.empty() && q.front().k != reply_slot::kind::ready) {
+    reply_slot& slot = q.front();
+    if (slot.server_id) s.statements.erase(slot.server_id);
+    if (slot.def) {
+      // Refused or skipped: not known good any more (the schema may have changed), and the
+      // client's name goes, as PostgreSQL never created the statement.
+      pool_->locals[sh.id].known_statements.forget(*slot.def);
+      if (!slot.client_name.empty() && statements)
+        statements->erase(slot.client_name, slot.def.get());
+    }
+    q.pop();
+  }
+}
+
 client_session::reply_step client_session::on_server_reply(server_conn& s, char tag,
                                                            pgwire::bytes_view body) {
   reply_queue& q = s.replies;
@@ -278,19 +294,16 @@ client_session::reply_step client_session::on_server_reply(server_conn& s, char 
     }
     case pgwire::be::error_response:
       // The server skips everything up to the next Sync: what it skipped did not happen.
-      while (!q.empty() && q.front().k != reply_slot::kind::ready) {
-        reply_slot& slot = q.front();
-        if (slot.server_id) s.statements.erase(slot.server_id);
-        if (slot.def) {
-          // Refused or skipped: not known good any more (the schema may have changed).
-          pool_->locals[sh.id].known_statements.forget(*slot.def);
-          if (!slot.client_name.empty() && statements)
-            statements->erase(slot.client_name, slot.def.get());
-        }
-        q.pop();
-      }
+      forget_skipped(s);
+      q.skipping = true;
       return reply_step::forward;
     case pgwire::be::ready_for_query:
+      if (q.skipping) {
+        // Messages the client pipelined after the failed one and before its Sync reached the
+        // server after the error: skipped as well, with no answer.
+        forget_skipped(s);
+        q.skipping = false;
+      }
       if (!q.empty()) {
         if (q.front().k != reply_slot::kind::ready) return reply_step::unexpected;
         q.pop();
