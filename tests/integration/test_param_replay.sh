@@ -65,4 +65,14 @@ IFS='|' read -r tz_d app_d <<<"$SESS_OUT"
 sess_expect D "commit;"
 
 for s in A C D; do sess_close "$s"; done
-pass "TimeZone and application_name followed A from $pid_a to $pid_a2"
+
+# Tracked parameters from the startup packet's options ("-c name=value", escapes included)
+# reach the server like any other startup value; an untracked one is refused, as pgbouncer does.
+out=$(PGOPTIONS='-c timezone=Europe/Lisbon  -c    datestyle=German,\ YMD' \
+  q "$SLUICE_PORT" "select current_setting('TimeZone') || '/' || current_setting('DateStyle')")
+[[ $out == "Europe/Lisbon/German, YMD" ]] || die "options -c timezone/datestyle gave '$out'"
+out=$(PGOPTIONS='-c work_mem=1MB' q "$SLUICE_PORT" "select 1" 2>&1) && die "an untracked option got in: $out"
+grep -qF 'unsupported startup parameter in options: work_mem' <<<"$out" || die "wrong error: $out"
+out=$(PGOPTIONS='-c' q "$SLUICE_PORT" "select 1" 2>&1) && die "a bare -c got in: $out"
+grep -qF "only '-c config=val' and '--config=val' are allowed" <<<"$out" || die "wrong error: $out"
+pass "TimeZone and application_name followed A from $pid_a to $pid_a2; options -c applied"

@@ -57,4 +57,38 @@ bool is_tracked_param(const config& cfg, std::string_view canonical) {
   return false;
 }
 
+bool parse_startup_options(std::string_view s,
+                           std::vector<std::pair<std::string, std::string>>& out) {
+  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  std::size_t i = 0;
+  const std::size_t n = s.size();
+  const auto skip_space = [&] {
+    while (i < n && space(s[i])) ++i;
+  };
+  for (;;) {
+    skip_space();
+    if (i >= n) return true;
+    if (s.substr(i, 2) == "-c") {
+      i += 2;
+      skip_space();
+    } else if (s.substr(i, 2) == "--") {
+      i += 2;
+    } else {
+      return false;
+    }
+    std::string item;
+    while (i < n && !space(s[i])) {
+      if (s[i] == '\\') {
+        ++i;
+        if (i < n) item.push_back(s[i++]);
+      } else {
+        item.push_back(s[i++]);
+      }
+    }
+    const std::size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) return false;
+    out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+  }
+}
+
 }  // namespace sluice

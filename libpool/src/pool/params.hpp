@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "sluice/config.hpp"
 
@@ -31,5 +33,12 @@ bool is_tracked_param(const config& cfg, std::string_view canonical);
 /// The tracked parameters of a map as one string ("name=value\0..."), so that a client and a
 /// server are compared with one string comparison instead of a walk over both maps.
 std::string tracked_key(const config& cfg, const param_map& params);
+
+/// The startup packet's `options` as pgbouncer reads it: items "-c name=value" (spaces
+/// allowed after -c) or "--name=value", separated by whitespace, a backslash taking the next
+/// character as it is ("German,\ YMD"). The pairs in order; false on any other shape (a
+/// missing '=' or name, an item not starting with -c or --). Every step consumes input.
+bool parse_startup_options(std::string_view options,
+                           std::vector<std::pair<std::string, std::string>>& out);
 
 }  // namespace sluice

@@ -510,17 +510,42 @@ awaitable<bool> client_session::negotiate_startup(const config& c, param_map& st
     co_await fatal("08P01", "no username supplied");
     co_return false;
   }
+  const auto ignored_param = [&](std::string_view k) {
+    return std::any_of(c.ignore_startup_parameters.begin(), c.ignore_startup_parameters.end(),
+                       [&](const std::string& i) { return iequals(i, k); });
+  };
   for (const auto& [k, v] : sm.params) {
     if (k == "user" || k == "database") continue;
+    if (k == "options") {
+      // pgbouncer's reading: "-c name=value" items setting tracked parameters; others are
+      // refused unless ignore_startup_parameters names them (or names "options").
+      std::vector<std::pair<std::string, std::string>> items;
+      if (!parse_startup_options(v, items)) {
+        co_await fatal("08P01",
+                       "unsupported options startup parameter: only '-c config=val' and "
+                       "'--config=val' are allowed");
+        co_return false;
+      }
+      for (auto& [name, value] : items) {
+        const std::string canon_opt = canonical_param(name);
+        if (is_tracked_param(c, canon_opt)) {
+          startup_tracked[canon_opt] = std::move(value);
+        } else if (!ignored_param(name) && !ignored_param("options")) {
+          log::warning("{} unsupported startup parameter in options: {}={}", prefix(), name,
+                       value);
+          co_await fatal("08P01",
+                         fmt::format("unsupported startup parameter in options: {}", name));
+          co_return false;
+        }
+      }
+      continue;
+    }
     const std::string canon = canonical_param(k);
     if (is_tracked_param(c, canon)) {
       startup_tracked[canon] = std::string(v);
       continue;
     }
-    const bool ignored =
-        std::any_of(c.ignore_startup_parameters.begin(), c.ignore_startup_parameters.end(),
-                    [&](const std::string& i) { return iequals(i, k); });
-    if (!ignored) {
+    if (!ignored_param(k)) {
       co_await fatal("08P01", fmt::format("unsupported startup parameter: {}", k));
       co_return false;
     }
