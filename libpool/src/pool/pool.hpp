@@ -109,6 +109,13 @@ struct pool : std::enable_shared_from_this<pool> {
   awaitable<server_ptr> acquire_idle(shard& s);
   /// Serves the queue again after a RESUME: opens servers for the waiters, as limits allow.
   void wake(shard& s) { try_serve_waiters(s); }
+  /// A server of this pool's database for one client alone (a replication connection):
+  /// logged in to `t` (the pool's target with the client's startup parameters), counted in
+  /// max_db_connections and max_user_connections but not in the pool size, never pooled;
+  /// give it back with discard(). nullptr when a limit is reached or the login failed:
+  /// `error` says why (the server's SQLSTATE and message when it sent them).
+  awaitable<server_ptr> open_dedicated(shard& s, std::shared_ptr<const pool_target> t,
+                                       std::optional<pgwire::scram_keys> keys, wait_error& error);
   /// Returns a server of this pool (idle, or to the first waiter on any shard).
   void release(server_ptr srv, shard& s);
   /// Closes a server of this pool for good and frees its slot.

@@ -1,0 +1,255 @@
+// Server launches: a new connection walks the pool's host list for one that suits its
+// target_session_attrs (pool/hosts.hpp decides), logs in, and goes to a waiter or the idle
+// list; replication clients get a dedicated one. The host bookkeeping SHOW DATABASES and
+// /metrics read lives here too.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+#include "net/socket_options.hpp"
+#include "pool/pool.hpp"
+#include "sluice/log.hpp"
+
+namespace sluice {
+
+void pool::launch_server(shard& s, bool reserve) {
+  const config& c = s.cfg();
+  std::optional<pgwire::scram_keys> keys;
+  std::shared_ptr<const pool_target> tgt;
+  {
+    std::lock_guard lk(mu);
+    const pool_rules::launch_limits limits{pool_size.load(), reserve_size.load(),
+                                           max_db_connections.load(),
+                                           max_user_connections.load()};
+    // Paused: nothing opens, waiters wait for RESUME. The totals over all pools walk the
+    // registry: only counted when a limit needs them.
+    const auto verdict = pool_rules::may_launch(
+        held(), reserve, total.load(), limits, [&](int& db_total, int& user_total) {
+          registry.connection_totals(db_name, user_name, db_total, user_total);
+        });
+    if (verdict != pool_rules::launch_verdict::go) return;
+    ++total;
+    ++connecting;
+    keys = scram_keys;
+    tgt = target_;
+  }
+  if (reserve) log::info("{}/{}: taking connection from reserve_pool", db_name, user_name);
+  auto srv = std::make_unique<server_conn>(s.io, *this, std::move(tgt), generation.load(),
+                                           std::uint32_t(c.max_packet_size));
+  srv->id = shards.next_id.fetch_add(1);
+  srv->link_into(s.servers);
+  asio::co_spawn(s.io, open_server(shared_from_this(), s, std::move(srv), keys), asio::detached);
+}
+
+awaitable<server_ptr> pool::open_dedicated(shard& s, std::shared_ptr<const pool_target> t,
+                                           std::optional<pgwire::scram_keys> keys,
+                                           wait_error& error) {
+  const config& c = s.cfg();
+  {
+    std::lock_guard lk(mu);
+    int db_total = 0, user_total = 0;
+    registry.connection_totals(db_name, user_name, db_total, user_total);
+    const int db_max = max_db_connections.load(), user_max = max_user_connections.load();
+    if ((db_max > 0 && db_total >= db_max) || (user_max > 0 && user_total >= user_max)) {
+      error = {"53300", db_max > 0 && db_total >= db_max
+                            ? "no more connections allowed (max_db_connections)"
+                            : "no more connections allowed (max_user_connections)"};
+      co_return nullptr;
+    }
+    ++total;
+  }
+  server_ptr srv = std::make_unique<server_conn>(s.io, *this, t, generation.load(),
+                                                 std::uint32_t(c.max_packet_size));
+  srv->id = shards.next_id.fetch_add(1);
+  srv->link_into(s.servers);
+  std::size_t start = 0;
+  const auto hosts = host_targets(*t, start);
+  const connect_result r = co_await server_connect(*srv, hosts, start, s.cfg_ptr(), keys);
+  if (r.ok) {
+    if (c.log_connections)
+      log::info("S-0x{:x}: {}/{}@{}:{} new replication connection to server (from {})", srv->id,
+                db_name, user_name, srv->target->host, srv->target->port,
+                net::local_end(srv->sock.native_handle()).text());
+    co_return srv;
+  }
+  log::warning("S-0x{:x}: {}/{}@{}:{} closing because: login failed ({} {})", srv->id, db_name,
+               user_name, srv->target->host, srv->target->port, r.severity, r.error);
+  error = r.sqlstate.empty() ? wait_error{"08P01", fmt::format("login failed: {}", r.error)}
+                             : wait_error{r.sqlstate, fmt::format("login failed: {}", r.error)};
+  {
+    std::lock_guard lk(mu);
+    --total;
+  }
+  error_code ignored;
+  srv->sock.close(ignored);
+  co_return nullptr;
+}
+
+const char* pool::role_changed(const server_conn& srv) {
+  const pool_target& t = *srv.target;
+  if (t.attrs == session_attrs::any) return nullptr;
+  // What the server reported since its login (a promotion, ALTER SYSTEM ... read_only):
+  // prefer-standby keeps whatever it settled for.
+  if (role_suits(t.attrs, role_from_params(srv.params), t.attrs != session_attrs::prefer_standby)) {
+    // 25006 alone may be the client's own doing (SET TRANSACTION READ ONLY): that server
+    // goes, the others stay; a server that refuses writes says so in what it reports.
+    return srv.refused_write ? "server refused a write (25006)" : nullptr;
+  }
+  // The other servers of the pool were opened under the same belief: they go too, at
+  // release or when idle, and new ones walk the host list again.
+  role_changes.fetch_add(1);
+  {
+    std::lock_guard lk(mu);
+    if (t.host_index < hosts_seen_.size()) hosts_seen_[t.host_index].role = role_from_params(srv.params);
+  }
+  if (srv.generation == generation.load()) {
+    generation.fetch_add(1);
+    log::info("{}/{}: server {}:{} is now {}: reconnecting", db_name, user_name, t.host, t.port,
+              role_from_params(srv.params).name());
+  }
+  return "server role changed";
+}
+
+std::vector<std::shared_ptr<const pool_target>> pool::host_targets(const pool_target& t,
+                                                                    std::size_t& start) {
+  std::vector<std::shared_ptr<const pool_target>> hosts;
+  for (std::size_t i = 0; i < t.hosts.size(); ++i) hosts.push_back(t.for_host(i));
+  const int in_use = host_in_use.load();
+  const bool one_role = t.attrs == session_attrs::read_write || t.attrs == session_attrs::primary;
+  if (one_role && in_use >= 0 && std::size_t(in_use) < hosts.size()) {
+    start = std::size_t(in_use);  // there is one primary: start where it was last
+  } else if (t.balance == load_balance::round_robin) {
+    start = next_host_.fetch_add(1) % hosts.size();
+  } else {
+    start = 0;
+  }
+  return hosts;
+}
+
+void pool::note_host(const pool_target& whole, std::size_t i) {
+  const int was = host_in_use.exchange(int(i));
+  if (was == int(i) || whole.hosts.size() < 2) return;
+  const host_port& now = whole.hosts[i];
+  const std::string what =
+      whole.attrs == session_attrs::read_write || whole.attrs == session_attrs::primary
+          ? "new primary"
+          : "new server host";
+  if (was < 0 || std::size_t(was) >= whole.hosts.size()) {
+    log::info("{} {}:{} for {}", what, now.host, now.port, db_name);
+  } else {
+    const host_port& old = whole.hosts[std::size_t(was)];
+    log::info("{} {}:{} for {} (was {}:{})", what, now.host, now.port, db_name, old.host, old.port);
+  }
+}
+
+void pool::note_seen(const pool_target& whole, const std::vector<host_seen>& seen) {
+  if (hosts_seen_.size() != whole.hosts.size()) {
+    hosts_seen_.assign(whole.hosts.size(), host_status{});
+    for (std::size_t i = 0; i < whole.hosts.size(); ++i) {
+      hosts_seen_[i].host = whole.hosts[i].host;
+      hosts_seen_[i].port = whole.hosts[i].port;
+    }
+  }
+  for (std::size_t i = 0; i < seen.size() && i < hosts_seen_.size(); ++i) {
+    if (!seen[i].tried) continue;
+    hosts_seen_[i].up = seen[i].up;
+    hosts_seen_[i].role = seen[i].role;
+  }
+}
+
+std::vector<pool::host_status> pool::hosts_seen() const {
+  std::lock_guard lk(mu);
+  return hosts_seen_;
+}
+
+// `keep` holds the pool while the login runs: its clients may all be gone by then.
+awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, server_ptr srv,
+                                  std::optional<pgwire::scram_keys> keys) {
+  const std::shared_ptr<const pool_target> whole = srv->target;  // the pool's, at launch
+  std::size_t start = 0;
+  const auto hosts = host_targets(*whole, start);
+  const connect_result r = co_await server_connect(*srv, hosts, start, s.cfg_ptr(), keys);
+  {
+    std::lock_guard lk(mu);
+    --connecting;
+    note_seen(*whole, r.seen);
+  }
+  if (r.ok) {
+    note_host(*whole, r.host);
+    no_suitable_logged_ = false;
+    {
+      std::lock_guard lk(mu);
+      if (!have_welcome) {
+        welcome = srv->params;
+        have_welcome = true;
+      }
+      last_login_failure = {};
+      last_login_error.clear();
+    }
+    if (s.cfg().log_connections)
+      log::info("S-0x{:x}: {}/{}@{}:{} new connection to server (from {})", srv->id, db_name,
+                user_name, srv->target->host, srv->target->port,
+                net::local_end(srv->sock.native_handle()).text());
+    release(std::move(srv), s);
+    // After a wait for a suitable host only one connection was under way: the rest of the
+    // queue is served now.
+    if (nwaiters.load() > 0) try_serve_waiters(s);
+    co_return;
+  }
+  if (r.answered) {
+    // Hosts answer but none suits (no primary yet: a promotion under way). Not a failed
+    // login: waiters stay queued (up to query_wait_timeout) and the list is tried again
+    // shortly, as long as someone waits.
+    {
+      std::lock_guard lk(mu);
+      --total;
+    }
+    if (!no_suitable_logged_.exchange(true))
+      log::warning("{}/{}: {}", db_name, user_name, r.error);
+    error_code ignored;
+    srv->sock.close(ignored);
+    retry_hosts_later(s);
+    co_return;
+  }
+  const bool no_answer = unreachable(r);
+  if (no_answer)  // pgbouncer's "closing because: connect timeout" line
+    log::info("S-0x{:x}: {}/{}@{}:{} closing because: {}", srv->id, db_name, user_name,
+              srv->target->host, srv->target->port, r.error);
+  else
+    log::warning("S-0x{:x}: {}/{}@{}:{} server login failed: {} {}", srv->id, db_name, user_name,
+                 srv->target->host, srv->target->port, r.severity, r.error);
+  waiter_fifo::container fail;
+  {
+    std::lock_guard lk(mu);
+    --total;
+    last_login_error = r.error;
+    last_login_failure = clock::now();
+    // Until a first login has worked, a server that refused it (bad password, no such
+    // database) would most likely refuse the next one the same way: the clients waiting for
+    // this pool's first server hear its error now instead of at their own timeout. Later
+    // clients get the cached error until server_login_retry has passed (login.cpp). A server
+    // that could not be reached (refused, connect timeout) may be starting: its clients stay
+    // queued (up to query_wait_timeout), and the login is tried again after
+    // server_login_retry, as pgbouncer does.
+    if (!have_welcome && !no_answer) {
+      fail = waiters.take_all();
+      nwaiters.store(0);
+    }
+  }
+  // The server's own SQLSTATE and message, as pgbouncer 1.20+ forwards them; 08P01 and the
+  // reason when the server gave none.
+  const wait_error why = r.sqlstate.empty()
+                             ? wait_error{"08P01", fmt::format("server login failed: {}", r.error)}
+                             : wait_error{r.sqlstate, r.error};
+  for (auto& w : fail) {
+    w->home.post_fn([w, why](shard&) {
+      if (w->delivered) return;
+      w->failed = why;
+      w->timer.cancel();
+    });
+  }
+  error_code ignored;
+  srv->sock.close(ignored);
+  if (nwaiters.load() > 0) try_serve_waiters(s);
+}
+
+}  // namespace sluice
