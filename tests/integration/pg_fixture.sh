@@ -121,6 +121,7 @@ do_start() {
     echo "synchronous_commit = off"
     echo "full_page_writes = off"
     echo "max_connections = 200"
+    echo "wal_level = logical"  # test_replication.sh: pg_recvlogical through sluice
   } >>"$dir/data/postgresql.conf" || return 1
   # md5user: see the header. First matching line wins, so it goes on top.
   local hba="$dir/data/pg_hba.conf"

@@ -71,10 +71,12 @@ awaitable<server_ptr> pool::open_dedicated(shard& s, std::shared_ptr<const pool_
                 net::local_end(srv->sock.native_handle()).text());
     co_return srv;
   }
-  log::warning("S-0x{:x}: {}/{}@{}:{} closing because: login failed ({} {})", srv->id, db_name,
-               user_name, srv->target->host, srv->target->port, r.severity, r.error);
-  error = r.sqlstate.empty() ? wait_error{"08P01", fmt::format("login failed: {}", r.error)}
-                             : wait_error{r.sqlstate, fmt::format("login failed: {}", r.error)};
+  // As pgbouncer: the server's words in the log, "login failed" to the client.
+  log::warning("S-0x{:x}: {}/{}@{}:{} server login failed: {} {}", srv->id, db_name, user_name,
+               srv->target->host, srv->target->port, r.severity, r.error);
+  log::info("S-0x{:x}: {}/{}@{}:{} closing because: login failed (age=0s)", srv->id, db_name,
+            user_name, srv->target->host, srv->target->port);
+  error = {r.sqlstate.empty() ? std::string("08P01") : r.sqlstate, "login failed"};
   {
     std::lock_guard lk(mu);
     --total;

@@ -164,6 +164,9 @@ class client_session : public client_link {
   /// Counted in registry.clients (pool_'s database, or "pgbouncer" for the console), until
   /// finish().
   bool counted = false;
+  /// A replication client (replication=true|database): what its server gets, besides user
+  /// and database, starting with replication=... (none for other clients).
+  std::unique_ptr<std::vector<std::pair<std::string, std::string>>> replication;
   clock::time_point connected_at = clock::now(), last_client_io = clock::now(),
                     last_server_io = clock::now();
   pgwire::byte_buffer cbuf;  ///< client bytes that must outlive a read (login, linking)
@@ -235,6 +238,10 @@ class client_session : public client_link {
   awaitable<bool> welcome(const self_ptr& self, const config& c, param_map startup_tracked);
   /// The rest of a login to the `pgbouncer` database: who may, and the welcome.
   awaitable<bool> console_login(const self_ptr& self, const config& c);
+  /// replication.cpp: a replication client's whole life after admit: a server of its own
+  /// (the client's startup parameters and replication=...), the server's welcome, then the
+  /// bytes relayed both ways unparsed until either side leaves.
+  awaitable<void> replicate(const self_ptr& self, std::optional<pgwire::scram_keys> keys);
   /// console.cpp: the admin console's message loop, until the client leaves.
   static awaitable<void> run_console(self_ptr self, console_user who);
   /// Queues for a server of p (during login) until one comes or the wait fails.

@@ -184,6 +184,10 @@ awaitable<bool> client_session::login(const self_ptr& self) {
   if (!authenticated) co_return false;
   const bool admitted = co_await admit(c);
   if (!admitted) co_return false;
+  if (replication) {
+    co_await replicate(self, keys);
+    co_return false;  // its session ends with its server
+  }
   if (keys) {
     std::lock_guard lk(pool_->mu);
     pool_->scram_keys = keys;
@@ -272,8 +276,24 @@ awaitable<bool> client_session::negotiate_startup(const config& c, param_map& st
     return std::any_of(c.ignore_startup_parameters.begin(), c.ignore_startup_parameters.end(),
                        [&](const std::string& i) { return iequals(i, k); });
   };
+  // replication=true|on|yes|1 (physical) or database (logical): a server of its own, which
+  // gets every startup parameter as the client sent it (options included, any GUC).
+  if (const std::string_view r = sm.get("replication"); !r.empty()) {
+    const bool physical = iequals(r, "true") || iequals(r, "on") || iequals(r, "yes") || r == "1";
+    if (physical || iequals(r, "database")) {
+      replication = std::make_unique<std::vector<std::pair<std::string, std::string>>>();
+      replication->emplace_back("replication", physical ? "true" : "database");
+      for (const auto& [k, v] : sm.params)
+        if (k != "user" && k != "database" && k != "replication")
+          replication->emplace_back(std::string(k), std::string(v));
+    } else if (!(iequals(r, "false") || iequals(r, "off") || iequals(r, "no") || r == "0")) {
+      co_await fatal("08P01", fmt::format("invalid value for parameter \"replication\": \"{}\"", r));
+      co_return false;
+    }
+  }
   for (const auto& [k, v] : sm.params) {
     if (k == "user" || k == "database") continue;
+    if (replication || k == "replication") continue;
     if (k == "options") {
       // pgbouncer's reading: "-c name=value" items setting tracked parameters; others are
       // refused unless ignore_startup_parameters names them (or names "options").
