@@ -43,8 +43,10 @@ pool_settings settings_for(const database_config& db, const std::string& dbname,
     t.startup_params.emplace_back("application_name", db.application_name);
   t.connect_query = db.connect_query;
   t.server_tls = net::server_tls_settings(c);
-  // A [users] entry wins over the database's settings, which win over [pgbouncer]'s.
-  const user_config* u = c.find_user(user);
+  // A [users] entry wins over the database's settings, which win over [pgbouncer]'s: the
+  // entry of the pool's user, which is the database's forced user= when it has one (the
+  // login user's own entry does not apply then, as with pgbouncer).
+  const user_config* u = c.find_user(t.user);
   auto pick = [&](auto user_value, auto db_value, auto global) {
     return u && user_value ? *user_value : db_value.value_or(global);
   };
