@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Per-database and per-user overrides, applied by RELOAD: [databases] query_wait_timeout and
 # server_lifetime, [users] query_wait_timeout (a user's wins over the database's, which wins
-# over [pgbouncer]'s; -1 = not set).
+# over [pgbouncer]'s; -1 = not set); a forced user's pool takes that user's [users] entry.
 source "$(dirname -- "$0")/lib.sh"
 
 printf '"bench" "bench"\n' >"$T/userlist.txt"
@@ -68,5 +68,23 @@ out=$(q "$SLUICE_PORT" 'select 7') || die "a client after reload 3 failed: $out"
 lifetime_over() { grep -q 'closing because: server lifetime over' "$SLUICE_LOG"; }
 wait_until 15 "the server to reach the database's server_lifetime" lifetime_over ||
   die "the database's server_lifetime=0.2 did not close the idle server"
+stop_sluice
+
+# A database with a forced user: the pool is that user's, and so are its [users] settings;
+# the login user's own entry (pool_size=1 here) does not size it.
+printf '"bench" "bench"\n"plainuser" "plainpw"\n' >"$T/userlist.txt"
+SLUICE_DATABASES="forced = host=127.0.0.1 port=$PGPORT dbname=bench user=bench password=bench pool_size=2" \
+  start_sluice auth_type=trust pool_mode=transaction query_wait_timeout=2
+printf '\n[users]\nplainuser = pool_size=1\n' >>"$SLUICE_INI"
+hup
+wait_until 15 "the [users] entry to be loaded" reloaded 1 || die "the reload was not logged"
+/usr/bin/python3 - "$SLUICE_PORT" <<'PY' || die "two transactions of plainuser on 'forced' were not both served"
+import sys, psycopg
+dsn = f"host=127.0.0.1 port={sys.argv[1]} user=plainuser password=plainpw dbname=forced"
+a, b = psycopg.connect(dsn), psycopg.connect(dsn)
+a.execute("select 1")  # each holds a server: transaction open
+b.execute("select 2")  # with pool_size=1 this one would wait out query_wait_timeout
+a.rollback(); b.rollback()
+PY
 
 pass
