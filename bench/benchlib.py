@@ -869,6 +869,20 @@ def cmd_report(a):
     sys.exit(0 if sluice_any else 3)
 
 
+def md_table(L, header, sc, targets, rows):
+    """One results.md table: the header, then for each target the rows rows(x) gives (lists of
+    the cells after the target's), or one N/A row when the target has no result."""
+    L.append("| " + " | ".join(header) + " |")
+    L.append("|" + "---|" * len(header))
+    for t in targets:
+        x = sc.get(t)
+        if x is None:
+            L.append(f"| {t} | N/A |" + " |" * (len(header) - 2))
+            continue
+        for cells in rows(x):
+            L.append(f"| {t} | " + " | ".join(cells) + " |")
+
+
 def write_markdown(res, path, chart_name):
     L = []
     m = res["machine"]
@@ -913,41 +927,30 @@ def write_markdown(res, path, chart_name):
                                "sluice_s4", "sluice_tls")
                    if t in sc]
         if sc.get("kind") == "idle":
-            L.append("| target | clients | connect all (s, median) | min–max | RSS added (kB) "
-                     "| per client (bytes) | RSS with clients (kB) | pooler CPU to connect (s) "
-                     "| client CPU (s) | reps |")
-            L.append("|---|---|---|---|---|---|---|---|---|---|")
-            for t in targets:
-                x = sc.get(t)
-                if x is None:
-                    L.append(f"| {t} | N/A | | | | | | | | |")
-                    continue
-                L.append(f"| {t} | {x['clients']} | {fmt(x['connect_time_s_median'], 2)} | "
-                         f"{fmt(x['connect_time_s_min'], 2)}–{fmt(x['connect_time_s_max'], 2)} | "
-                         f"{fmt(x['rss_delta_kb_median'], 0)} | {fmt(x['rss_per_client_bytes'], 0)} | "
-                         f"{fmt(x['rss_with_clients_kb'], 0)} | {fmt(x['cpu_s_connect_median'], 2)} | "
-                         f"{fmt(x.get('client_cpu_s_median'), 2)} | {x['reps']} |")
+            md_table(L, ["target", "clients", "connect all (s, median)", "min–max", "RSS added (kB)",
+                         "per client (bytes)", "RSS with clients (kB)", "pooler CPU to connect (s)",
+                         "client CPU (s)", "reps"], sc, targets, lambda x: [[
+                f"{x['clients']}", fmt(x['connect_time_s_median'], 2),
+                f"{fmt(x['connect_time_s_min'], 2)}–{fmt(x['connect_time_s_max'], 2)}",
+                fmt(x['rss_delta_kb_median'], 0), fmt(x['rss_per_client_bytes'], 0),
+                fmt(x['rss_with_clients_kb'], 0), fmt(x['cpu_s_connect_median'], 2),
+                fmt(x.get('client_cpu_s_median'), 2), f"{x['reps']}"]])
             L.append("")
             L.append("RSS added = pooler VmRSS with all clients connected minus VmRSS before the "
                      "scenario. The connect time is bounded by the Python client when *client CPU* "
                      "is close to it.")
         elif sc.get("kind") == "failover":
-            L.append("| target | event | new primary writable after (s) | first write after that (ms) "
-                     "| failed tx | failed after resuming | read-only errors | connections dropped "
-                     "| writes ok after it opened | lost / acknowledged commits (whole run) |")
-            L.append("|---|---|---|---|---|---|---|---|---|---|")
-            for t in targets:
-                x = sc.get(t)
-                if x is None:
-                    L.append(f"| {t} | N/A | | | | | | | | |")
-                    continue
-                for e in x["events"]:
-                    resumed = ("none within " + fmt(e["window_s"], 1) + " s"
-                               if e["resumed_ms"] is None else fmt(e["resumed_ms"]))
-                    L.append(f"| {t} | {e['event']} | {fmt(e['writable_after_s'], 2)} | {resumed} | "
-                             f"{e['failed']} | {fmt(e['failed_after_resuming'])} | {e['readonly_errors']} | "
-                             f"{e['connections_dropped']} | {e['writes_ok_after_open']} | "
-                             f"{x['lost_commits']} / {x['acked_commits']} |")
+            def events(x):
+                return [[e["event"], fmt(e["writable_after_s"], 2),
+                         ("none within " + fmt(e["window_s"], 1) + " s"
+                          if e["resumed_ms"] is None else fmt(e["resumed_ms"])),
+                         f"{e['failed']}", fmt(e["failed_after_resuming"]), f"{e['readonly_errors']}",
+                         f"{e['connections_dropped']}", f"{e['writes_ok_after_open']}",
+                         f"{x['lost_commits']} / {x['acked_commits']}"] for e in x["events"]]
+            md_table(L, ["target", "event", "new primary writable after (s)",
+                         "first write after that (ms)", "failed tx", "failed after resuming",
+                         "read-only errors", "connections dropped", "writes ok after it opened",
+                         "lost / acknowledged commits (whole run)"], sc, targets, events)
             L.append("")
             first = next((sc.get(t) for t in targets if sc.get(t)), None)
             if first:
@@ -956,18 +959,13 @@ def write_markdown(res, path, chart_name):
                          "again when the pooler closes it). Events: "
                          + "; ".join(f"*{e['event']}*: {e['what']}" for e in first["events"]) + ".")
         else:
-            L.append("| target | TPS (median) | min–max | lat avg (ms) | p50 (ms) | p99 (ms) "
-                     "| pooler CPU s/1k tx | total CPU s/1k tx | peak RSS (kB) | failed | reps |")
-            L.append("|---|---|---|---|---|---|---|---|---|---|---|")
-            for t in targets:
-                x = sc.get(t)
-                if x is None:
-                    L.append(f"| {t} | N/A | | | | | | | | | |")
-                    continue
-                L.append(f"| {t} | {fmt(x['tps_median'], 0)} | {fmt(x['tps_min'], 0)}–{fmt(x['tps_max'], 0)} | "
-                         f"{fmt(x['lat_avg_ms'], 3)} | {fmt(x['lat_p50_ms'], 3)} | {fmt(x['lat_p99_ms'], 3)} | "
-                         f"{fmt(x['cpu_s_per_1k_tx'], 4)} | {fmt(x['total_cpu_s_per_1k_tx'], 4)} | "
-                         f"{fmt(x['peak_rss_kb'])} | {x['failed']} | {x['reps']} |")
+            md_table(L, ["target", "TPS (median)", "min–max", "lat avg (ms)", "p50 (ms)", "p99 (ms)",
+                         "pooler CPU s/1k tx", "total CPU s/1k tx", "peak RSS (kB)", "failed", "reps"],
+                     sc, targets, lambda x: [[
+                fmt(x['tps_median'], 0), f"{fmt(x['tps_min'], 0)}–{fmt(x['tps_max'], 0)}",
+                fmt(x['lat_avg_ms'], 3), fmt(x['lat_p50_ms'], 3), fmt(x['lat_p99_ms'], 3),
+                fmt(x['cpu_s_per_1k_tx'], 4), fmt(x['total_cpu_s_per_1k_tx'], 4),
+                fmt(x['peak_rss_kb']), f"{x['failed']}", f"{x['reps']}"]])
         L.append("")
         rat = {k: v for k, v in sc.get("ratios", {}).items() if v is not None}
         if rat:
