@@ -12,7 +12,6 @@
 namespace sluice {
 
 void pool::launch_server(shard& s, bool reserve) {
-  const config& c = s.cfg();
   std::optional<pgwire::scram_keys> keys;
   std::shared_ptr<const pool_target> tgt;
   {
@@ -33,11 +32,16 @@ void pool::launch_server(shard& s, bool reserve) {
     tgt = target_;
   }
   if (reserve) log::info("{}/{}: taking connection from reserve_pool", db_name, user_name);
-  auto srv = std::make_unique<server_conn>(s.io, *this, std::move(tgt), generation.load(),
-                                           std::uint32_t(c.max_packet_size));
+  asio::co_spawn(s.io, open_server(shared_from_this(), s, new_server(s, std::move(tgt)), keys),
+                 asio::detached);
+}
+
+server_ptr pool::new_server(shard& s, std::shared_ptr<const pool_target> t) {
+  auto srv = std::make_unique<server_conn>(s.io, *this, std::move(t), generation.load(),
+                                           std::uint32_t(s.cfg().max_packet_size));
   srv->id = shards.next_id.fetch_add(1);
   srv->link_into(s.servers);
-  asio::co_spawn(s.io, open_server(shared_from_this(), s, std::move(srv), keys), asio::detached);
+  return srv;
 }
 
 awaitable<server_ptr> pool::open_dedicated(shard& s, std::shared_ptr<const pool_target> t,
@@ -46,21 +50,23 @@ awaitable<server_ptr> pool::open_dedicated(shard& s, std::shared_ptr<const pool_
   const config& c = s.cfg();
   {
     std::lock_guard lk(mu);
-    int db_total = 0, user_total = 0;
-    registry.connection_totals(db_name, user_name, db_total, user_total);
-    const int db_max = max_db_connections.load(), user_max = max_user_connections.load();
-    if ((db_max > 0 && db_total >= db_max) || (user_max > 0 && user_total >= user_max)) {
-      error = {"53300", db_max > 0 && db_total >= db_max
-                            ? "no more connections allowed (max_db_connections)"
-                            : "no more connections allowed (max_user_connections)"};
-      co_return nullptr;
+    // The limits across pools only: a replication server does not take a pool_size slot.
+    const pool_rules::launch_limits limits{0, 0, max_db_connections.load(),
+                                           max_user_connections.load()};
+    if (pool_rules::needs_totals(limits)) {
+      int db_total = 0, user_total = 0;
+      registry.connection_totals(db_name, user_name, db_total, user_total);
+      const auto verdict = pool_rules::check_totals(limits, db_total, user_total);
+      if (verdict != pool_rules::launch_verdict::go) {
+        error = {"53300", verdict == pool_rules::launch_verdict::db_full
+                              ? "no more connections allowed (max_db_connections)"
+                              : "no more connections allowed (max_user_connections)"};
+        co_return nullptr;
+      }
     }
     ++total;
   }
-  server_ptr srv = std::make_unique<server_conn>(s.io, *this, t, generation.load(),
-                                                 std::uint32_t(c.max_packet_size));
-  srv->id = shards.next_id.fetch_add(1);
-  srv->link_into(s.servers);
+  server_ptr srv = new_server(s, t);
   std::size_t start = 0;
   const auto hosts = host_targets(*t, start);
   const connect_result r = co_await server_connect(*srv, hosts, start, s.cfg_ptr(), keys);

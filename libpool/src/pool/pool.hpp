@@ -217,6 +217,9 @@ struct pool : std::enable_shared_from_this<pool> {
   }
 
  private:
+  /// A server object for target t on shard s, not connected yet (launch_server,
+  /// open_dedicated): its id, and its place in the shard's list for SHOW SERVERS.
+  server_ptr new_server(shard& s, std::shared_ptr<const pool_target> t);
   /// The targets of each host of t, and where a new connection starts in the list.
   std::vector<std::shared_ptr<const pool_target>> host_targets(const pool_target& t,
                                                                std::size_t& start);
