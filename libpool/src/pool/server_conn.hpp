@@ -85,6 +85,7 @@ struct server_conn : client_link {
   /// closed at release (pool::role_changed).
   bool refused_write = false;
   bool testing = false;  ///< running a query of the pooler's own (check, reset): SHOW "tested"
+  bool used = false;     ///< has served a client since login (pgbouncer checks only those)
   pgwire::byte_buffer rbuf;  ///< bytes read but not consumed (login / reset phases)
   // Relay state while linked to a client. It belongs to the server side of the link, so
   // idle clients do not carry it.
@@ -162,8 +163,11 @@ awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint3
                             std::uint32_t secret, double timeout);
 /// server_check_query must run before an idle server is used again: a check is configured
 /// and the server has been idle longer than server_check_delay (pgbouncer's "used" state).
+/// A server fresh from its login is not checked at server_check_delay = 0: its login was
+/// the check.
 inline bool check_due(const server_conn& s, const config& c) {
-  return !c.server_check_query.empty() && seconds_since(s.idle_since) > c.server_check_delay;
+  return !c.server_check_query.empty() && (s.used || c.server_check_delay > 0) &&
+         seconds_since(s.idle_since) > c.server_check_delay;
 }
 /// True if an idle server has been closed by its peer or sent something unexpected.
 bool server_is_dead(server_conn& s);

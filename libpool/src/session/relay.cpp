@@ -288,6 +288,7 @@ void client_session::attach(self_ptr self) {
   bump(st.server_assignment_count, std::uint64_t{1});
   c.relay.tx_status = 'I';
   server_conn& s = *c.srv;
+  s.used = true;
   s.scan.reset();
   s.relay_hold_len = 0;
   if (s.relay_buf.empty()) s.relay_buf.resize(c.sh.buffer_size);

@@ -343,7 +343,10 @@ void client_session::on_wait_done(std::shared_ptr<void> ctx, server_ptr srv, wai
     fail(std::move(self), error.sqlstate, error.message);
     return;
   }
-  got_server(std::move(self), std::move(srv), false);
+  // A server handed over from a client that has just released it is checked like an idle
+  // one (at server_check_delay = 0, every time).
+  const bool check = check_due(*srv, self->sh.cfg());
+  got_server(std::move(self), std::move(srv), check);
 }
 
 void client_session::on_wait_notify(const std::shared_ptr<void>& ctx) {
