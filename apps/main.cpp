@@ -261,13 +261,21 @@ int main(int argc, char** argv) {
       if (sigwait(&sigs, &sig) != 0) continue;
       switch (sig) {
         case SIGINT:
-          sluice::log::info("got SIGINT, shutting down, waiting for servers");
-          pooler->shutdown(sluice::shutdown_mode::wait_for_servers);
+        case SIGTERM: {
+          const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+          if (pooler->shutting_down()) {
+            sluice::log::info("got {} while shutting down, fast exit", name);
+            pooler->shutdown(sluice::shutdown_mode::immediate);
+          } else if (sig == SIGINT) {
+            sluice::log::info(
+                "got SIGINT, shutting down, waiting for all servers connections to be released");
+            pooler->shutdown(sluice::shutdown_mode::wait_for_servers);
+          } else {
+            sluice::log::info("got SIGTERM, shutting down, waiting for all clients disconnect");
+            pooler->shutdown(sluice::shutdown_mode::wait_for_clients);
+          }
           break;
-        case SIGTERM:
-          sluice::log::info("got SIGTERM, shutting down, waiting for clients");
-          pooler->shutdown(sluice::shutdown_mode::wait_for_clients);
-          break;
+        }
         case SIGQUIT:
           sluice::log::info("got SIGQUIT, fast exit");
           pooler->shutdown(sluice::shutdown_mode::immediate);

@@ -27,7 +27,7 @@ struct command_result {
 /// The pooler as a whole (SHOW STATE).
 struct pooler_state {
   bool paused = false;         ///< PAUSE without a database
-  bool shutting_down = false;  ///< SHUTDOWN WAIT_FOR_SERVERS: no new server link is made
+  bool shutting_down = false;  ///< SHUTDOWN WAIT_FOR_SERVERS or WAIT_FOR_CLIENTS in progress
 };
 
 class control {
@@ -62,7 +62,7 @@ class control {
 
   /// PAUSE and SHUTDOWN as they stand (SUSPEND is refused: never suspended).
   pooler_state state() const noexcept {
-    return {shards_.paused.load(), shards_.refuse_new_links.load()};
+    return {shards_.paused.load(), shards_.shutting_down.load()};
   }
 
   reload_result reload() { return reload_(); }

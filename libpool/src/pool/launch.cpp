@@ -225,7 +225,7 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
   else
     log::warning("S-0x{:x}: {}/{}@{}:{} server login failed: {} {}", srv->id, db_name, user_name,
                  srv->target->host, srv->target->port, r.severity, r.error);
-  waiter_fifo::container fail;
+  bool fail = false;
   {
     std::lock_guard lk(mu);
     --total;
@@ -238,23 +238,14 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
     // that could not be reached (refused, connect timeout) may be starting: its clients stay
     // queued (up to query_wait_timeout), and the login is tried again after
     // server_login_retry, as pgbouncer does.
-    if (!have_welcome && !no_answer) {
-      fail = waiters.take_all();
-      nwaiters.store(0);
-    }
+    fail = !have_welcome && !no_answer;
   }
   // The server's own SQLSTATE and message, as pgbouncer 1.20+ forwards them; 08P01 and the
   // reason when the server gave none.
-  const wait_error why = r.sqlstate.empty()
-                             ? wait_error{"08P01", fmt::format("server login failed: {}", r.error)}
-                             : wait_error{r.sqlstate, r.error};
-  for (auto& w : fail) {
-    w->home.post_fn([w, why](shard&) {
-      if (w->delivered) return;
-      w->failed = why;
-      w->timer.cancel();
-    });
-  }
+  if (fail)
+    fail_waiters(r.sqlstate.empty()
+                     ? wait_error{"08P01", fmt::format("server login failed: {}", r.error)}
+                     : wait_error{r.sqlstate, r.error});
   error_code ignored;
   srv->sock.close(ignored);
   if (nwaiters.load() > 0) try_serve_waiters(s);

@@ -231,6 +231,22 @@ void pool::cancel_wait(waiter& w) {
   w.timer.cancel();
 }
 
+void pool::fail_waiters(const wait_error& why) {
+  waiter_fifo::container all;
+  {
+    std::lock_guard lk(mu);
+    all = waiters.take_all();
+    nwaiters.store(0);
+  }
+  for (auto& w : all) {
+    w->home.post_fn([w, why](shard&) {
+      if (w->delivered) return;
+      w->failed = why;
+      w->timer.cancel();
+    });
+  }
+}
+
 void pool::arm_waiter(const std::shared_ptr<waiter>& w) {
   w->timer.expires_at(w->deadlines.next());
   w->timer.async_wait([this, w](error_code) { on_waiter_timer(w); });

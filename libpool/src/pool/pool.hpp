@@ -109,6 +109,8 @@ struct pool : std::enable_shared_from_this<pool> {
   awaitable<server_ptr> acquire_idle(shard& s);
   /// Serves the queue again after a RESUME: opens servers for the waiters, as limits allow.
   void wake(shard& s) { try_serve_waiters(s); }
+  /// Ends every queued client's wait with `why` (each on its own shard).
+  void fail_waiters(const wait_error& why);
   /// A server of this pool's database for one client alone (a replication connection):
   /// logged in to `t` (the pool's target with the client's startup parameters), counted in
   /// max_db_connections and max_user_connections but not in the pool size, never pooled;

@@ -144,7 +144,7 @@ awaitable<void> runtime::accept_loop(listener& l) {
   l.acc.non_blocking(true, ignored);
   for (;;) {
     auto [ec] = co_await l.acc.async_wait(asio::socket_base::wait_read, nothrow);
-    if (stopping_.load() || ec == asio::error::operation_aborted || !l.acc.is_open()) {
+    if (ec == asio::error::operation_aborted || !l.acc.is_open()) {
       co_return;
     }
     // Every connection already waiting, up to a bound, for one wait.

@@ -200,13 +200,20 @@ void runtime::shutdown(shutdown_mode mode) {
     stop_all();
     return;
   }
-  stopping_.store(true);
   listening_.store(false);
-  if (mode == shutdown_mode::wait_for_servers) shards_.refuse_new_links.store(true);
+  shards_.shutting_down.store(true);
+  if (mode == shutdown_mode::wait_for_servers) {
+    // pgbouncer's WAIT_FOR_SERVERS pauses: queued clients, and those that start a new
+    // transaction from now on, are closed; transactions under way finish.
+    shards_.refuse_new_links.store(true);
+    for (auto& p : registry_.all()) p->fail_waiters({"08P01", "server shutting down"});
+  }
   log::info("shutdown requested ({}), no new connections accepted",
             mode == shutdown_mode::wait_for_servers ? "WAIT_FOR_SERVERS" : "WAIT_FOR_CLIENTS");
   asio::post(shards_.at(0).io, [this] {
+    // The TCP listeners close; the Unix socket stays open for the console until the exit.
     for (auto& l : listeners_) {
+      if (l->is_unix) continue;
       error_code ignored;
       l->acc.close(ignored);
     }
@@ -223,7 +230,8 @@ void runtime::shutdown_poll() {
     done = registry_.active_total() == 0;
   }
   if (done) {
-    log::info("shutdown complete");
+    log::info("{} connections dropped, exiting",
+              shutdown_mode_.load() == int(shutdown_mode::wait_for_clients) ? "client" : "server");
     stop_all();
     return;
   }

@@ -70,7 +70,6 @@ class runtime final : public pooler {
   std::unique_ptr<http::server> http_;
   std::atomic<bool> listening_{false};
 
-  std::atomic<bool> stopping_{false};
   std::atomic<bool> stopping_done_{false};
   std::vector<std::unique_ptr<listener>> listeners_;
   std::atomic<unsigned> rr_{0};

@@ -355,6 +355,11 @@ awaitable<bool> client_session::admit(const config& c) {
     co_await fatal("08P01", fmt::format("database \"{}\" is disabled", db_name));
     co_return false;
   }
+  // During SHUTDOWN WAIT_FOR_*, the Unix socket stays open for the console alone.
+  if (sh.set.shutting_down.load()) {
+    co_await fatal("08P01", "pooler is shutting down");
+    co_return false;
+  }
   // Client limits per database and per user (admin_users are exempt on the console only).
   const user_config* u = c.find_user(user_name);
   const int db_limit = db->max_db_client_connections.value_or(c.max_db_client_connections);

@@ -312,8 +312,8 @@ void new_cancel_key(std::uint32_t& pid, std::uint32_t& secret) {
 /// otherwise queue; either way cbuf is forwarded once linked.
 void client_session::find_server(self_ptr self) {
   client_session& c = *self;
-  if (c.sh.set.refuse_new_links.load()) {
-    fail(std::move(self), "08P01", "pooler is shutting down");
+  if (c.sh.set.refuse_new_links.load()) {  // SHUTDOWN WAIT_FOR_SERVERS (pgbouncer's words)
+    fail(std::move(self), "08P01", "server shutting down");
     return;
   }
   if (c.pool_->removed.load()) {

@@ -82,6 +82,8 @@ struct shard_set {
   std::vector<std::unique_ptr<shard>> shards;
   std::atomic<int> client_count{0};           ///< client sockets open, all shards
   std::atomic<bool> refuse_new_links{false};  ///< SHUTDOWN WAIT_FOR_SERVERS in progress
+  /// SHUTDOWN WAIT_FOR_SERVERS or WAIT_FOR_CLIENTS in progress: logins to the console only
+  std::atomic<bool> shutting_down{false};
   std::atomic<std::uint64_t> next_id{1};      ///< ids for "S-0x..." log prefixes
   /// What the admin console's statements mean (admin/); installed before the shards start.
   console_backend* console = nullptr;
