@@ -30,6 +30,7 @@ for ca in ca wrongca; do
 done
 mkcert pooler localhost ca "DNS:localhost,IP:127.0.0.1"
 mkcert pooler2 localhost ca "DNS:localhost,IP:127.0.0.1"
+mkcert pooler3 localhost wrongca "DNS:localhost,IP:127.0.0.1"
 mkcert plainuser plainuser ca
 mkcert intruder intruder ca
 chmod 600 "$C"/*.key
@@ -213,18 +214,31 @@ wait_until 10 "the failed reload" grep -q "reload failed, keeping the old config
   "$SLUICE_LOG" || die "the failed reload was not logged"
 out=$(tq "$(conn sslmode=verify-full sslrootcert="$C/ca.crt")" "select 13") || die "after a failed reload: $out"
 [[ $(fingerprint) == "$after" ]] || die "a failed reload changed the certificate"
+grep -q "ERROR TLS setup failed: .*client_tls_cert_file" "$SLUICE_LOG" || die "no 'TLS setup failed' line"
+# SET changes one TLS file at a time: a key without its certificate is taken with a notice,
+# the old pair serving meanwhile; the certificate completes the pair.
+out=$(tq "$console" "set client_tls_key_file = '$C/pooler3.key'" 2>&1) || die "SET client_tls_key_file: $out"
+[[ $out == *"TLS settings could not be applied, still using old configuration"* ]] ||
+  die "SET of a key that does not match the certificate: no notice: $out"
+[[ $(fingerprint) == "$after" ]] || die "a key without its certificate changed the certificate served"
+out=$(tq "$console" "set client_tls_cert_file = '$C/pooler3.crt'" 2>&1) || die "SET client_tls_cert_file: $out"
+[[ $out != *"could not be applied"* ]] || die "SET of the matching certificate: $out"
+out=$(tq "$(conn sslmode=verify-full sslrootcert="$C/wrongca.crt")" "select 14") ||
+  die "the certificate SET installed is not served: $out"
 sess_close A
 sess_close B
 
-# ---- require: plaintext refused; a server behind the wrong CA refused
+# ---- require: plaintext refused; a server behind the wrong CA refused (the client stays
+# queued, as for an unreachable server, until query_wait_timeout)
 start_sluice client_tls_sslmode=require client_tls_key_file="$C/pooler.key" \
   client_tls_cert_file="$C/pooler.crt" server_tls_sslmode=verify-full \
-  server_tls_ca_file="$C/wrongca.crt"
+  server_tls_ca_file="$C/wrongca.crt" query_wait_timeout=2
 out=$(tq "host=127.0.0.1 port=$SLUICE_PORT user=bench dbname=bench sslmode=disable" "select 1" 2>&1) &&
   die "plaintext got in under client_tls_sslmode = require"
 [[ $out == *"SSL required"* ]] || die "require: unexpected error: $out"
 out=$(tq "host=localhost port=$SLUICE_PORT user=bench dbname=bench sslmode=require" "select 1" 2>&1) &&
   die "a server whose certificate the CA does not sign was used"
+[[ $out == *query_wait_timeout* ]] || die "wrong server CA: the client saw '$out', not query_wait_timeout"
 grep -q "certificate verify failed" "$SLUICE_LOG" || die "the server certificate failure was not logged: $out"
 
 pass "verify-full, wrong CA, host mismatch, require, cert auth, hostssl, console, handoff, reload"

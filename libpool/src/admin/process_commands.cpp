@@ -227,12 +227,14 @@ awaitable<console_result> admin_console::cmd_set(const admin_request& req) {
     co_return r;
   }
   if (!req.who.admin) co_return failed("admin access needed");
-  const std::string why = ctl_.set(key, value);
-  if (!why.empty()) {
-    log::error("SET {} = {}: {}", key, value, why);
+  const set_result r = ctl_.set(key, value);
+  if (!r.error.empty()) {
+    log::error("SET {} = {}: {}", key, value, r.error);
     co_return failed("SET failed");
   }
-  co_return tag(fmt::format("SET {}={}", key, value));
+  console_result out = tag(fmt::format("SET {}={}", key, value));
+  if (!r.notice.empty()) out.notices.push_back(r.notice);
+  co_return out;
 }
 
 }  // namespace sluice

@@ -30,10 +30,16 @@ struct pooler_state {
   bool shutting_down = false;  ///< SHUTDOWN WAIT_FOR_SERVERS or WAIT_FOR_CLIENTS in progress
 };
 
+/// What SET key = value did: `error` empty if the value was taken; `notice` what the client
+/// should hear besides (a TLS setting taken whose contexts could not be rebuilt yet).
+struct set_result {
+  std::string error, notice;
+};
+
 class control {
  public:
-  /// SET key = value for one [pgbouncer] setting: "" if it now applies, else why not.
-  using set_fn = std::function<std::string(std::string_view key, std::string_view value)>;
+  /// SET key = value for one [pgbouncer] setting.
+  using set_fn = std::function<set_result(std::string_view key, std::string_view value)>;
 
   /// reload: re-reads the configuration files (the runtime's, which logs as SIGHUP does).
   control(shard_set& shards, pool_registry& registry, std::function<reload_result()> reload,
@@ -93,8 +99,8 @@ class control {
   command_result check_wait_close(const config& cfg, std::string_view db);
   awaitable<void> wait_closed(std::string db, asio::io_context& home);
   /// SET key = value at run time, as a RELOAD with that one setting changed would apply it.
-  std::string set(std::string_view key, std::string_view value) {
-    return set_ ? set_(key, value) : std::string("SET failed");
+  set_result set(std::string_view key, std::string_view value) {
+    return set_ ? set_(key, value) : set_result{"SET failed", {}};
   }
 
  private:

@@ -85,7 +85,8 @@ tls_context::tls_context(role r, const tls_settings& s) : role_(r) {
       throw std::runtime_error(fmt::format("ciphers \"{}\": {}", s.ciphers, openssl_errors()));
     if (!s.tls13_ciphers.empty() && SSL_CTX_set_ciphersuites(ctx_, s.tls13_ciphers.c_str()) != 1)
       throw std::runtime_error(
-          fmt::format("tls13_ciphers \"{}\": {}", s.tls13_ciphers, openssl_errors()));
+          fmt::format("tls13_ciphers \"{}\": failed to set the TLSv1.3 cipher suites: {}",
+                      s.tls13_ciphers, openssl_errors()));
     if (s.ecdhcurve != "auto" && !s.ecdhcurve.empty() &&
         SSL_CTX_set1_groups_list(ctx_, s.ecdhcurve.c_str()) != 1)
       throw std::runtime_error(fmt::format("ecdhcurve \"{}\": {}", s.ecdhcurve, openssl_errors()));
@@ -108,8 +109,13 @@ tls_context::tls_context(role r, const tls_settings& s) : role_(r) {
       throw std::runtime_error("sslmode " + mode + " needs key_file and cert_file");
     if (!s.ca_file.empty() && SSL_CTX_load_verify_locations(ctx_, s.ca_file.c_str(), nullptr) != 1)
       throw std::runtime_error(fmt::format("ca_file {}: {}", s.ca_file, openssl_errors()));
-    if (verify_ && s.ca_file.empty())
-      throw std::runtime_error("sslmode " + mode + " needs ca_file");
+    if (verify_ && s.ca_file.empty()) {
+      // Verifying a server without a ca_file trusts the system's CA store (as pgbouncer and
+      // libpq's sslrootcert=system); a client certificate needs a CA of the operator's own.
+      if (r == role::accept) throw std::runtime_error("sslmode " + mode + " needs ca_file");
+      if (SSL_CTX_set_default_verify_paths(ctx_) != 1)
+        throw std::runtime_error(fmt::format("the system CA store: {}", openssl_errors()));
+    }
     if (r == role::connect) {
       SSL_CTX_set_verify(ctx_, verify_ ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
     } else if (!s.ca_file.empty()) {
@@ -337,8 +343,11 @@ std::shared_ptr<const net::tls_context> context_for(const config& cfg, net::tls_
   try {
     return std::make_shared<const net::tls_context>(r, s);
   } catch (const std::exception& e) {
-    // The error names the setting without its side ("cert_file ..."): prefix it.
-    throw config_error(cfg.file, 0, fmt::format("{}_tls_{}", side, e.what()));
+    // The error names the setting without its side ("cert_file ...", "tls13_ciphers ..."):
+    // prefix it (client_tls_cert_file, client_tls13_ciphers).
+    const std::string_view what = e.what();
+    throw config_error(cfg.file, 0,
+                       fmt::format("{}_{}{}", side, what.starts_with("tls13_") ? "" : "tls_", what));
   }
 }
 }  // namespace

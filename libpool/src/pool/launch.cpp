@@ -231,14 +231,16 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
     --total;
     last_login_error = r.error;
     last_login_failure = clock::now();
-    // Until a first login has worked, a server that refused it (bad password, no such
-    // database) would most likely refuse the next one the same way: the clients waiting for
-    // this pool's first server hear its error now instead of at their own timeout. Later
-    // clients get the cached error until server_login_retry has passed (login.cpp). A server
-    // that could not be reached (refused, connect timeout) may be starting: its clients stay
-    // queued (up to query_wait_timeout), and the login is tried again after
-    // server_login_retry, as pgbouncer does.
-    fail = !have_welcome && !no_answer;
+    // While no logged-in server is left (none yet, or all closed by RECONNECT, a failover or
+    // a restart), a server that refused a login (bad password, no such database, pg_hba)
+    // would most likely refuse the next one the same way: the queued clients hear its error
+    // now instead of at their own timeout. Until a first login has worked, later clients get
+    // the cached error until server_login_retry has passed (login.cpp). A server that could
+    // not be reached (refused, connect timeout) or that cannot take connections yet (57P03:
+    // starting up, shutting down) may be coming back: its clients stay queued (up to
+    // query_wait_timeout), and the login is tried again after server_login_retry, as
+    // pgbouncer does.
+    fail = (!have_welcome || total - connecting == 0) && !no_answer && r.sqlstate != "57P03";
   }
   // The server's own SQLSTATE and message, as pgbouncer 1.20+ forwards them; 08P01 and the
   // reason when the server gave none.

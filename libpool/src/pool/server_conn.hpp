@@ -112,7 +112,11 @@ struct login_result {
 /// The server was not reached, or never answered (connect failed, connect timeout): it may be
 /// starting, so its pool's clients stay queued and the login is tried again.
 inline bool unreachable(const login_result& r) {
-  return !r.ok && (r.error == "connect timeout" || r.error.starts_with("connect failed"));
+  // A TLS failure counts too, as in pgbouncer: no PostgreSQL refused the login (a
+  // certificate being renewed, a server restarting with ssl=on).
+  return !r.ok && (r.error == "connect timeout" || r.error.starts_with("connect failed") ||
+                   r.error == "server refused SSL" ||
+                   r.error.starts_with("TLS handshake with server failed"));
 }
 /// Connects and logs in (startup, auth, ParameterStatus, BackendKeyData, ReadyForQuery, then
 /// connect_query). Honours server_connect_timeout.

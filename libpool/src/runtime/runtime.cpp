@@ -97,6 +97,18 @@ void runtime::start() {
   notify_service_manager("READY=1");
 }
 
+namespace {
+/// prepare_tls, with pgbouncer's "TLS setup failed" line when it fails (then rethrown).
+void prepare_tls_logged(config& c) {
+  try {
+    prepare_tls(c);
+  } catch (const config_error& e) {
+    log::error("TLS setup failed: {}", e.what());
+    throw;
+  }
+}
+}  // namespace
+
 reload_result runtime::reload_files() {
   std::lock_guard lk(reload_mu_);
   // systemd (Type=notify) is told, whatever the outcome.
@@ -110,7 +122,7 @@ reload_result runtime::reload_files() {
   std::shared_ptr<const std::string> token;
   try {
     next = std::make_shared<config>(load_config(cfg_->file));
-    prepare_tls(*next);  // new certificates for new connections; existing ones keep theirs
+    prepare_tls_logged(*next);  // new certificates for new connections; existing ones keep theirs
     users = std::make_shared<userlist>(next->auth_file.empty() ? userlist{}
                                                                : load_userlist(next->auth_file));
     token = token_of(*next);
@@ -143,26 +155,37 @@ reload_result runtime::reload_files() {
   return r;
 }
 
-std::string runtime::set_setting(std::string_view key, std::string_view value) {
+set_result runtime::set_setting(std::string_view key, std::string_view value) {
   using namespace config_detail;
   const setting* row = find_setting(section::pgbouncer, key);
-  if (!row) return fmt::format("unknown parameter: {}", key);
-  if (!row->reloadable) return fmt::format("{} cannot be changed at run time", key);
+  if (!row) return {fmt::format("unknown parameter: {}", key), {}};
+  if (!row->reloadable) return {fmt::format("{} cannot be changed at run time", key), {}};
   std::lock_guard lk(reload_mu_);
   auto next = std::make_shared<config>(*cfg_);
   const std::string origin = "SET";
   try {
     apply(*row, *next, value_ctx{key, value, origin, 0});
-    prepare_tls(*next);
   } catch (const config_error& e) {
-    return e.what();
+    return {e.what(), {}};
+  }
+  set_result r;
+  try {
+    prepare_tls_logged(*next);
+  } catch (const config_error&) {
+    // As pgbouncer: a TLS file or mode is set one key at a time (a new key before its
+    // certificate), so the value is taken and the contexts in use stay until the set is whole.
+    log::warning("SET {} = {}: taken, but TLS keeps its old configuration until the TLS "
+                 "settings work together", key, value);
+    next->client_tls = cfg_->client_tls;
+    next->server_tls = cfg_->server_tls;
+    r.notice = "TLS settings could not be applied, still using old configuration";
   }
   const config_diff d = diff_configs(*cfg_, *next);
   reload(next, users_);
   log::info("SET: {}", d.changes.empty() ? std::string("no settings changed")
                                          : fmt::format("{}", fmt::join(d.changes, "; ")));
   set_current(std::move(next));
-  return {};
+  return r;
 }
 
 pause_state runtime::pause() {

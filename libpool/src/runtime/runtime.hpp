@@ -31,7 +31,7 @@ class runtime final : public pooler {
   bool shutting_down() const override { return shutdown_mode_.load() >= 0; }
   /// The console's SET: the current configuration with one [pgbouncer] setting changed,
   /// applied as a reload applies it. "" on success, else why not.
-  std::string set_setting(std::string_view key, std::string_view value);
+  set_result set_setting(std::string_view key, std::string_view value);
   /// The configuration in effect, from any thread (the HTTP endpoint's).
   config_ptr current_config() const {
     std::lock_guard lk(snapshot_mu_);
