@@ -370,7 +370,7 @@ TEST_CASE("pool rules: a pool above pool_size plus reserve closes what comes bac
   CHECK(std::string(rules::reason(server_verdict::pool_shrunk, false)) == "pool size reduced");
 }
 
-TEST_CASE("pool rules: server_lifetime closes released and idle servers; 0 is forever",
+TEST_CASE("pool rules: server_lifetime closes released and idle servers; 0 is use once",
           "[pool]") {
   fake_clock clk;
   const rules::server_view srv{7, clk.now, clk.now};
@@ -388,7 +388,12 @@ TEST_CASE("pool rules: server_lifetime closes released and idle servers; 0 is fo
         server_verdict::lifetime_over);
   p.server_lifetime = 0;
   clk.advance(1000h);
+  // Fresh from its login (or lent for a login's parameters): kept, idle or released.
   CHECK(rules::on_release(srv, p, clk.now) == server_verdict::keep);
+  CHECK(rules::on_idle(srv, p, clk.now) == server_verdict::keep);
+  // Once it has served a client it is closed when released.
+  const rules::server_view used{7, clk.now, clk.now, true};
+  CHECK(rules::on_release(used, p, clk.now) == server_verdict::lifetime_over);
 }
 
 TEST_CASE("pool rules: server_idle_timeout closes idle servers above min_pool_size", "[pool]") {

@@ -20,7 +20,7 @@ using pool_rules::to_duration;
 
 /// A server as the keep-or-close rules see it.
 pool_rules::server_view view_of(const server_conn& srv) {
-  return {srv.generation, srv.connected_at, srv.idle_since};
+  return {srv.generation, srv.connected_at, srv.idle_since, srv.used};
 }
 
 /// The pool as the keep-or-close rules see it, read now; server_idle_timeout (a [pgbouncer]

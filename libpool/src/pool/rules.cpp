@@ -65,7 +65,10 @@ server_verdict surplus(const server_view& srv, const pool_view& p) noexcept {
 }
 
 server_verdict on_release(const server_view& srv, const pool_view& p, time_point now) noexcept {
-  if (p.server_lifetime > 0 && seconds_between(srv.connected_at, now) > p.server_lifetime)
+  // server_lifetime = 0: a server is used once, then closed (pgbouncer's rule); a server
+  // fresh from its login is not used yet.
+  if (p.server_lifetime == 0 ? srv.used
+                             : seconds_between(srv.connected_at, now) > p.server_lifetime)
     return server_verdict::lifetime_over;
   return surplus(srv, p);
 }
@@ -76,6 +79,7 @@ server_verdict on_idle(const server_view& srv, const pool_view& p, time_point no
   if (p.server_idle_timeout > 0 && seconds_between(srv.idle_since, now) > p.server_idle_timeout &&
       p.total > p.min_pool_size)
     return server_verdict::idle_timeout;
+  // (server_lifetime = 0: an idle server waits for its one use.)
   if (p.server_lifetime > 0 && seconds_between(srv.connected_at, now) > p.server_lifetime)
     return server_verdict::lifetime_over;
   return surplus(srv, p);

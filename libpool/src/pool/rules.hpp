@@ -166,7 +166,7 @@ struct pool_view {
   std::uint64_t generation = 0;  ///< bumped by a changed target, RECONNECT, PAUSE, KILL
   int total = 0;                 ///< servers open or opening, this one included
   int pool_size = 0, reserve_size = 0, min_pool_size = 0;
-  double server_lifetime = 0;      ///< seconds; 0 = none
+  double server_lifetime = 0;      ///< seconds; 0 = each server serves one client, once
   double server_idle_timeout = 0;  ///< seconds; 0 = none (the janitor's pass only)
 };
 
@@ -174,6 +174,7 @@ struct pool_view {
 struct server_view {
   std::uint64_t generation = 0;  ///< the pool's generation when it was launched
   time_point connected_at{}, idle_since{};
+  bool used = false;  ///< has served a client (not just logged in)
 };
 
 /// Why a server must not be kept whatever its age: an older generation, or a pool that has
