@@ -281,6 +281,21 @@ def replay_fails(sluice_port, pg_port):
     print("ok replay_fails: 42P01 in the Bind's place, then ReadyForQuery", flush=True)
 
 
+def untracked(sluice_port):
+    """max_prepared_statements set to 0 at run time (SET on the console): from the client's
+    next transaction its names go to the server as they are, and the server does not know
+    them (as pgbouncer); set back, the statements the client had are renamed again."""
+    c = connect(sluice_port)
+    console = Conn(sluice_port, USER, PASSWORD, "pgbouncer")
+    expect("prepare", c.parse("u1", "select 'u'").sync().run(), ["1", "Z I"])
+    console.query("set max_prepared_statements = 0").send().replies()
+    expect("untracked bind", c.bind("u1").execute().sync().run(), ["E 26000", "Z I"])
+    console.query("set max_prepared_statements = 100").send().replies()
+    expect("tracked again", c.bind("u1").execute().sync().run(),
+           ["2", "D u", "C SELECT 1", "Z I"])
+    print("ok untracked: names pass through while max_prepared_statements = 0", flush=True)
+
+
 def vanish(sluice_port):
     """A client that leaves mid-pipeline: its server is not reused with the pipeline half
     done. The next client on the pool (of one) runs a fresh pipeline cleanly."""

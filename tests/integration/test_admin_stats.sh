@@ -51,13 +51,17 @@ args=()
 for i in $(seq 60); do args+=(-c "select $i"); done
 q "$SLUICE_PORT" 'select 0' "${args[@]}" -c 'begin' -c 'select 1' -c 'commit' >/dev/null ||
   die "the psql traffic failed"
-# 1 login: 7 extended-protocol statements (Parse, Bind, Describe, Execute, Sync each).
+# 1 login: 7 extended-protocol executions of one named prepared statement (one Parse, then
+# Bind, Describe, Execute, Sync each), and 3 unnamed ones, which the prepared-statement
+# counters do not count (as pgbouncer).
 /usr/bin/python3 - "$SLUICE_PORT" <<'PY' || die "the extended-protocol traffic failed"
 import sys, psycopg
 with psycopg.connect(host="127.0.0.1", port=sys.argv[1], user="bench", password="bench",
                      dbname="bench", autocommit=True) as c:
     for i in range(7):
-        assert c.execute("select %s::int", (i,), prepare=False).fetchone()[0] == i
+        assert c.execute("select %s::int", (i,), prepare=True).fetchone()[0] == i
+    for i in range(3):
+        assert c.execute("select %s::text", (str(i),), prepare=False).fetchone()[0] == str(i)
 PY
 # 2 logins: a client waits for the only server, held by an open transaction.
 sess_open holder "$SLUICE_PORT"
@@ -87,9 +91,12 @@ ge bytes_sent 1
 ge xact_time 1
 ge query_time 1
 ge wait_time 1
-ge client_parse_count 7
-ge server_parse_count 7
-ge bind_count 7
+exactly() {  # COLUMN VALUE
+  [[ $(col STATS_TOTALS "$1" bench) == "$2" ]] || die "bench $1, want $2: $(adm -c 'SHOW STATS_TOTALS')"
+}
+exactly client_parse_count 1
+exactly server_parse_count 1
+exactly bind_count 7
 [[ $(col STATS_TOTALS client_login_count bench) == 4 ]] ||
   die "bench client_login_count, want 4 logins: $(adm -c 'SHOW STATS_TOTALS')"
 # SHOW STATS carries the same totals; SHOW TOTALS sums every database (the console's too).
@@ -101,6 +108,30 @@ t=$(col TOTALS value total_xact_count)
 [[ $(adm -At -c 'SHOW TOTALS' | cut -d'|' -f1 | tr '\n' ' ') == \
   "total_server_assignment_count total_xact_count total_query_count total_client_bytes total_server_bytes total_xact_time total_query_time total_wait_time total_ps_client_parse_count total_ps_server_parse_count total_ps_bind_count total_client_login_count avg_server_assignment_count avg_xact_count avg_query_count avg_client_bytes avg_server_bytes avg_xact_time avg_query_time avg_wait_time avg_ps_client_parse_count avg_ps_server_parse_count avg_ps_bind_count avg_client_login_count " ]] ||
   die "SHOW TOTALS rows: $(adm -c 'SHOW TOTALS')"
+
+# ---- query_count counts exchanges, as pgbouncer: each run of client messages answered by
+# ReadyForQuery is one query, whatever it holds (a Parse and Sync alone, a Query of two
+# statements, a Bind/Execute/Sync).
+before=$(col STATS_TOTALS query_count bench)
+/usr/bin/python3 - "$SLUICE_PORT" <<'PY' || die "the query_count traffic failed"
+import sys, psycopg
+from psycopg import pq
+with psycopg.connect(host="127.0.0.1", port=sys.argv[1], user="bench", password="bench",
+                     dbname="bench", autocommit=True) as c:
+    pg = c.pgconn
+    def drain():
+        while (r := pg.get_result()) is not None:
+            assert r.status in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK), r.error_message
+    pg.send_prepare(b"counted", b"select 1")        # Parse, Sync
+    drain()
+    for _ in range(2):
+        pg.send_query_prepared(b"counted", None)    # Bind, Describe, Execute, Sync
+        drain()
+    pg.send_query(b"select 1; select 2")            # one Query, two statements
+    drain()
+PY
+after=$(col STATS_TOTALS query_count bench)
+(( after - before == 4 )) || die "4 exchanges counted as $((after - before)) queries"
 
 # ---- log_stats: a period that saw the traffic logs non-zero rates, in pgbouncer's words
 line_re='LOG stats: [0-9]+ xacts/s, [0-9]+ queries/s, [0-9]+ client parses/s, [0-9]+ server parses/s, [0-9]+ binds/s, [0-9]+ client logins/s, in [0-9]+ B/s, out [0-9]+ B/s, xact [0-9]+ us, query [0-9]+ us, wait [0-9]+ us$'

@@ -4,7 +4,8 @@
 # statement, errors in every position, DEALLOCATE ALL / DISCARD ALL, each answered as
 # PostgreSQL answers it straight; then the cases that need a pool in a given state: server
 # switches, a Parse sluice sends that fails, a client leaving mid-pipeline, a duplicate name,
-# eviction with max_prepared_statements = 2, a hand-off between shards, and SHOW CLIENTS /
+# eviction with max_prepared_statements = 2, a hand-off between shards, max_prepared_statements
+# set to 0 at run time, and SHOW CLIENTS /
 # SERVERS prepared_statements.
 source "$(dirname -- "$0")/lib.sh"
 
@@ -67,4 +68,5 @@ col() {  # SHOW what, column name: the values of bench's rows
 [[ $(col CLIENTS prepared_statements) == *3* ]] || die "SHOW CLIENTS prepared_statements: $(col CLIENTS prepared_statements)"
 # The one server has three: the hand-off's, "select 1" (p1 and p3 share it), "select 2".
 [[ $(col SERVERS prepared_statements) == "3 " ]] || die "SHOW SERVERS prepared_statements: $(col SERVERS prepared_statements)"
+cases untracked "$SLUICE_PORT" || die "untracked"
 pass "as PostgreSQL answers, and $n hand-offs with one server-side Parse"

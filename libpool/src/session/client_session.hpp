@@ -51,6 +51,9 @@ enum class session_state : std::uint8_t {
 struct relay_state {
   int pending_rfq = 0;      ///< Query/Sync/FunctionCall sent, ReadyForQuery not yet seen
   bool batch_open = false;  ///< extended-protocol messages sent since the last Sync
+  /// SHOW STATS query_count counts one per exchange (pgbouncer's rule): the first client
+  /// message after everything was answered with ReadyForQuery; this one is counted.
+  bool query_counted = false;
   char tx_status = 'I';     ///< of the last ReadyForQuery
   pgwire::stream_scanner cscan;  ///< message boundaries of what the client sends
   bool poison_server = false;    ///< the server must be closed, not reused

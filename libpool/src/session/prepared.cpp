@@ -73,7 +73,6 @@ pgwire::message_action client_session::route_message(server_conn& s, char tag,
   if (pgwire::find_statement(*f, ref) != pgwire::errc::ok) ref = {};
   if (tag == pgwire::fe::parse) {
     if (!is_named(ref)) {
-      bump(pool_->locals[sh.id].server_parse_count, std::uint64_t{1});
       reply_slot slot;
       slot.k = reply_slot::kind::parse;
       s.replies.push(std::move(slot));
@@ -87,6 +86,7 @@ pgwire::message_action client_session::route_message(server_conn& s, char tag,
     }
     auto def = std::make_shared<const statement_def>(pgwire::parse_tail(*f, ref));
     statements->add(ref.name, def);
+    bump(pool_->locals[sh.id].client_parse_count, std::uint64_t{1});
     pgwire::byte_buffer& out = em->replace();
     if (s.statements.find(*def)) {
       // The server has it already: a Close of no statement brings the answer in its place.
@@ -126,6 +126,7 @@ pgwire::message_action client_session::route_message(server_conn& s, char tag,
     return message_action::replaced;
   }
   const statement_ptr def = *found;
+  if (tag == pgwire::fe::bind) bump(pool_->locals[sh.id].bind_count, std::uint64_t{1});
   pgwire::byte_buffer& out = em->replace();
   std::uint64_t id = s.statements.find(*def);
   if (!id) {
@@ -214,9 +215,11 @@ void client_session::answer_parses(self_ptr self, parse_batch b) {
       return;
     }
     c.statements->add(name, std::move(def));
+    bump(c.pool_->locals[c.sh.id].client_parse_count, std::uint64_t{1});
   }
   c.relay.pending_rfq = 0;
   c.relay.batch_open = false;
+  c.relay.query_counted = false;
   c.relay.query_start = {};
   c.relay.xact_start = {};
   c.cbuf.clear();

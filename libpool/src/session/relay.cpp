@@ -71,6 +71,10 @@ void client_session::arm_client(self_ptr self) {
 /// read must not forward.
 void client_session::note_message(char tag, client_read& rd) {
   pool::local& st = pool_->locals[sh.id];
+  if (!relay.query_counted && tag != pgwire::fe::terminate) {
+    relay.query_counted = true;
+    bump(st.query_count, std::uint64_t{1});
+  }
   switch (tag) {
     case pgwire::fe::query:
       if (sh.cfg().disable_pqexec) {
@@ -80,24 +84,19 @@ void client_session::note_message(char tag, client_read& rd) {
       [[fallthrough]];
     case pgwire::fe::function_call:
       ++relay.pending_rfq;
-      bump(st.query_count, std::uint64_t{1});
       break;
     case pgwire::fe::sync:
       ++relay.pending_rfq;
       relay.batch_open = false;
       break;
     case pgwire::fe::execute:
-      bump(st.query_count, std::uint64_t{1});
       relay.batch_open = true;
       break;
+    // The prepared-statement counters (SHOW STATS *_parse_count, bind_count) count named
+    // statements as statement tracking sees them (prepared.cpp); without it (session mode,
+    // max_prepared_statements = 0) they stay 0, as in pgbouncer.
     case pgwire::fe::parse:
-      bump(st.client_parse_count, std::uint64_t{1});
-      // Without renaming every client Parse goes to the server as it is.
-      if (!track_statements) bump(st.server_parse_count, std::uint64_t{1});
-      relay.batch_open = true;
-      break;
     case pgwire::fe::bind:
-      bump(st.bind_count, std::uint64_t{1});
       relay.batch_open = true;
       break;
     case pgwire::fe::describe:
@@ -146,6 +145,12 @@ void client_session::on_client(self_ptr self, error_code ec) {
   rd.data = c.sh.scratch.data();
   rd.forward = n;
   pool::local& st = c.pool_->locals[c.sh.id];
+  // max_prepared_statements changed at run time applies from the client's next transaction
+  // (pgbouncer reads it per message; between transactions nothing is half-renamed). Statements
+  // tracked before stay known if tracking comes back.
+  if (!c.srv && c.relay.clean(nullptr))
+    c.track_statements =
+        c.pool_->mode != pool_mode::session && c.sh.cfg().max_prepared_statements > 0;
   if (!c.track_statements) {
     rd.err = c.relay.cscan.feed(pgwire::bytes_view(rd.data, n), [](char) { return false; },
                           [&](char tag, pgwire::bytes_view, std::size_t header_end) {
@@ -418,6 +423,7 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
           if (c.relay.pending_rfq > 0) --c.relay.pending_rfq;
           // Times end at this read's timestamp. With pipelined queries, the time counted is
           // the time until the last of them is answered (as pgbouncer does).
+          if (c.relay.pending_rfq == 0) c.relay.query_counted = false;
           if (c.relay.pending_rfq == 0 && c.relay.query_start != clock::time_point{}) {
             const std::uint64_t us = elapsed_us(c.relay.query_start, c.last_server_io);
             bump(st.query_time_us, us);
