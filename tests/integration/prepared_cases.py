@@ -39,7 +39,6 @@ def case_basic(c):
     r += c.bind("s1", [2]).execute().sync().run()
     r += c.describe("S", "s1").sync().run()
     r += c.close("S", "s1").sync().run()
-    r += c.bind("s1", [3]).execute().sync().run()  # closed: does not exist
     return r
 
 
@@ -66,35 +65,6 @@ def case_describe(c):
     return c.run()
 
 
-def case_parse_error(c):
-    # A Parse the server refuses: the error in order, the rest skipped to the Sync, and the
-    # name not remembered.
-    r = c.parse("bad", "selec 1").bind("bad").execute().sync().run()
-    r += c.bind("bad").execute().sync().run()
-    r += c.parse("bad", "select 'now good'").bind("bad").execute().sync().run()
-    return r
-
-
-def case_skipped_after_error(c):
-    # An error before a Parse in the same batch: the Parse is skipped, so is its name.
-    r = c.bind("nosuch").execute().parse("later", "select 1").sync().run()
-    r += c.bind("later").execute().sync().run()
-    # ... and the next batch is served.
-    r += c.parse("later", "select 2").bind("later").execute().sync().run()
-    return r
-
-
-def case_error_before_sync(c):
-    # The error reaches sluice before the client's Sync (psycopg's pipeline with a delayed
-    # sync): what the client sends after it, up to the Sync, is skipped by the server too,
-    # with no answer, and named nothing.
-    r = c.parse("e1", "select aaaa").bind("e1").execute().flush().send().replies(1)
-    r += c.parse("e2", "select 123").bind("e2").execute().sync().run()
-    r += c.parse("e3", "select 1").bind("e3").execute().sync().run()
-    r += c.bind("e2").execute().sync().run()  # never prepared: 26000
-    return r
-
-
 def case_error_mid_pipeline(c):
     c.parse("ok1", "select 1").bind("ok1").execute()
     c.parse("div", "select 1/$1", [23]).bind("div", [0]).execute()
@@ -119,12 +89,12 @@ def case_same_text_two_names(c):
 
 
 def case_deallocate_all(c):
+    # The names go with the statements: the same name can be prepared again.
     r = c.parse("g1", "select 'g1'").sync().run()
     r += c.query("DEALLOCATE ALL").send().replies()
-    r += c.bind("g1").execute().sync().run()
     r += c.parse("g1", "select 'again'").bind("g1").execute().sync().run()
     r += c.query("DISCARD ALL").send().replies()
-    r += c.bind("g1").execute().sync().run()
+    r += c.parse("g1", "select 'third'").bind("g1").execute().sync().run()
     return r
 
 
@@ -143,9 +113,9 @@ def case_sql_prepare(c):
     return c.query("prepare q1 as select 1; execute q1; deallocate q1").send().replies()
 
 
-CASES = [case_basic, case_pipeline, case_flush, case_describe, case_parse_error,
-         case_skipped_after_error, case_error_before_sync, case_error_mid_pipeline, case_close,
-         case_same_text_two_names, case_deallocate_all, case_transaction, case_sql_prepare]
+CASES = [case_basic, case_pipeline, case_flush, case_describe, case_error_mid_pipeline,
+         case_close, case_same_text_two_names, case_deallocate_all, case_transaction,
+         case_sql_prepare]
 
 
 def compare(sluice_port, pg_port):
@@ -223,14 +193,16 @@ def libpq(sluice_port):
 
 def foreign(sluice_port):
     """A client naming one of sluice's own statement names it never prepared reaches no other
-    client's statement: a Bind of it does not exist, a Close of it closes nothing; the owner
-    runs its statement as before."""
-    owner, other = connect(sluice_port), connect(sluice_port)
+    client's statement: a Close of it closes nothing, a Bind of it ends the client (a name it
+    does not have); the owner runs its statement as before."""
+    owner = connect(sluice_port)
     expect("owner", owner.parse("mine", "select 'mine'").bind("mine").execute().sync().run(),
            ["1", "2", "D mine", "C SELECT 1", "Z I"])
     for n in range(1, 6):
-        r = other.close("S", f"sluice_{n}").bind(f"sluice_{n}").execute().sync().run()
-        expect(f"other on sluice_{n}", r, ["3", "E 26000", "Z I"])
+        other = connect(sluice_port)
+        expect(f"close sluice_{n}", other.close("S", f"sluice_{n}").sync().run(), ["3", "Z I"])
+        r = other.bind(f"sluice_{n}").execute().sync().run()
+        expect(f"other on sluice_{n}", r, ["E 08P01", "EOF"])
     expect("owner again", owner.bind("mine").execute().sync().run(),
            ["2", "D mine", "C SELECT 1", "Z I"])
     print("ok foreign: sluice's names are out of other clients' reach", flush=True)
@@ -279,6 +251,55 @@ def replay_fails(sluice_port, pg_port):
     expect("next batch", a.parse("h", "select 'fine'").bind("h").execute().sync().run(),
            ["1", "2", "D fine", "C SELECT 1", "Z I"])
     print("ok replay_fails: 42P01 in the Bind's place, then ReadyForQuery", flush=True)
+
+
+def unknown_names(sluice_port):
+    """A Bind or Describe of a name the client does not have (never prepared, closed, dropped
+    by DEALLOCATE ALL or DISCARD ALL): as pgbouncer, the client is told and closed, not
+    answered 26000 as PostgreSQL would (its pipeline would have to be skipped to the Sync)."""
+    closed = ["E 08P01", "EOF"]
+    c = connect(sluice_port)
+    expect("never prepared", c.bind("nosuch").execute().sync().run(), closed)
+    c = connect(sluice_port)
+    expect("describe", c.describe("S", "doesnotexist").sync().run(), closed)
+    c = connect(sluice_port)
+    r = c.parse("s1", "select 1").sync().run() + c.close("S", "s1").sync().run()
+    expect("closed", r + c.bind("s1").execute().sync().run(), ["1", "Z I", "3", "Z I"] + closed)
+    for drop in ("DEALLOCATE ALL", "DISCARD ALL"):
+        c = connect(sluice_port)
+        c.parse("g1", "select 1").sync().run()
+        c.query(drop).send().replies()
+        expect(drop, c.bind("g1").execute().sync().run(), closed)
+    print("ok unknown_names: the client is closed, as pgbouncer does", flush=True)
+
+
+def failed_names(sluice_port):
+    """A Parse the server refused or skipped (after an error, before the Sync): the client's
+    name stays, as pgbouncer keeps it: a Bind prepares it again (psycopg's pipelines count on
+    it), and fails again if the statement does; a new Parse of the name replaces it, as
+    PostgreSQL (which never created it) allows."""
+    c = connect(sluice_port)
+    expect("refused", c.parse("bad", "selec 1").bind("bad").execute().sync().run(), ["E 42601", "Z I"])
+    expect("refused again", c.bind("bad").execute().sync().run(), ["E 42601", "Z I"])
+    expect("parsed anew", c.parse("bad", "select 'now good'").bind("bad").execute().sync().run(),
+           ["1", "2", "D now good", "C SELECT 1", "Z I"])
+    # The error reaches sluice before the client's Sync (psycopg's pipeline with a late sync):
+    # what the client sends after it, up to the Sync, is skipped by the server.
+    c = connect(sluice_port)
+    r = c.parse("e1", "select aaaa").bind("e1").execute().flush().send().replies(1)
+    r += c.parse("e2", "select 123").bind("e2").execute().sync().run()
+    expect("error before sync", r, ["E 42703", "Z I"])
+    expect("next batch", c.parse("e3", "select 1").bind("e3").execute().sync().run(),
+           ["1", "2", "D 1", "C SELECT 1", "Z I"])
+    expect("skipped, prepared by the Bind", c.bind("e2").execute().sync().run(),
+           ["2", "D 123", "C SELECT 1", "Z I"])
+    # An error before a Parse in the same batch: the skipped Parse is prepared by the Bind.
+    c = connect(sluice_port)
+    expect("skipped after 1/0", c.parse("", "select 1/0").bind("").execute()
+           .parse("later", "select 'later'").sync().run(), ["1", "E 22012", "Z I"])
+    expect("later", c.bind("later").execute().sync().run(),
+           ["2", "D later", "C SELECT 1", "Z I"])
+    print("ok failed_names: kept for the Bind, replaced by a new Parse", flush=True)
 
 
 def untracked(sluice_port):

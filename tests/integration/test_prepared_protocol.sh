@@ -15,6 +15,9 @@ export PYTHONPATH=$(dirname -- "${BASH_SOURCE[0]}")
 start_sluice pool_mode=transaction default_pool_size=3 query_wait_timeout=20
 cases compare "$SLUICE_PORT" "$PGPORT" || die "a case differs from PostgreSQL's answers"
 cases duplicate "$SLUICE_PORT" || die "duplicate"
+cases unknown_names "$SLUICE_PORT" || die "unknown_names"
+grep -q "closing because: prepared statement did not exist" "$SLUICE_LOG" || die "the unknown name is not logged"
+cases failed_names "$SLUICE_PORT" || die "failed_names"
 grep -q 'prepared statement "dup" already exists' "$SLUICE_LOG" || die "the duplicate name is not logged"
 stop_sluice
 

@@ -19,13 +19,21 @@ const statement_ptr* client_statements::find(std::string_view name) const {
 }
 
 void client_statements::add(std::string_view name, statement_ptr def) {
-  by_name_.insert_or_assign(std::string(name), std::move(def));
+  std::string key(name);
+  if (!failed_.empty()) failed_.erase(key);
+  by_name_.insert_or_assign(std::move(key), std::move(def));
 }
 
 void client_statements::erase(std::string_view name, const statement_def* only) {
   const auto it = by_name_.find(std::string(name));
   if (it == by_name_.end() || (only && it->second.get() != only)) return;
+  if (!failed_.empty()) failed_.erase(it->first);
   by_name_.erase(it);
+}
+
+void client_statements::mark_failed(std::string_view name, const statement_def* only) {
+  const auto it = by_name_.find(std::string(name));
+  if (it != by_name_.end() && it->second.get() == only) failed_.insert(it->first);
 }
 
 std::uint64_t server_statements::find(const statement_def& d) {

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "pgwire/framer.hpp"
@@ -54,13 +55,26 @@ class client_statements {
   void add(std::string_view name, statement_ptr def);
   /// Forgets `name`; with `only` given, only while it still names that statement.
   void erase(std::string_view name, const statement_def* only = nullptr);
-  void clear() { by_name_.clear(); }
+  /// The server refused or skipped the Parse of `name` (while it still names `only`): the
+  /// name stays, so a Bind prepares it again (as pgbouncer), but a new Parse of it is taken
+  /// in its place rather than refused as a duplicate (as PostgreSQL, which has no such
+  /// statement).
+  void mark_failed(std::string_view name, const statement_def* only);
+  bool failed(std::string_view name) const { return failed_.contains(std::string(name)); }
+  void clear() {
+    by_name_.clear();
+    failed_.clear();
+  }
   std::size_t size() const { return by_name_.size(); }
-  /// Set when the client Parses a name it already has: the session ends with this text.
-  std::string duplicate;
+  /// Set when a message must end the session, as pgbouncer ends it: a Parse of a name the
+  /// client has (42P05), a Bind or Describe of a name it has not (08P01).
+  struct refusal {
+    std::string sqlstate, message;
+  } refused;
 
  private:
   std::unordered_map<std::string, statement_ptr> by_name_;
+  std::unordered_set<std::string> failed_;
 };
 
 /// The statements one server connection has prepared, least recently used last.
@@ -118,7 +132,7 @@ struct reply_slot {
   std::uint32_t count = 1;       ///< ready: this many ReadyForQuery in a row
   std::uint64_t server_id = 0;   ///< parse: the server statement to forget if it fails
   statement_ptr def;             ///< parse: the statement (a named one)
-  std::string client_name;       ///< parse: the client's name for it, to forget if it fails
+  std::string client_name;       ///< parse: the client's name for it, if the client sent it
 };
 
 /// The answers owed, as a ring that keeps its storage between links.

@@ -314,8 +314,8 @@ class client_session : public client_link {
   /// made whole for the next one), or answered here (answer_parses). False if the session
   /// was taken over (answered, or ended with an error).
   static bool route_read(self_ptr& self, std::size_t n, client_read& rd);
-  /// The error of a duplicate Parse name seen by route_message, logged, or "" if none.
-  std::string take_duplicate();
+  /// What route_message refused (logged there), or an empty message if nothing.
+  client_statements::refusal take_refusal();
   /// Records one message of a batch seen while unlinked (parse_batch).
   void note_parse_batch(parse_batch& b, char tag, const pgwire::frame* f);
   /// Answers a parse_batch: the names are the client's, the answers go out, the relay goes on.

@@ -79,9 +79,10 @@ pgwire::message_action client_session::route_message(server_conn& s, char tag,
       return message_action::keep;
     }
     if (!statements) statements = std::make_unique<client_statements>();
-    if (statements->find(ref.name)) {
+    if (statements->find(ref.name) && !statements->failed(ref.name)) {
       log::warning("{} prepared statement '{}' was already prepared", prefix(), ref.name);
-      statements->duplicate = fmt::format("prepared statement \"{}\" already exists", ref.name);
+      statements->refused = {"42P05",
+                             fmt::format("prepared statement \"{}\" already exists", ref.name)};
       return message_action::stop;
     }
     auto def = std::make_shared<const statement_def>(pgwire::parse_tail(*f, ref));
@@ -119,11 +120,16 @@ pgwire::message_action client_session::route_message(server_conn& s, char tag,
     return message_action::replaced;
   }
   // Bind, Describe.
-  const statement_ptr* found = is_named(ref) && statements ? statements->find(ref.name) : nullptr;
+  if (!is_named(ref)) return message_action::keep;  // the unnamed statement, a portal
+  const statement_ptr* found = statements ? statements->find(ref.name) : nullptr;
   if (!found) {
-    if (!foreign(ref)) return message_action::keep;  // the server says whether it knows it
-    pgwire::write_renamed(em->replace(), *f, ref, no_statement_name);
-    return message_action::replaced;
+    // A name the client never prepared (or dropped with DEALLOCATE/DISCARD ALL): as
+    // pgbouncer, the client is told and closed. Answering like PostgreSQL and going on
+    // would need every pipelined message after it skipped up to the Sync.
+    log::error("{} prepared statement '{}' not found", prefix(), ref.name);
+    if (!statements) statements = std::make_unique<client_statements>();
+    statements->refused = {"08P01", "prepared statement did not exist"};
+    return message_action::stop;
   }
   const statement_ptr def = *found;
   if (tag == pgwire::fe::bind) bump(pool_->locals[sh.id].bind_count, std::uint64_t{1});
@@ -158,10 +164,10 @@ bool client_session::route_read(self_ptr& self, std::size_t n, client_read& rd) 
   if (r.copied) rd.data = c.sh.rewrite_buf.data();
   rd.forward = r.length;
   c.relay.cscan.shrink();
-  if (const std::string why = c.take_duplicate(); !why.empty()) {
+  if (client_statements::refusal why = c.take_refusal(); !why.message.empty()) {
     // As pgbouncer, the client is told and closed; nothing of this read is forwarded.
     if (!c.clean()) c.relay.poison_server = true;
-    fail(std::move(self), "42P05", why);
+    fail(std::move(self), why.sqlstate, why.message);
     return false;
   }
   if (!s && r.error == pgwire::errc::ok && !r.stopped && r.length == n && local.answerable &&
@@ -174,12 +180,9 @@ bool client_session::route_read(self_ptr& self, std::size_t n, client_read& rd) 
   return true;
 }
 
-std::string client_session::take_duplicate() {
-  if (!statements || statements->duplicate.empty()) return {};
-  std::string why = std::move(statements->duplicate);
-  statements->duplicate.clear();
-  log::warning("{} {}", prefix(), why);
-  return why;
+client_statements::refusal client_session::take_refusal() {
+  if (!statements) return {};
+  return std::exchange(statements->refused, {});
 }
 
 void client_session::note_parse_batch(parse_batch& b, char tag, const pgwire::frame* f) {
@@ -208,7 +211,7 @@ void client_session::answer_parses(self_ptr self, parse_batch b) {
   client_session& c = *self;
   if (!c.statements) c.statements = std::make_unique<client_statements>();
   for (auto& [name, def] : b.parses) {
-    if (c.statements->find(name)) {
+    if (c.statements->find(name) && !c.statements->failed(name)) {
       const std::string why = fmt::format("prepared statement \"{}\" already exists", name);
       log::warning("{} prepared statement '{}' was already prepared", c.prefix(), name);
       fail(std::move(self), "42P05", why);
@@ -261,12 +264,13 @@ void client_session::forget_skipped(server_conn& s) {
   while (!q.empty() && q.front().k != reply_slot::kind::ready) {
     reply_slot& slot = q.front();
     if (slot.server_id) s.statements.erase(slot.server_id);
+    // Refused or skipped: not known good any more (the schema may have changed). The
+    // client's name stays, as in pgbouncer: its next Bind prepares it again (and gets the
+    // Parse's error if it fails again); a new Parse of the name replaces it.
     if (slot.def) {
-      // Refused or skipped: not known good any more (the schema may have changed), and the
-      // client's name goes, as PostgreSQL never created the statement.
       pool_->locals[sh.id].known_statements.forget(*slot.def);
       if (!slot.client_name.empty() && statements)
-        statements->erase(slot.client_name, slot.def.get());
+        statements->mark_failed(slot.client_name, slot.def.get());
     }
     q.pop();
   }

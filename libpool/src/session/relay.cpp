@@ -301,10 +301,10 @@ void client_session::attach(self_ptr self) {
   pgwire::bytes_view out(c.cbuf.data(), c.cbuf.size());
   if (c.track_statements) {
     out = c.route_held(s);
-    if (const std::string why = c.take_duplicate(); !why.empty()) {
+    if (client_statements::refusal why = c.take_refusal(); !why.message.empty()) {
       c.relay.poison_server = true;  // what it answers to the messages before is owed to nobody
       unlink(self);
-      fail(std::move(self), "42P05", why);
+      fail(std::move(self), why.sqlstate, why.message);
       return;
     }
   }
