@@ -27,14 +27,16 @@ class pgwire_category final : public boost::system::error_category {
         return "the server asks for a password, and none is configured (neither in [databases] "
                "nor in auth_file)";
       case errc::password_is_md5_hash:
-        return "the password in auth_file is an MD5 hash, which answers only MD5 authentication "
-               "(store the plaintext password, or the role's SCRAM secret)";
+        return "wrong password type: the password in auth_file is an MD5 hash, which answers "
+               "only MD5 authentication (store the plaintext password, or the role's SCRAM "
+               "secret)";
       case errc::password_is_scram_secret:
-        return "the password in auth_file is a SCRAM secret, which answers only SCRAM "
-               "authentication (store the plaintext password, or the role's MD5 hash)";
+        return "wrong password type: the password in auth_file is a SCRAM secret, which "
+               "answers only SCRAM authentication (store the plaintext password, or the "
+               "role's MD5 hash)";
       case errc::scram_keys_unknown:
-        return "the password in auth_file is a SCRAM secret, and no client has logged in with "
-               "SCRAM yet to supply its keys";
+        return "wrong password type: the password in auth_file is a SCRAM secret, and no "
+               "client has logged in with SCRAM yet to supply its keys";
     }
     return "unknown pgwire error";
   }

@@ -24,7 +24,7 @@ login_fails() {  # USER PASSWORD DB MESSAGE
 AUTH=scram-sha-256
 start_sluice auth_type=$AUTH pool_mode=session
 login_ok bench bench
-login_fails bench wrong bench 'password authentication failed for user "bench"'
+login_fails bench wrong bench 'SASL authentication failed'  # pgbouncer's words for SCRAM
 login_fails bench bench nosuchdb 'no such database: nosuchdb'
 stop_sluice
 
@@ -35,7 +35,7 @@ login_fails md5user wrong bench 'password authentication failed for user "md5use
 # bench's entry is a SCRAM secret: under auth_type=md5 the client is asked for SCRAM instead,
 # and the server login uses the keys from that exchange.
 login_ok bench bench
-login_fails bench wrong bench 'password authentication failed for user "bench"'
+login_fails bench wrong bench 'SASL authentication failed'
 stop_sluice
 
 AUTH=plain

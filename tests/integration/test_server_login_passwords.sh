@@ -39,7 +39,7 @@ CASE="auth_type=scram-sha-256"
 start_sluice auth_type=scram-sha-256 pool_mode=session
 login_ok plainuser plainpw  # plaintext entry, SCRAM role: the proof uses the server's salt
 login_ok bench bench        # SCRAM secret, SCRAM role: the client's keys (pass-through)
-login_fails md5user md5pw 'the password in auth_file is a SCRAM secret'  # SCRAM secret, MD5 role
+login_fails md5user md5pw 'wrong password type: the password in auth_file is a SCRAM secret'  # SCRAM secret, MD5 role
 stop_sluice
 
 SLUICE_USERLIST=$T/userlist-b.txt
@@ -47,7 +47,7 @@ printf '"plainuser" "%s"\n"md5user" "md5pw"\n' "$plainuser_md5" >"$SLUICE_USERLI
 CASE="auth_type=md5"
 start_sluice auth_type=md5 pool_mode=session
 login_ok md5user md5pw  # plaintext entry, MD5 role
-login_fails plainuser plainpw 'the password in auth_file is an MD5 hash'  # md5 hash, SCRAM role
+login_fails plainuser plainpw 'wrong password type: the password in auth_file is an MD5 hash'  # md5 hash, SCRAM role
 stop_sluice
 
 SLUICE_USERLIST=$T/userlist-c.txt

@@ -97,6 +97,9 @@ class client_authenticator {
   auth_step resume(const frame& msg);
   /// Set after a successful SCRAM exchange.
   const std::optional<scram_keys>& keys() const noexcept;
+  /// The method asked of the client: the one given, or SCRAM where md5 meets a SCRAM secret
+  /// (known once start() has run).
+  client_auth_method method() const noexcept { return method_; }
 
  private:
   client_auth_method method_;

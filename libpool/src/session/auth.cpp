@@ -223,12 +223,17 @@ awaitable<bool> client_session::authenticate(const self_ptr& self, const config&
           "0A000", fmt::format("auth_type {} is not supported by this version", to_string(c.auth)));
       co_return false;
   }
-  const std::string fail_msg = fmt::format("password authentication failed for user \"{}\"", user);
   // A user nobody knows goes through the same exchange against a secret no password matches,
   // so that the answer (and its timing) does not tell unknown users from wrong passwords.
   pgwire::client_authenticator auth(method, user, stored ? *stored : mock_secret(), {},
                                     c.scram_iterations);
   auto step = auth.start();
+  // pgbouncer's words for a failed SCRAM exchange, PostgreSQL's for a wrong password;
+  // either way the same for a wrong password and for a user nobody knows.
+  const std::string fail_msg =
+      auth.method() == pgwire::client_auth_method::scram_sha_256
+          ? std::string("SASL authentication failed")
+          : fmt::format("password authentication failed for user \"{}\"", user);
   for (;;) {
     if (step.what == pgwire::auth_step::kind::failed) {
       log::info("{} login failed: {}", prefix(), make_error_code(step.error).message());
