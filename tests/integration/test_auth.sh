@@ -43,6 +43,21 @@ start_sluice auth_type=$AUTH pool_mode=session
 # The stored plaintext is what sluice logs in to the server with (SCRAM there).
 login_ok plainuser plainpw
 login_fails plainuser wrong bench 'password authentication failed for user "plainuser"'
+# Passwords up to PostgreSQL's 65,535-byte message bound are read (pgbouncer's longest are
+# 65,530 characters); one byte more is a failed authentication, not a protocol error. The
+# role longpass exists in auth_file only: its client login passes, its server login fails.
+long=$(head -c 65530 /dev/zero | tr '\0' a)
+printf '"longpass" "%s"\n' "$long" >>"$SLUICE_DIR/userlist.txt"
+kill -HUP "$SLUICE_PID"
+wait_until 10 "the reload" grep -q "reload:" "$SLUICE_LOG" || die "no reload"
+out=$(qu "$SLUICE_PORT" longpass "$long" bench 'select 1' 2>&1) && die "longpass has no role, yet logged in"
+grep -q "bench/longpass@.* server login failed" "$SLUICE_LOG" ||
+  die "a 65,530-character password did not pass the client login: ${out:0:200}"
+out=$(qu "$SLUICE_PORT" longpass "x$long" bench 'select 1' 2>&1) && die "a too long password logged in"
+[[ $out == *'password authentication failed for user "longpass"'* ]] ||
+  die "a 65,531-character password: ${out:0:200}"
+grep -q "login failed: the password message is too long" "$SLUICE_LOG" ||
+  die "the too long password was not logged"
 stop_sluice
 
 AUTH=trust

@@ -17,11 +17,12 @@ out=$(raw "$SLUICE_PORT" bench bench gss-pipelined)
 expect_line "$out" "E 08P01 received unencrypted data after GSSAPI encryption request" "GSSENCRequest + startup"
 ! grep -q '^R' <<<"$out" || die "the pipelined startup packet was taken: $(tr '\n' '|' <<<"$out")"
 
-# A SASLInitialResponse of 10,031 bytes: above the 10,000-byte cap of the startup phase.
-out=$(raw "$SLUICE_PORT" bench bench big-auth:10031)
+# A SASLInitialResponse of 65,540 bytes: above the 65,535-byte cap of an authentication
+# message (PostgreSQL's); refused unread, as a failed authentication.
+out=$(raw "$SLUICE_PORT" bench bench big-auth:65540)
 expect_line "$out" "R 10" "SASL request before the oversized response"
-expect_line "$out" "E 08P01 invalid authentication message: message length exceeds the maximum" "oversized SASLInitialResponse"
-grep -qF 'pooler error: invalid authentication message' "$SLUICE_LOG" || die "the oversized message was not logged"
+expect_line "$out" "E 28P01 SASL authentication failed" "oversized SASLInitialResponse"
+grep -qF 'login failed: the password message is too long' "$SLUICE_LOG" || die "the oversized message was not logged"
 
 # A well-behaved client still logs in after all that.
 [[ $(q "$SLUICE_PORT" 'select 1') == 1 ]] || die "a normal login failed afterwards"

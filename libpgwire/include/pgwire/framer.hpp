@@ -18,6 +18,9 @@ using bytes_view = std::span<const std::uint8_t>;
 
 /// Startup-phase packets are capped as PostgreSQL caps them (MAX_STARTUP_PACKET_LENGTH).
 inline constexpr std::uint32_t max_startup_packet = 10000;
+/// The longest authentication message a client may send (a password, a SCRAM response):
+/// PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH, which also bounds pgbouncer's passwords.
+inline constexpr std::uint32_t max_auth_message = 65535;
 /// Protocol version codes of the startup phase.
 inline constexpr std::uint32_t protocol_3_0 = 196608;          // 3 << 16
 inline constexpr std::uint32_t cancel_request_code = 80877102;  // 1234 << 16 | 5678

@@ -247,10 +247,14 @@ awaitable<bool> client_session::authenticate(const self_ptr& self, const config&
       }
     }
     if (step.what == pgwire::auth_step::kind::done) break;
-    const auto r = co_await read_message();
+    const auto r = co_await read_message(pgwire::max_auth_message);
     if (r.status != pgwire::frame_status::message) {
-      // truncated: the client went away, nothing to say. Anything else is a bad packet.
-      if (r.error != pgwire::errc::truncated) {
+      // truncated: the client went away, nothing to say. A password longer than any a login
+      // takes is a wrong one (as pgbouncer answers it); anything else is a bad packet.
+      if (r.error == pgwire::errc::length_too_large) {
+        log::info("{} login failed: the password message is too long", prefix());
+        co_await fatal("28P01", fail_msg);
+      } else if (r.error != pgwire::errc::truncated) {
         co_await fatal("08P01", fmt::format("invalid authentication message: {}",
                                             make_error_code(r.error).message()));
       }
