@@ -411,6 +411,15 @@ TEST_CASE("parse_database_entry rejects bad connection strings", "[config]") {
   CHECK_THAT(err("host").what(), Catch::Contains("syntax error"));
   CHECK_THAT(err("host=").what(), Catch::Contains("missing value"));
   CHECK_THAT(err("load_balance_hosts=random").what(), Catch::Contains("load_balance_hosts"));
+  // The console's name is reserved, per database and globally (as pgbouncer).
+  CHECK_THAT(err("auth_dbname=pgbouncer").what(),
+             Catch::Contains("cannot use the reserved \"pgbouncer\" database as an auth_dbname"));
+  {
+    temp_dir d;
+    const auto ini = d.write("r.ini", trust_header + "auth_dbname = pgbouncer\n[databases]\n");
+    CHECK_THROWS_WITH(sluice::load_config(ini), Catch::Contains("r.ini:") &&
+                      Catch::Contains("reserved \"pgbouncer\" database as an auth_dbname"));
+  }
 
   auto ok = parse_database_entry("db", "  host = h   password='' auth_dbname=x ", "f.ini", 7);
   CHECK(ok.host == "h");

@@ -289,9 +289,16 @@ const setting* find_setting(section sect, std::string_view key) noexcept {
   return it == std::end(table) ? nullptr : &*it;
 }
 
+void check_auth_dbname(const value_ctx& v, std::string_view db) {
+  if (db == "pgbouncer")
+    throw config_error(v.file, v.line,
+                       "cannot use the reserved \"pgbouncer\" database as an auth_dbname");
+}
+
 parsed_value parse_value(const setting& s, const value_ctx& v) {
   switch (s.value.type) {
     case value_type::string:
+      if (s.name == "auth_dbname") check_auth_dbname(v, trim(v.value));
       return std::string(trim(v.value));
     case value_type::integer:
       return parse_int(v, s.value.min, s.value.max);
