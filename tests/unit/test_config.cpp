@@ -411,9 +411,9 @@ TEST_CASE("parse_database_entry rejects bad connection strings", "[config]") {
   CHECK_THAT(err("host").what(), Catch::Contains("syntax error"));
   CHECK_THAT(err("host=").what(), Catch::Contains("missing value"));
   CHECK_THAT(err("load_balance_hosts=random").what(), Catch::Contains("load_balance_hosts"));
-  // The console's name is reserved, per database and globally (as pgbouncer).
-  CHECK_THAT(err("auth_dbname=pgbouncer").what(),
-             Catch::Contains("cannot use the reserved \"pgbouncer\" database as an auth_dbname"));
+  // The console's name is reserved: the global setting is refused at load; a [databases]
+  // entry's is loaded and refused at login ("bouncer config error"), as pgbouncer does.
+  CHECK(parse_database_entry("db", "auth_dbname=pgbouncer", "f.ini", 9).auth_dbname == "pgbouncer");
   {
     temp_dir d;
     const auto ini = d.write("r.ini", trust_header + "auth_dbname = pgbouncer\n[databases]\n");

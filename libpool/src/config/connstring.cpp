@@ -11,7 +11,6 @@
 #include <utility>
 
 #include "sluice/config.hpp"
-#include "settings.hpp"
 #include "values.hpp"
 
 namespace sluice {
@@ -162,10 +161,8 @@ database_config parse_database_entry(const std::string& name, const std::string&
       db.auth_user = val;
     else if (k == "auth_query")
       db.auth_query = val;
-    else if (k == "auth_dbname") {
-      check_auth_dbname(v, val);
+    else if (k == "auth_dbname")  // "pgbouncer" here is refused at login, as pgbouncer does
       db.auth_dbname = val;
-    }
     else if (k == "pool_size")
       db.pool_size = count();
     else if (k == "min_pool_size")

@@ -83,7 +83,8 @@ using parsed_value = std::variant<std::string, std::vector<std::string>, long lo
 
 /// Reads v.value by s's type; throws config_error (from the parsers) if it is not valid.
 parsed_value parse_value(const setting& s, const value_ctx& v);
-/// auth_dbname (global or per database) may not name the admin console's "pgbouncer".
+/// The global auth_dbname may not name the admin console's "pgbouncer" (a [databases]
+/// entry's is refused at login instead, as pgbouncer does).
 void check_auth_dbname(const value_ctx& v, std::string_view db);
 
 /// s's value in cfg as SHOW CONFIG and the reload log line print it (pgbouncer.ini's
