@@ -76,7 +76,8 @@ CASE="auth_user per database, auth_dbname"
 export SLUICE_DATABASES="bench = host=127.0.0.1 port=$PGPORT dbname=bench
 viaq = host=127.0.0.1 port=$PGPORT dbname=bench auth_user=bench auth_query='SELECT rolname, rolpassword FROM pg_authid WHERE rolname = \$1 AND rolname <> ''aq_alice'''
 viadb = host=127.0.0.1 port=$PGPORT dbname=bench auth_user=bench auth_dbname=bench
-broken = host=127.0.0.1 port=$PGPORT dbname=bench auth_user=bench auth_dbname=absent"
+broken = host=127.0.0.1 port=$PGPORT dbname=bench auth_user=bench auth_dbname=absent
+badquery = host=127.0.0.1 port=$PGPORT dbname=bench auth_user=bench auth_query='SELECT usename, passwd FROM no_such_shadow WHERE usename = \$1'"
 start_sluice
 # viaq's own auth_query finds nobody called aq_alice; viadb uses [pgbouncer]'s.
 login_refused aq_alice alicepw viaq 'SASL authentication failed'
@@ -86,6 +87,10 @@ login_refused aq_alice alicepw bench 'SASL authentication failed'  # no auth_use
 login_refused aq_alice alicepw broken 'bouncer config error'
 grep -q 'authentication database "absent" is not configured' "$SLUICE_LOG" ||
   die "$CASE: no log line for auth_dbname without an entry"
+# An auth_query PostgreSQL refuses: the operator's error, logged with the server's words.
+login_refused aq_alice alicepw badquery 'bouncer config error'
+grep -q 'auth_query as bench in badquery failed: .*"no_such_shadow" does not exist' "$SLUICE_LOG" ||
+  die "$CASE: the failing auth_query was not logged with the server's error"
 stop_sluice
 
 CASE="auth_type=md5 with an MD5 role"

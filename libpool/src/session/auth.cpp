@@ -140,7 +140,10 @@ awaitable<std::optional<std::string>> client_session::look_up_password(
   else
     auth_pool->discard(std::move(s), sh, fmt::format("auth_query failed: {}", r.error));
   if (!r.ok) {
+    // A query that fails (a wrong table, no permission) is the operator's to fix: the client
+    // hears pgbouncer's "bouncer config error", the log says why.
     log::warning("{} auth_query as {} in {} failed: {}", prefix(), auth_user, lookup_db, r.error);
+    no_server = {"08P01", "bouncer config error"};
   } else if (!r.found) {
     // pgbouncer tells the client "no such user"; sluice answers as for a wrong password
     // (a mock exchange), so that logins cannot probe which roles exist.
