@@ -25,7 +25,8 @@ wal_received() { compgen -G "$T/wal/*" >/dev/null; }
 # Physical replication clients (pg_receivewal, pg_basebackup) ask for database "replication".
 export SLUICE_DATABASES="bench = host=127.0.0.1 port=$PGPORT dbname=bench
 replication = host=127.0.0.1 port=$PGPORT dbname=replication
-one = host=127.0.0.1 port=$PGPORT dbname=bench max_db_connections=1"
+one = host=127.0.0.1 port=$PGPORT dbname=bench max_db_connections=1
+two = host=127.0.0.1 port=$PGPORT dbname=bench pool_size=1"
 start_sluice pool_mode=transaction
 export PGPASSWORD=bench
 
@@ -60,4 +61,19 @@ wait "$rl" 2>/dev/null
 wait_until 15 "the replication servers to close" no_walsender || die "walsenders left: $(walsenders)"
 grep -q 'closing because: replication connection closed' "$SLUICE_LOG" ||
   die "the replication server was not closed as such"
-pass "pg_receivewal and pg_recvlogical through sluice; max_db_connections held"
+
+# ---- pool_size: a replication server takes a slot of its pool (as pgbouncer 1.23). In "two"
+# (pool_size=1) an idle server gives its place up at once ("evicted"); three replication
+# clients at once are served one after the other, never two walsenders of "two" together.
+[[ $(q "$SLUICE_PORT" 'select 1' -d two) == 1 ]] || die "an ordinary client of two failed"
+repl_sleep() {
+  psql -X -At "host=127.0.0.1 port=$SLUICE_PORT user=bench dbname=two replication=database" \
+    -c "select pg_sleep(0.3), count(*) from pg_stat_activity where backend_type = 'walsender'"
+}
+for i in 1 2 3; do bg_to "$T/repl$i.out" bash -c "$(declare -f repl_sleep); SLUICE_PORT=$SLUICE_PORT repl_sleep"; done
+for pid in "${_BG_PIDS[@]: -3}"; do wait "$pid" || die "a replication client of two failed: $(cat "$T"/repl*.out)"; done
+for i in 1 2 3; do
+  [[ $(cat "$T/repl$i.out") == "|1" ]] || die "replication client $i saw: $(cat "$T/repl$i.out") (walsenders at once)"
+done
+grep -q "two/bench@.* closing because: evicted" "$SLUICE_LOG" || die "the idle server of two was not evicted"
+pass "pg_receivewal and pg_recvlogical through sluice; max_db_connections and pool_size held"

@@ -46,11 +46,18 @@ server_ptr pool::new_server(shard& s, std::shared_ptr<const pool_target> t) {
 
 awaitable<server_ptr> pool::open_dedicated(shard& s, std::shared_ptr<const pool_target> t,
                                            std::optional<pgwire::scram_keys> keys,
-                                           wait_error& error) {
+                                           server_ptr slot, wait_error& error, bool& full) {
   const config& c = s.cfg();
-  {
+  full = false;
+  if (slot) {
+    discard(std::move(slot), s, "evicted", true);  // its slot, already counted, is this one's
+  } else {
     std::lock_guard lk(mu);
-    // The limits across pools only: a replication server does not take a pool_size slot.
+    const int size = pool_size.load();
+    if (size > 0 && total.load() >= size) {
+      full = true;
+      co_return nullptr;
+    }
     const pool_rules::launch_limits limits{0, 0, max_db_connections.load(),
                                            max_user_connections.load()};
     if (pool_rules::needs_totals(limits)) {

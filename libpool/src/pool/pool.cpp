@@ -355,7 +355,7 @@ void pool::release(server_ptr srv, shard& s) {
   }
 }
 
-void pool::discard(server_ptr srv, shard& s, std::string_view reason) {
+void pool::discard(server_ptr srv, shard& s, std::string_view reason, bool keep_slot) {
   if (s.cfg().log_disconnections)
     log::info("S-0x{:x}: {}/{}@{}:{} closing because: {} (age={:.0f}s)", srv->id, db_name,
               user_name, srv->target->host, srv->target->port, reason,
@@ -371,6 +371,7 @@ void pool::discard(server_ptr srv, shard& s, std::string_view reason) {
   error_code ignored;
   srv->sock.close(ignored);
   srv.reset();
+  if (keep_slot) return;
   {
     std::lock_guard lk(mu);
     --total;

@@ -113,15 +113,20 @@ struct pool : std::enable_shared_from_this<pool> {
   void fail_waiters(const wait_error& why);
   /// A server of this pool's database for one client alone (a replication connection):
   /// logged in to `t` (the pool's target with the client's startup parameters), counted in
-  /// max_db_connections and max_user_connections but not in the pool size, never pooled;
-  /// give it back with discard(). nullptr when a limit is reached or the login failed:
-  /// `error` says why (the server's SQLSTATE and message when it sent them).
+  /// the pool size, max_db_connections and max_user_connections (as pgbouncer 1.23), never
+  /// pooled; give it back with discard(). `slot`: a server of this pool to close in its
+  /// place ("evicted"), its slot passing to the new one. nullptr when a limit is reached or
+  /// the login failed: `error` says why (the server's SQLSTATE and message when it sent
+  /// them); `full` is set when only pool_size stood in the way (no slot given): the caller
+  /// finds a server of the pool to give up, and asks again.
   awaitable<server_ptr> open_dedicated(shard& s, std::shared_ptr<const pool_target> t,
-                                       std::optional<pgwire::scram_keys> keys, wait_error& error);
+                                       std::optional<pgwire::scram_keys> keys, server_ptr slot,
+                                       wait_error& error, bool& full);
   /// Returns a server of this pool (idle, or to the first waiter on any shard).
   void release(server_ptr srv, shard& s);
-  /// Closes a server of this pool for good and frees its slot.
-  void discard(server_ptr srv, shard& s, std::string_view reason);
+  /// Closes a server of this pool for good and frees its slot (keep_slot: the slot stays
+  /// counted, for the caller's next server).
+  void discard(server_ptr srv, shard& s, std::string_view reason, bool keep_slot = false);
   /// Opens a new server connection on s if the limits allow; the result goes through
   /// release() (to a waiter or the idle list).
   void launch_server(shard& s, bool reserve);

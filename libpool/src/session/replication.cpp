@@ -36,7 +36,18 @@ awaitable<void> client_session::replicate(const self_ptr& self,
   auto t = std::make_shared<pool_target>(*pool_->target());
   for (auto& kv : *replication) t->startup_params.push_back(kv);
   wait_error error;
-  server_ptr s = co_await pool_->open_dedicated(sh, std::move(t), std::move(keys), error);
+  server_ptr s, slot;
+  for (;;) {
+    bool full = false;
+    s = co_await pool_->open_dedicated(sh, t, keys, std::move(slot), error, full);
+    if (s || !full) break;
+    // The pool is at pool_size: one of its servers gives up its place, an idle one at once
+    // ("evicted", as pgbouncer), else the first released; meanwhile the client waits in
+    // the pool's queue like any other.
+    slot = co_await pool_->acquire_idle(sh);
+    if (!slot) slot = co_await wait_in_queue(self, *pool_, error);
+    if (!slot) break;
+  }
   if (!s) {
     if (!closing()) co_await fatal(error.sqlstate, error.message);
     co_return;
