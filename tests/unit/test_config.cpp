@@ -533,7 +533,7 @@ TEST_CASE("bad integer, boolean and enum values are errors with their line", "[c
       {"auth_type = password", "auth_type"},
       {"auth_type = ldap", "auth_type"},
       {"max_packet_size = 100", "max_packet_size"},
-      {"pkt_buf = 16", "pkt_buf"},
+      {"pkt_buf = 0", "pkt_buf"},
   };
   for (const auto& bc : cases) {
     INFO(bc.line);

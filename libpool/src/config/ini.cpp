@@ -22,7 +22,8 @@
 ///    PgBouncer stores booleans as integers).
 ///  - Durations: a non-negative number of seconds (fractions allowed, "0.5"), optionally with
 ///    a unit: us, ms, s, min, h, d ("100ms", "5min", "1.5 h").
-///  - Limits sluice adds: pkt_buf >= 512; 1024 <= max_packet_size <= 2147483647 (the largest
+///  - Limits sluice adds: pkt_buf >= 1 (a relay buffer is never under 512 bytes: shard.cpp
+///    rounds smaller values up); 1024 <= max_packet_size <= 2147483647 (the largest
 ///    length the protocol can express); ports 1..65535; sizes, counts and timeouts >= 0;
 ///    [sluice] workers 0..4096.
 ///  - Connection strings ([databases], [users], [peers]): `key=value` pairs separated by

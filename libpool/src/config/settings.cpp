@@ -170,7 +170,7 @@ constexpr setting table[] = {
     {"track_extra_parameters", list(&config::track_extra_parameters), "IntervalStyle", no_reload},
     {"application_name_add_host", boolean(&config::application_name_add_host), "0", reload},
     {"disable_pqexec", boolean(&config::disable_pqexec), "0", no_reload},
-    {"pkt_buf", integer(&config::pkt_buf, 512, int_max), "4096", no_reload},
+    {"pkt_buf", integer(&config::pkt_buf, 1, int_max), "4096", no_reload},
     {"max_packet_size", integer(&config::max_packet_size, 1024, 2147483647), "2147483647", reload},
     // tcp
     {"tcp_keepalive", boolean(&config::tcp_keepalive), "1", reload},

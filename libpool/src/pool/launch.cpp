@@ -232,6 +232,10 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
   else
     log::warning("S-0x{:x}: {}/{}@{}:{} server login failed: {} {}", srv->id, db_name, user_name,
                  srv->target->host, srv->target->port, r.severity, r.error);
+  // pgbouncer then closes the server with the server's own message as the reason.
+  if (!no_answer && s.cfg().log_disconnections)
+    log::info("S-0x{:x}: {}/{}@{}:{} closing because: {} (age=0s)", srv->id, db_name, user_name,
+              srv->target->host, srv->target->port, r.error);
   bool fail = false;
   {
     std::lock_guard lk(mu);

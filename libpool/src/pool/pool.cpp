@@ -36,6 +36,15 @@ pool_rules::pool_view view_of(const pool& p) {
   return v;
 }
 
+/// Whether an idle server is worth a liveness probe before it serves: one idle for a while
+/// may have been closed by PostgreSQL (the janitor notices within a second); one that was
+/// busy a moment ago is not worth a syscall, unless a sibling has just died (server_lost).
+bool worth_probing(const pool& p, const server_conn& srv) {
+  const auto now = clock::now();
+  return now.time_since_epoch().count() < p.check_idle_until.load(std::memory_order_relaxed) ||
+         now - srv.idle_since > std::chrono::milliseconds(100);
+}
+
 /// Gives a server to a waiter that lives on the current shard.
 void deliver_here(const std::shared_ptr<waiter>& w, server_ptr srv) {
   w->delivered = std::move(srv);
@@ -151,14 +160,7 @@ server_ptr pool::take_idle(shard& s, bool& needs_check) {
       discard(std::move(srv), s, why ? why : "database configuration changed");
       continue;
     }
-    // A server idle for a while may have been closed by PostgreSQL (the janitor notices
-    // within a second); one that was busy a moment ago is not worth a syscall, unless a
-    // sibling has just died (server_lost).
-    const auto now = clock::now();
-    const bool suspect = now.time_since_epoch().count() <
-                         check_idle_until.load(std::memory_order_relaxed);
-    if ((suspect || now - srv->idle_since > std::chrono::milliseconds(100)) &&
-        server_is_dead(*srv)) {
+    if (worth_probing(*this, *srv) && server_is_dead(*srv)) {
       discard(std::move(srv), s, "server conn crashed?");
       continue;
     }
@@ -437,6 +439,12 @@ void pool::try_serve_waiters(shard& s) {
       server_ptr srv = std::move(loc.idle.back());
       loc.idle.pop_back();
       loc.idle_count.fetch_sub(1);
+      // Probed like take_idle's: a server PostgreSQL closed while it idled (a restart) must
+      // not be handed to a waiter on another shard. discard() serves the waiters again.
+      if (worth_probing(*p, *srv) && server_is_dead(*srv)) {
+        p->discard(std::move(srv), t, "server conn crashed?");
+        return;
+      }
       p->release(std::move(srv), t);
     });
   }

@@ -180,6 +180,13 @@ void client_session::finish() {
 
 void client_session::check_timeouts(const config& c) {
   if (closing()) return;
+  // pgbouncer's janitor holds every queued client, logging in (waiting for the server that
+  // brings the welcome) or not, to [pgbouncer] query_timeout, checked before
+  // query_wait_timeout (the waiter's own deadline).
+  if (wait_ && c.query_timeout > 0 && seconds_since(wait_->since) > c.query_timeout) {
+    kill("query_timeout");
+    return;
+  }
   if (!logged_in()) {
     if (c.client_login_timeout > 0 && seconds_since(connected_at) > c.client_login_timeout)
       kill("client_login_timeout");
