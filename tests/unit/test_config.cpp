@@ -309,7 +309,7 @@ TEST_CASE("documented but unsupported keys are accepted and recorded", "[config]
                      "auth_type = trust\n"
                      "auth_query = SELECT usename, passwd FROM pg_shadow WHERE usename=$1\n"
                      "Client_TLS_SSLMode = require\n"  // acted on: no warning
-                     "auth_ident_file = /etc/sluice/ident.map\n"
+                     "auth_ldap_options = host=ldap.example.com\n"
                      "client_tls_ca_file =\n"  // empty: "not set", nothing to warn about
                      "[users]\n"
                      "alice = pool_mode=transaction max_user_connections=4\n"
@@ -320,7 +320,7 @@ TEST_CASE("documented but unsupported keys are accepted and recorded", "[config]
   CHECK_FALSE(contains(c.unsupported, "auth_query (" + ini + ":3)"));
   CHECK(c.client_tls_sslmode == "require");
   CHECK_FALSE(contains(c.unsupported, "client_tls_sslmode (" + ini + ":4)"));
-  CHECK(contains(c.unsupported, "auth_ident_file (" + ini + ":5)"));
+  CHECK(contains(c.unsupported, "auth_ldap_options (" + ini + ":5)"));
   const sluice::user_config* alice = c.find_user("alice");
   REQUIRE(alice);
   CHECK(alice->mode == sluice::pool_mode::transaction);

@@ -43,6 +43,7 @@ const std::map<std::string_view, binding>& expected_members() {
       {"auth_type", &config::auth},
       {"auth_file", &config::auth_file},
       {"auth_hba_file", &config::auth_hba_file},
+      {"auth_ident_file", &config::auth_ident_file},
       {"scram_iterations", &config::scram_iterations},
       {"admin_users", &config::admin_users},
       {"stats_users", &config::stats_users},

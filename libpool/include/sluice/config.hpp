@@ -138,14 +138,31 @@ struct user_config {
   std::optional<double> query_wait_timeout;
 };
 
+/// One line of auth_ident_file (pgbouncer's subset of pg_ident.conf, syntax: config/hba.cpp):
+/// the system user (the OS user of a peer login, the certificate's CN of a cert login) may log
+/// in as db_user, or as anyone with any_user ("all").
+struct ident_entry {
+  std::string system_user, db_user;
+  bool any_user = false;
+  int line = 0;
+};
+/// auth_ident_file's maps by name, each with its lines in file order.
+using ident_maps = std::map<std::string, std::vector<ident_entry>>;
+
 /// One rule of auth_hba_file, pgbouncer's subset of pg_hba.conf (syntax: config/hba.cpp).
 struct hba_rule {
   enum conn_type { local, host, hostssl, hostnossl } conn = local;
-  std::vector<std::string> databases, users;  ///< names, or "all" ("sameuser" for databases)
+  std::vector<std::string> databases, users;  ///< names as written (a quoted "all" included)
+  bool all_databases = false, all_users = false;  ///< the keyword all
+  bool sameuser = false;                          ///< the database keyword sameuser
   int family = 0;  ///< AF_INET or AF_INET6; 0 = any address
   unsigned char addr[16] = {};
-  int prefix = 0;
+  unsigned char mask[16] = {};  ///< the bits of addr that must match (/prefix or netmask)
   enum method_type { trust, reject, md5, password, scram_sha_256, peer, cert } method = reject;
+  /// map=NAME: peer and cert ask this map of auth_ident_file (its lines in map_entries) whom
+  /// the system user may log in as; "" = only as the same name.
+  std::string map;
+  std::vector<ident_entry> map_entries;
   int line = 0;
 };
 using hba_rules = std::vector<hba_rule>;
@@ -158,8 +175,14 @@ struct hba_peer {
   unsigned char addr[16] = {};
 };
 
-/// Reads an auth_hba_file; throws config_error (with all()) naming file:line.
-hba_rules load_hba(const std::string& path);
+/// Reads an auth_ident_file; throws config_error (with all()) naming file:line.
+ident_maps load_ident(const std::string& path);
+/// Reads an auth_hba_file; a map= names a map of `maps` (nullptr: auth_ident_file not set).
+/// Throws config_error (with all()) naming file:line.
+hba_rules load_hba(const std::string& path, const ident_maps* maps = nullptr);
+/// Whether a map's lines let system_user log in as user.
+bool ident_map_allows(const std::vector<ident_entry>& map, const std::string& system_user,
+                      const std::string& user);
 /// The first rule that matches, or nullptr (which rejects).
 const hba_rule* match_hba(const hba_rules& rules, const hba_peer& peer);
 
@@ -181,10 +204,13 @@ struct config {
   auth_type auth = auth_type::md5;
   std::string auth_file;
   std::string auth_hba_file;
+  /// User name maps for the map= option of auth_hba_file, read with it (auth_type = hba).
+  std::string auth_ident_file;
   /// PBKDF2 iterations of the SCRAM secret sluice builds for a client whose auth_file entry
   /// is a plaintext password.
   int scram_iterations = 4096;
-  /// The rules of auth_hba_file, read with the config when auth_type = hba.
+  /// The rules of auth_hba_file (with their auth_ident_file maps), read with the config when
+  /// auth_type = hba.
   std::shared_ptr<const hba_rules> hba;
   std::vector<std::string> admin_users, stats_users;
   /// A user not in auth_file is looked up with auth_query, run as auth_user (whose password

@@ -39,6 +39,7 @@
 
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -290,7 +291,10 @@ void config_detail::load_hba_rules(config& c) {
   if (c.auth != auth_type::hba) return;
   if (c.auth_hba_file.empty())
     throw config_error(c.file, 0, "auth_type = hba requires auth_hba_file to be set");
-  c.hba = std::make_shared<const hba_rules>(load_hba(c.auth_hba_file));
+  // auth_ident_file first: the rules' map= options name its maps.
+  std::optional<ident_maps> maps;
+  if (!c.auth_ident_file.empty()) maps = load_ident(c.auth_ident_file);
+  c.hba = std::make_shared<const hba_rules>(load_hba(c.auth_hba_file, maps ? &*maps : nullptr));
 }
 
 config load_ini(const std::string& path) {

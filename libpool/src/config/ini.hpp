@@ -20,7 +20,8 @@ struct ini_entry {
 /// The error for an auth_type that checks passwords against auth_file (plain, md5,
 /// scram-sha-256) when auth_file is not set; empty if there is none.
 std::string missing_auth_file(const config& c);
-/// With auth_type = hba, reads auth_hba_file into c.hba (throws config_error).
+/// With auth_type = hba, reads auth_hba_file (and auth_ident_file, if set) into c.hba
+/// (throws config_error).
 void load_hba_rules(config& c);
 
 /// Every entry of an ini file in file order, without applying them; throws config_error

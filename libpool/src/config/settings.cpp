@@ -120,6 +120,7 @@ constexpr setting table[] = {
     {"auth_type", auth_type_of(&config::auth), "md5", reload},
     {"auth_file", text(&config::auth_file), "", reload},
     {"auth_hba_file", text(&config::auth_hba_file), "", reload},
+    {"auth_ident_file", text(&config::auth_ident_file), "", reload},
     {"scram_iterations", integer(&config::scram_iterations, 1, 10'000'000), "4096", reload},
     {"admin_users", list(&config::admin_users), "", reload},
     {"stats_users", list(&config::stats_users), "", reload},
@@ -216,7 +217,6 @@ constexpr setting table[] = {
     // ---- [pgbouncer], accepted but not acted on (yet, or ever: no_effect says why). Their
     // values are not checked (the type says what pgbouncer expects; the tests check it
     // against the default).
-    {"auth_ident_file", text(), "", reload},
     {"auth_ldap_options", text(), "", reload},
     {"conffile", text(), "", reload},
     {"dns_zone_check_period",

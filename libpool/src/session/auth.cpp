@@ -65,18 +65,34 @@ auth_type client_session::hba_method(const config& c, const std::string& user,
     case hba_rule::scram_sha_256:
       return auth_type::scram_sha_256;
     case hba_rule::peer: {
-      // The peer's OS user must be the one it logs in as (Unix sockets only).
+      // The peer's OS user must be the one it logs in as (Unix sockets only), or one the
+      // rule's map lets log in as that user.
       ucred cred{};
       socklen_t len = sizeof cred;
       const passwd* pw = nullptr;
       if (is_unix && ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
         pw = ::getpwuid(cred.uid);
-      if (pw && user == pw->pw_name) return auth_type::any;  // proven: nothing more to ask
+      if (pw && (r->map.empty() ? user == pw->pw_name
+                                : ident_map_allows(r->map_entries, pw->pw_name, user)))
+        return auth_type::any;  // proven: nothing more to ask
+      if (!r->map.empty()) log::info("{} ident map {} cannot be matched", prefix(), r->map);
       why = fmt::format("peer authentication failed for user \"{}\"", user);
       return auth_type::hba;
     }
-    case hba_rule::cert:
-      return auth_type::cert;
+    case hba_rule::cert: {
+      if (r->map.empty()) return auth_type::cert;  // the CN must be the user (authenticate)
+      // With a map, the CN of the certificate (verified in the handshake) must be one the map
+      // lets log in as this user.
+      const std::string cn = tls ? tls->peer_common_name() : std::string();
+      if (cn.empty()) {
+        why = "connection requires a valid client certificate";
+        return auth_type::hba;
+      }
+      if (ident_map_allows(r->map_entries, cn, user)) return auth_type::any;
+      log::info("{} ident map: {} does not have a match", prefix(), r->map);
+      why = fmt::format("certificate authentication failed for user \"{}\"", user);
+      return auth_type::hba;
+    }
     case hba_rule::reject:
       break;
   }
