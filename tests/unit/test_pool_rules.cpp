@@ -520,6 +520,26 @@ TEST_CASE("pool rules: min_pool_size is topped up from shard 0 after a first log
   CHECK(rules::top_up_count(3, 10, 7, true) == 0);   // more than enough already
 }
 
+TEST_CASE("pool rules: a forced user's pool is topped up before any login, with backoff",
+          "[pool]") {
+  fake_clock clk;
+  CHECK(rules::may_top_up(true, false, {}, 15, clk.now));
+  CHECK_FALSE(rules::may_top_up(false, false, {}, 15, clk.now));  // nobody has used it
+  CHECK(rules::may_top_up(false, true, {}, 15, clk.now));         // user=: from the start
+  const rules::time_point failed = clk.now;
+  CHECK_FALSE(rules::may_top_up(false, true, failed, 15, clk.now + 14s));
+  CHECK(rules::may_top_up(false, true, failed, 15, clk.now + 15s));
+}
+
+TEST_CASE("pool rules: only the limits across pools starve a queue", "[pool]") {
+  using rules::starve_reason;
+  CHECK(rules::starved_by(launch_verdict::db_full) == starve_reason::db);
+  CHECK(rules::starved_by(launch_verdict::user_full) == starve_reason::user);
+  CHECK(rules::starved_by(launch_verdict::pool_full) == starve_reason::none);
+  CHECK(rules::starved_by(launch_verdict::held) == starve_reason::none);
+  CHECK(rules::starved_by(launch_verdict::go) == starve_reason::none);
+}
+
 // ---------------------------------------------------------------- server statements (LRU)
 
 TEST_CASE("pool rules: server statements: the least recently used is evicted", "[pool]") {

@@ -11,7 +11,8 @@
 
 namespace sluice {
 
-void pool::launch_server(shard& s, bool reserve) {
+pool_rules::launch_verdict pool::launch_server(shard& s, bool reserve) {
+  using pool_rules::launch_verdict;
   std::optional<pgwire::scram_keys> keys;
   std::shared_ptr<const pool_target> tgt;
   {
@@ -19,14 +20,16 @@ void pool::launch_server(shard& s, bool reserve) {
     const pool_rules::launch_limits limits{pool_size.load(), reserve_size.load(),
                                            max_db_connections.load(),
                                            max_user_connections.load()};
-    // Paused: nothing opens, waiters wait for RESUME. The totals over all pools walk the
-    // registry: only counted when a limit needs them.
-    const auto verdict = pool_rules::may_launch(
-        held(), reserve, total.load(), limits, [&](int& db_total, int& user_total) {
-          registry.connection_totals(db_name, user_name, db_total, user_total);
-        });
-    if (verdict != pool_rules::launch_verdict::go) return;
-    ++total;
+    // Paused: nothing opens, waiters wait for RESUME. The limits across pools are checked,
+    // and the slot taken, under the registry's lock (claim_slot) only when one is set.
+    auto verdict = pool_rules::check_own_limits(held(), reserve, total.load(), limits);
+    if (verdict == launch_verdict::go) {
+      if (pool_rules::needs_totals(limits))
+        verdict = registry.claim_slot(*this, limits);
+      else
+        ++total;
+    }
+    if (verdict != launch_verdict::go) return verdict;
     ++connecting;
     keys = scram_keys;
     tgt = target_;
@@ -34,6 +37,7 @@ void pool::launch_server(shard& s, bool reserve) {
   if (reserve) log::info("{}/{}: taking connection from reserve_pool", db_name, user_name);
   asio::co_spawn(s.io, open_server(shared_from_this(), s, new_server(s, std::move(tgt)), keys),
                  asio::detached);
+  return launch_verdict::go;
 }
 
 server_ptr pool::new_server(shard& s, std::shared_ptr<const pool_target> t) {

@@ -71,6 +71,7 @@ pool::pool(pool_registry& reg, shard_set& set, std::string db, std::string user,
       server_lifetime(st.server_lifetime),
       query_wait_timeout(st.query_wait_timeout),
       auto_db(st.auto_db),
+      forced_user(st.forced_user),
       locals(new local[set.size()]),
       nshards(set.size()),
       target_(std::make_shared<const pool_target>(std::move(st.target))) {}
@@ -105,6 +106,7 @@ void pool::reconfigure(pool_settings st) {
     server_lifetime.store(st.server_lifetime);
     query_wait_timeout.store(st.query_wait_timeout);
     auto_db.store(st.auto_db);
+    forced_user.store(st.forced_user);
   }
   removed.store(false);
   // Idle servers that no longer fit close now, on the shards that hold them.
@@ -355,6 +357,19 @@ void pool::release(server_ptr srv, shard& s) {
       deliver_here(w, std::move(srv));
     });
   }
+  // Nobody here wants it, and another pool of the database (or user) waits for a slot that
+  // max_db_connections (max_user_connections) withholds: this shard's most idle server of the
+  // pool makes room ("evicted", as pgbouncer); discard() wakes the starved pool.
+  if (!loc.idle.empty() && registry.starving() &&
+      (max_db_connections.load() > 0 || max_user_connections.load() > 0)) {
+    if (std::shared_ptr<pool> starved = registry.starved_sibling(*this)) {
+      server_ptr victim = std::move(loc.idle.front());
+      loc.idle.erase(loc.idle.begin());
+      loc.idle_count.fetch_sub(1);
+      starved->eviction_over();
+      discard(std::move(victim), s, "evicted");
+    }
+  }
 }
 
 void pool::discard(server_ptr srv, shard& s, std::string_view reason, bool keep_slot) {
@@ -379,6 +394,9 @@ void pool::discard(server_ptr srv, shard& s, std::string_view reason, bool keep_
     --total;
   }
   if (nwaiters.load() > 0) try_serve_waiters(s);
+  // A slot of the database (user) is free: pools a limit across pools held back try again.
+  if (registry.starving() && (max_db_connections.load() > 0 || max_user_connections.load() > 0))
+    registry.wake_starved(*this, s);
 }
 
 void pool::retry_hosts_later(shard& s) {
@@ -404,7 +422,10 @@ void pool::try_serve_waiters(shard& s) {
   {
     std::lock_guard lk(mu);
     const int waiting = int(waiters.size());
-    if (waiting == 0) return;
+    if (waiting == 0) {
+      if (starved_by.load(std::memory_order_relaxed) != 0) note_starved({}, 0);
+      return;
+    }
     const pool_rules::serve_plan plan =
         pool_rules::plan_serving(waiting, connecting, total.load(), pool_size.load(),
                                  last_login_failure, login_retry(c), retry_scheduled,
@@ -416,7 +437,29 @@ void pool::try_serve_waiters(shard& s) {
     // queue of clients must not become a storm of logins to a standby.
     if (no_suitable_logged_.load()) to_launch = std::min(to_launch, connecting == 0 ? 1 : 0);
   }
-  for (int i = 0; i < to_launch; ++i) launch_server(s, false);
+  // A launch that a limit across pools refuses: the rest would be refused too. Those waiters
+  // are starved while the pool has no idle server of its own on any shard (which the loop at
+  // the end sends them); one idle server of a sibling pool is evicted for them per call, the
+  // next when that one's slot has been taken (discard -> wake_starved -> here).
+  pool_rules::starve_reason why{};
+  int blocked = 0;
+  for (int i = 0; i < to_launch; ++i) {
+    const auto v = launch_server(s, false);
+    if (v == pool_rules::launch_verdict::go) continue;
+    why = pool_rules::starved_by(v);
+    if (why != pool_rules::starve_reason::none) blocked = to_launch - i;
+    break;
+  }
+  if (blocked > 0) {
+    for (std::size_t i = 0; i < nshards; ++i)
+      if (locals[i].idle_count.load() > 0) blocked = 0;
+  }
+  note_starved(blocked > 0 ? why : pool_rules::starve_reason::none,
+               std::max(0, blocked - evicting.load()));
+  if (blocked > 0 && take_eviction() && !registry.evict_for(*this, why)) {
+    eviction_over();
+    starved_want.fetch_add(1);  // given back: a sibling's server going idle may serve it
+  }
   if (schedule_retry) {
     auto t = std::make_shared<asio::steady_timer>(s.io);
     std::unique_lock lk(mu);
@@ -481,16 +524,42 @@ void pool::tidy(shard& s) {
     locals[s.id].idle_count.fetch_sub(1);
     discard(std::move(gone), s, reason);
   }
-  // min_pool_size: shard 0 keeps the pool topped up once it has been used.
-  if (pool_rules::tops_up(s.id, min_pool_size.load(), draining.load(), held())) {
+  // min_pool_size: shard 0 keeps the pool topped up once it has been used, or from the
+  // start when its entry forces a user. Never by evicting another pool's server.
+  if (pool_rules::tops_up(s.id, min_pool_size.load(), draining.load(), held()) &&
+      !removed.load()) {
     int missing;
     {
       std::lock_guard lk(mu);
+      const bool may = pool_rules::may_top_up(have_welcome, forced_user.load(),
+                                              last_login_failure, login_retry(c), clock::now());
       missing = pool_rules::top_up_count(min_pool_size.load(), pool_size.load(), total.load(),
-                                         have_welcome);
+                                         may);
     }
-    for (int i = 0; i < missing; ++i) launch_server(s, false);
+    for (int i = 0; i < missing; ++i)
+      if (launch_server(s, false) != pool_rules::launch_verdict::go) break;
   }
+  // A starved queue whose wake-up was missed (its sibling's server went idle on a shard
+  // that found no want left, then the want came back): tried again once a second.
+  if (s.id == 0 && starved_by.load() != 0 && nwaiters.load() > 0) try_serve_waiters(s);
+}
+
+bool pool::take_eviction() {
+  int want = starved_want.load();
+  while (want > 0) {
+    if (starved_want.compare_exchange_weak(want, want - 1)) {
+      evicting.fetch_add(1);
+      return true;
+    }
+  }
+  return false;
+}
+
+void pool::note_starved(pool_rules::starve_reason why, int want) {
+  starved_want.store(want);
+  const int was = starved_by.exchange(int(why));
+  if ((was != 0) != (why != pool_rules::starve_reason::none))
+    registry.starving_changed(was != 0 ? -1 : 1);
 }
 
 }  // namespace sluice

@@ -46,6 +46,7 @@ struct pool_settings {
   double server_lifetime = 3600;   ///< the database's own, else [pgbouncer]'s
   double query_wait_timeout = 120; ///< the user's own, else the database's, else [pgbouncer]'s
   bool auto_db = false;            ///< made from the "*" entry (autodb_idle_timeout applies)
+  bool forced_user = false;        ///< the entry names user=: min_pool_size holds without clients
 };
 
 /// What the console's PAUSE/KILL, DISABLE and RESUME/ENABLE set for one database, whatever its
@@ -78,6 +79,7 @@ struct pool : std::enable_shared_from_this<pool> {
   std::atomic<int> max_user_connections;
   std::atomic<double> server_lifetime, query_wait_timeout;
   std::atomic<bool> auto_db;
+  std::atomic<bool> forced_user;
   /// Bumped when the target changes: servers of an older generation are closed when idle
   /// or released, never reused.
   std::atomic<std::uint64_t> generation{0};
@@ -128,8 +130,8 @@ struct pool : std::enable_shared_from_this<pool> {
   /// counted, for the caller's next server).
   void discard(server_ptr srv, shard& s, std::string_view reason, bool keep_slot = false);
   /// Opens a new server connection on s if the limits allow; the result goes through
-  /// release() (to a waiter or the idle list).
-  void launch_server(shard& s, bool reserve);
+  /// release() (to a waiter or the idle list). Says which limit, if any, stood in the way.
+  pool_rules::launch_verdict launch_server(shard& s, bool reserve);
   /// The janitor's pass over s's idle servers (dead, idle too long, too old), and on shard 0
   /// the min_pool_size top-up.
   void tidy(shard& s);
@@ -182,6 +184,17 @@ struct pool : std::enable_shared_from_this<pool> {
   bool retry_scheduled = false;
 
   std::atomic<int> nwaiters{0};
+  /// Waiters that max_db_connections or max_user_connections (not this pool's own size) keeps
+  /// from a server: which limit (pool_rules::starve_reason) and how many more servers they
+  /// need, less the evictions already under way for them (`evicting`). Written by
+  /// try_serve_waiters; a sibling pool's idle server is closed ("evicted") for each unit of
+  /// `starved_want`, taken with take_eviction() so that two shards never both act on one.
+  std::atomic<int> starved_by{0}, starved_want{0}, evicting{0};
+  /// Takes one unit of starved_want (and counts it in `evicting`); false if none is left.
+  bool take_eviction();
+  /// An eviction taken with take_eviction() is over (done or given up): `evicting` is
+  /// decremented; call before the victim's discard(), whose wake-up serves this pool.
+  void eviction_over() { evicting.fetch_sub(1); }
   std::atomic<int> clients{0};  ///< sessions holding a pool_client_ref to this pool
 
   // ---- idleness, for autodb_idle_timeout and pool_idle_timeout: touched by the registry's
@@ -244,6 +257,9 @@ struct pool : std::enable_shared_from_this<pool> {
                               std::optional<pgwire::scram_keys> keys);
   std::shared_ptr<const pool_target> target_;  // under mu
   void try_serve_waiters(shard& s);
+  /// Records what stands between the queue and a server (see starved_by), keeping the
+  /// registry's count of starved pools.
+  void note_starved(pool_rules::starve_reason why, int want);
   void on_waiter_timer(const std::shared_ptr<waiter>& w);
   void arm_waiter(const std::shared_ptr<waiter>& w);
 
@@ -326,6 +342,30 @@ class pool_registry {
   /// over all pools. Call with no pool_registry lock held (a pool's own mu may be held).
   void connection_totals(std::string_view db, std::string_view user, int& db_total,
                          int& user_total);
+  /// A launch of p within max_db_connections and max_user_connections: the totals are read
+  /// and p.total incremented under one lock, so that two pools of a database launching at
+  /// once on two shards cannot both take its last slot. The caller holds p.mu.
+  pool_rules::launch_verdict claim_slot(pool& p, const pool_rules::launch_limits& limits);
+
+  // ---- eviction: a pool whose waiters a limit across pools keeps out gets the slot of an
+  // idle server of another pool of the same database (or server login user), as pgbouncer.
+
+  /// Pools with starved_by set, for a cheap test on the release and discard paths.
+  bool starving() const noexcept { return starving_.load(std::memory_order_relaxed) > 0; }
+  void starving_changed(int delta) { starving_.fetch_add(delta, std::memory_order_relaxed); }
+  /// For p (starved by `why`): finds another pool of the same database (db_full) or user
+  /// (user_full) with an idle server and no waiter, and posts to the shard holding it the
+  /// closing of its oldest one there, then p's wake-up. False if there is none.
+  bool evict_for(pool& p, pool_rules::starve_reason why);
+  /// from, on shard s, has an idle server: the starved pool it should go to (one unit of
+  /// that pool's want taken), or nullptr.
+  std::shared_ptr<pool> starved_sibling(const pool& from);
+  /// A server of `from` has closed: its starved siblings try again on s (a slot is free).
+  void wake_starved(const pool& from, shard& s);
+  /// min_pool_size for forced users: makes the pool of every entry that names user= and
+  /// has a min_pool_size, so that the janitor keeps it filled before any client comes
+  /// (pgbouncer). Config and userlist as of now (the registry's newest if it has one).
+  void ensure_forced_pools(const config& cfg, const userlist& users);
   /// A snapshot of the pools; the references keep them alive while it is held.
   std::vector<std::shared_ptr<pool>> all();
   /// The janitor's pass for autodb_idle_timeout and pool_idle_timeout (on one shard, once a
@@ -357,6 +397,7 @@ class pool_registry {
   shard_set& shards_;
   dns_cache dns_;
   std::mutex mu_;
+  alignas(64) std::atomic<int> starving_{0};  ///< read on every release: a line of its own
   std::map<pool_key, std::shared_ptr<pool>> pools_;
   std::map<std::string, std::string, std::less<>> looked_up_;  ///< auth_query's passwords
   config_ptr latest_;  ///< the newest configuration reconfigure() was given (new pools use it)

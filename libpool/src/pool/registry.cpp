@@ -62,6 +62,7 @@ pool_settings settings_for(const database_config& db, const std::string& dbname,
   st.query_wait_timeout =
       pick(u ? u->query_wait_timeout : std::nullopt, db.query_wait_timeout, c.query_wait_timeout);
   st.auto_db = db.name == "*";
+  st.forced_user = !db.user.empty();
   return st;
 }
 
@@ -169,6 +170,107 @@ void pool_registry::connection_totals(std::string_view db, std::string_view user
   }
 }
 
+pool_rules::launch_verdict pool_registry::claim_slot(pool& p,
+                                                     const pool_rules::launch_limits& limits) {
+  int db_total = 0, user_total = 0;
+  std::lock_guard lk(mu_);
+  for (auto& [key, q] : pools_) {
+    const int n = q->total.load();
+    if (q->db_name == p.db_name) db_total += n;
+    if (q->user_name == p.user_name) user_total += n;
+  }
+  const auto verdict = pool_rules::check_totals(limits, db_total, user_total);
+  if (verdict == pool_rules::launch_verdict::go) ++p.total;  // p.mu is the caller's
+  return verdict;
+}
+
+namespace {
+/// q shares with the starved pool p the limit that starves it.
+bool shares_limit(const pool& q, const pool& p, int why) {
+  return why == int(pool_rules::starve_reason::db)     ? q.db_name == p.db_name
+         : why == int(pool_rules::starve_reason::user) ? q.user_name == p.user_name
+                                                       : false;
+}
+}  // namespace
+
+bool pool_registry::evict_for(pool& p, pool_rules::starve_reason why) {
+  std::shared_ptr<pool> victim;
+  std::size_t on = 0;
+  {
+    std::lock_guard lk(mu_);
+    int best = 0;
+    // The sibling with the most idle servers, on the shard where it has most: its oldest
+    // there goes. (pgbouncer takes the most idle server of all; idle lists here belong to
+    // their shards, whose servers' ages other threads do not read.)
+    for (auto& [key, q] : pools_) {
+      if (q.get() == &p || q->nwaiters.load() > 0 || !shares_limit(*q, p, int(why))) continue;
+      int sum = 0, top = 0;
+      std::size_t top_on = 0;
+      for (std::size_t i = 0; i < q->nshards; ++i) {
+        const int n = q->locals[i].idle_count.load();
+        sum += n;
+        if (n > top) {
+          top = n;
+          top_on = i;
+        }
+      }
+      if (sum > best) {
+        best = sum;
+        victim = q;
+        on = top_on;
+      }
+    }
+  }
+  if (!victim) return false;
+  shards_.shards[on]->post_fn([q = victim, p = p.shared_from_this()](shard& t) {
+    auto& loc = q->locals[t.id];
+    p->eviction_over();  // before discard(), whose wake-up lets p launch into the slot
+    if (q->nwaiters.load() == 0 && !loc.idle.empty()) {
+      server_ptr gone = std::move(loc.idle.front());
+      loc.idle.erase(loc.idle.begin());
+      loc.idle_count.fetch_sub(1);
+      q->discard(std::move(gone), t, "evicted");
+    } else if (p->nwaiters.load() > 0) {
+      p->wake(t);  // gone meanwhile: p looks again
+    }
+  });
+  return true;
+}
+
+std::shared_ptr<pool> pool_registry::starved_sibling(const pool& from) {
+  std::lock_guard lk(mu_);
+  for (auto& [key, r] : pools_) {
+    if (r.get() == &from || r->nwaiters.load() == 0) continue;
+    if (!shares_limit(from, *r, r->starved_by.load())) continue;
+    if (r->take_eviction()) return r;
+  }
+  return nullptr;
+}
+
+void pool_registry::wake_starved(const pool& from, shard& s) {
+  std::vector<std::shared_ptr<pool>> starved;
+  {
+    std::lock_guard lk(mu_);
+    for (auto& [key, r] : pools_)
+      if (r.get() != &from && r->nwaiters.load() > 0 && shares_limit(from, *r, r->starved_by.load()))
+        starved.push_back(r);
+  }
+  for (auto& r : starved) r->wake(s);
+}
+
+void pool_registry::ensure_forced_pools(const config& c, const userlist& u) {
+  std::lock_guard lk(mu_);
+  const config& cfg = latest_ ? *latest_ : c;
+  const userlist& users = latest_users_ ? *latest_users_ : u;
+  for (const database_config& db : cfg.databases) {
+    if (db.user.empty() || db.name == "*" || db.min_pool_size.value_or(cfg.min_pool_size) <= 0)
+      continue;
+    bool created = false;
+    find_or_add(db.name, false, settings_for(db, db.name, db.user, cfg, users, looked_up_),
+                created);
+  }
+}
+
 std::vector<std::shared_ptr<pool>> pool_registry::all() {
   std::vector<std::shared_ptr<pool>> out;
   std::lock_guard lk(mu_);
@@ -217,7 +319,10 @@ void pool_registry::reap(const config& c) {
   std::set<std::string> autodb_dropped;
   for (auto it = pools_.begin(); it != pools_.end();) {
     pool& p = *it->second;
-    const bool idle_expired = older(p.last_nonempty, c.pool_idle_timeout);
+    // A forced user's pool with min_pool_size is kept (ensure_forced_pools would only make it
+    // again): pgbouncer exempts it, even while its logins fail.
+    const bool keeps_min = p.forced_user.load() && p.min_pool_size.load() > 0 && !p.removed.load();
+    const bool idle_expired = !keeps_min && older(p.last_nonempty, c.pool_idle_timeout);
     const bool empty = p.total.load() == 0 && p.clients.load() == 0 && p.nwaiters.load() == 0;
     if ((p.draining.load() || idle_expired) && empty && it->second.use_count() == 1) {
       if (!p.draining.load())
@@ -226,6 +331,7 @@ void pool_registry::reap(const config& c) {
                   std::chrono::duration_cast<std::chrono::seconds>(now - p.last_nonempty).count());
       else if (p.auto_db.load())
         autodb_dropped.insert(p.db_name);
+      if (p.starved_by.exchange(0) != 0) starving_changed(-1);
       it = pools_.erase(it);
       continue;
     }

@@ -37,6 +37,17 @@ launch_verdict check_totals(const launch_limits& limits, int db_total, int user_
   return launch_verdict::go;
 }
 
+starve_reason starved_by(launch_verdict v) noexcept {
+  switch (v) {
+    case launch_verdict::db_full:
+      return starve_reason::db;
+    case launch_verdict::user_full:
+      return starve_reason::user;
+    default:
+      return starve_reason::none;
+  }
+}
+
 serve_plan plan_serving(int waiting, int connecting, int total, int pool_size,
                         time_point last_login_failure, double server_login_retry,
                         bool retry_scheduled, time_point now) noexcept {
@@ -132,6 +143,14 @@ bool tops_up(int shard_id, int min_pool_size, bool draining, bool held) noexcept
 int top_up_count(int min_pool_size, int pool_size, int total, bool have_welcome) noexcept {
   if (!have_welcome) return 0;
   return std::max(0, std::min(min_pool_size, pool_size) - total);
+}
+
+bool may_top_up(bool have_welcome, bool forced_user, time_point last_login_failure,
+                double server_login_retry, time_point now) noexcept {
+  if (have_welcome) return true;
+  if (!forced_user) return false;  // a pool nobody has used yet
+  return last_login_failure == time_point{} ||
+         seconds_between(last_login_failure, now) >= server_login_retry;
 }
 
 }  // namespace sluice::pool_rules

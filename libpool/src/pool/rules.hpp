@@ -64,6 +64,13 @@ launch_verdict may_launch(bool held, bool reserve, int total, const launch_limit
   return check_totals(limits, db_total, user_total);
 }
 
+/// Which limit across pools keeps a pool's waiters from a server (the reason a sibling's idle
+/// server may be evicted for them): none, max_db_connections, max_user_connections.
+enum class starve_reason : int { none = 0, db = 1, user = 2 };
+/// The starve_reason of a refused launch: db_full and user_full only (a pool's own pool_size,
+/// PAUSE and a go are none).
+starve_reason starved_by(launch_verdict v) noexcept;
+
 /// What serving the queue does now (pool::try_serve_waiters).
 struct serve_plan {
   int launch = 0;               ///< servers to open (each still goes through may_launch)
@@ -221,5 +228,10 @@ bool tops_up(int shard_id, int min_pool_size, bool draining, bool held) noexcept
 /// open or opening; none before a first login has worked (a pool nobody has used yet, or one
 /// whose server refuses the login, is not hammered). Never negative.
 int top_up_count(int min_pool_size, int pool_size, int total, bool have_welcome) noexcept;
+/// The `have_welcome` top_up_count takes: a pool that has logged in once; or the pool of an
+/// entry with a forced user (user=), which holds min_pool_size before any client comes, as
+/// pgbouncer, but not while its last login failure is younger than server_login_retry.
+bool may_top_up(bool have_welcome, bool forced_user, time_point last_login_failure,
+                double server_login_retry, time_point now) noexcept;
 
 }  // namespace sluice::pool_rules

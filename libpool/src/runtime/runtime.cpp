@@ -45,6 +45,9 @@ awaitable<void> runtime::janitor_loop(shard& s) {
     if (ec || stopping_done_.load()) {
       co_return;
     }
+    // min_pool_size of forced-user entries holds before any client comes: their pools are
+    // made here (shard 0), and its top-up below fills them.
+    if (s.id == 0) registry_.ensure_forced_pools(s.cfg(), s.users());
     for (const auto& p : registry_.all()) p->tidy(s);
     // Dropping unused pools needs every shard's view of them: one shard does it for all.
     if (s.id == 0) registry_.reap(s.cfg());
