@@ -86,6 +86,10 @@ struct server_conn : client_link {
   bool refused_write = false;
   bool testing = false;  ///< running a query of the pooler's own (check, reset): SHOW "tested"
   bool used = false;     ///< has served a client since login (pgbouncer checks only those)
+  /// CancelRequests sent for this server and not yet answered (touched on its shard only;
+  /// shared with the coroutines that send them, which may outlive it). A server released
+  /// while one is in flight would have the next client's query cancelled: it is closed.
+  std::shared_ptr<int> cancels_in_flight;
   pgwire::byte_buffer rbuf;  ///< bytes read but not consumed (login / reset phases)
   // Relay state while linked to a client. It belongs to the server side of the link, so
   // idle clients do not carry it.

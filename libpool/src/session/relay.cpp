@@ -532,14 +532,16 @@ void client_session::unlink(const self_ptr& self) {
   client_session& c = *self;
   if (!c.srv) return;
   bump(c.pool_->locals[c.sh.id].active, -1);
-  const bool reusable =
-      !c.relay.poison_server && c.clean() && c.srv->sock.is_open() && c.srv->replies.empty();
+  const bool canceling = c.srv->cancels_in_flight && *c.srv->cancels_in_flight > 0;
+  const bool reusable = !c.relay.poison_server && c.clean() && c.srv->sock.is_open() &&
+                        c.srv->replies.empty() && !canceling;
   server_ptr s = std::move(c.srv);
   pool& p = *c.pool_;
   const config& cfg = c.sh.cfg();
   if (!reusable) {
     p.discard(std::move(s), c.sh,
               c.server_close_reason ? c.server_close_reason
+              : canceling && !c.relay.poison_server ? "server being canceled"
               : c.closing()           ? "client disconnect while server was not ready"
                                     : "unclean server");
     c.relay.poison_server = false;

@@ -287,10 +287,17 @@ void client_check_timeouts(client_link* l, const config& cfg) {
 bool client_session::cancel_if_key(std::uint32_t pid, std::uint32_t secret) {
   if (!logged_in() || key_pid != pid || key_secret != secret) return false;
   if (!srv) return true;
-  asio::co_spawn(sh.io,
-                 send_cancel(sh.io, *srv->target, srv->be_pid, srv->be_secret,
-                             sh.cfg().cancel_wait_timeout),
-                 asio::detached);
+  if (!srv->cancels_in_flight) srv->cancels_in_flight = std::make_shared<int>(0);
+  ++*srv->cancels_in_flight;
+  asio::co_spawn(
+      sh.io,
+      [&io = sh.io, target = *srv->target, pid = srv->be_pid, secret = srv->be_secret,
+       timeout = sh.cfg().cancel_wait_timeout,
+       count = srv->cancels_in_flight]() -> awaitable<void> {
+        co_await send_cancel(io, target, pid, secret, timeout);
+        --*count;
+      },
+      asio::detached);
   return true;
 }
 
