@@ -55,21 +55,27 @@ expect_line "$out" "E 08P01 server login failed: the server sent an authenticati
 logged_once "the server sent an authentication message longer than 2000 bytes"
 stop_sluice
 
-# Once no logged-in server is left (RECONNECT closed it), a refused login reaches the queued
-# client at once again, as pgbouncer does, rather than at query_wait_timeout.
+# Once no usable logged-in server is left (RECONNECT made the one left obsolete: it is busy
+# in a transaction), a refused login reaches the queued client at once again, as pgbouncer
+# does, rather than at query_wait_timeout.
 pg_direct "drop database if exists login_refuse" >/dev/null
 pg_direct "create database login_refuse" >/dev/null || die "create database login_refuse"
 _refuse_exit() { pg_direct "drop database if exists login_refuse" >/dev/null 2>&1; }
 _EXIT_HOOKS+=(_refuse_exit)
 SLUICE_DATABASES="bench = host=127.0.0.1 port=$PGPORT dbname=login_refuse" \
   start_sluice admin_users=bench server_login_retry=60 query_wait_timeout=60
-out=$(q "$SLUICE_PORT" 'select 1') || die "before the refusal: $out"
+sess_open H "$SLUICE_PORT"
+sess_expect H "begin;"
+sess_expect H "select 1;"
+[[ $SESS_OUT == 1 ]] || die "before the refusal: $SESS_OUT"
 pg_direct "alter database login_refuse allow_connections false" >/dev/null || die "allow_connections"
 out=$(q "$SLUICE_PORT" 'reconnect' -d pgbouncer 2>&1) || die "RECONNECT: $out"
 out=$(timeout 20 env PGPASSWORD=bench psql -X -At -h 127.0.0.1 -p "$SLUICE_PORT" -U bench -d bench \
   -c 'select 2' 2>&1) && die "a client was served by a database that takes no connections"
 [[ $out == *'database "login_refuse" is not currently accepting connections'* ]] ||
   die "after RECONNECT, a refused login reached the queued client as '$out'"
+sess_expect H "commit;"
+sess_close H
 pg_direct "alter database login_refuse allow_connections true" >/dev/null
 stop_sluice
 

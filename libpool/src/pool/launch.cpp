@@ -201,9 +201,14 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
         welcome = srv->params;
         have_welcome = true;
       }
+      login_generation = std::max(login_generation, srv->generation);
       last_login_failure = {};
       last_login_error.clear();
     }
+    // Hosts of the list this login walked past (unresolvable, refused, the wrong role): the
+    // connection was made all the same, and the operator learns why the others were not used.
+    if (!r.skipped.empty())
+      log::info("S-0x{:x}: {}/{}: hosts passed over: {}", srv->id, db_name, user_name, r.skipped);
     if (s.cfg().log_connections)
       log::info("S-0x{:x}: {}/{}@{}:{} new connection to server (from {})", srv->id, db_name,
                 user_name, srv->target->host, srv->target->port,
@@ -246,8 +251,8 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
     --total;
     last_login_error = r.error;
     last_login_failure = clock::now();
-    // While no logged-in server is left (none yet, or all closed by RECONNECT, a failover or
-    // a restart), a server that refused a login (bad password, no such database, pg_hba)
+    // While no usable logged-in server is left (none yet, all closed by a restart, or all
+    // made obsolete by RECONNECT or a failover and none logged in since), a server that refused a login (bad password, no such database, pg_hba)
     // would most likely refuse the next one the same way: the queued clients hear its error
     // now instead of at their own timeout. Until a first login has worked, later clients get
     // the cached error until server_login_retry has passed (login.cpp). A server that could
@@ -255,7 +260,9 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
     // starting up, shutting down) may be coming back: its clients stay queued (up to
     // query_wait_timeout), and the login is tried again after server_login_retry, as
     // pgbouncer does.
-    fail = (!have_welcome || total - connecting == 0) && !no_answer && r.sqlstate != "57P03";
+    const bool none_usable = !have_welcome || total - connecting == 0 ||
+                             login_generation != generation.load();
+    fail = none_usable && !no_answer && r.sqlstate != "57P03";
   }
   // The server's own SQLSTATE and message, as pgbouncer 1.20+ forwards them; 08P01 and the
   // reason when the server gave none.

@@ -178,6 +178,10 @@ struct pool : std::enable_shared_from_this<pool> {
   waiter_fifo waiters;
   param_map welcome;  ///< ParameterStatus of the first server login
   bool have_welcome = false;
+  /// The generation of the last server that logged in: older than `generation` after a
+  /// RECONNECT (or a changed target) until a new server has logged in, the servers left
+  /// being obsolete.
+  std::uint64_t login_generation = 0;
   std::optional<pgwire::scram_keys> scram_keys;  ///< pass-through keys of the last client
   std::string last_login_error;
   clock::time_point last_login_failure{};
