@@ -4,7 +4,9 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -48,6 +50,8 @@ void usage(const char* prog) {
       "Options:\n"
       "  -d, --daemon         run in background (as a daemon)\n"
       "  -q, --quiet          run quietly\n"
+      "  -R, --reboot         restart: the running process finishes its transactions and\n"
+      "                       leaves, then this one starts (no socket takeover)\n"
       "  -u, --user=USERNAME  assume identity of USERNAME\n"
       "  -v, --verbose        increase verbosity\n"
       "  -V, --version        show version, then exit\n"
@@ -60,7 +64,7 @@ void usage(const char* prog) {
 }
 
 struct options {
-  bool daemon = false, quiet = false, check = false, convert = false;
+  bool daemon = false, quiet = false, check = false, convert = false, reboot = false;
   int verbose = 0;
   std::string user, config;
 };
@@ -98,8 +102,7 @@ int parse_args(int argc, char** argv, options& o) {
     } else if (a.rfind("-u", 0) == 0) {
       o.user = a.substr(2);
     } else if (a == "-R" || a == "--reboot") {
-      std::fprintf(stderr, "sluice: -R (online restart) is not supported\n");
-      return 1;
+      o.reboot = true;
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "sluice: unknown option %s\nTry \"sluice --help\" for more information.\n", a.c_str());
       return 1;
@@ -187,6 +190,84 @@ int check_config(const std::string& path) {
   return 0;
 }
 
+namespace {
+
+/// Reads one backend message (tag, body) from a blocking socket; false at EOF or error.
+bool read_message(int fd, char& tag, std::string& body) {
+  auto read_all = [fd](void* p, std::size_t n) {
+    auto* b = static_cast<char*>(p);
+    while (n > 0) {
+      const ssize_t r = ::read(fd, b, n);
+      if (r <= 0) {
+        if (r < 0 && errno == EINTR) continue;
+        return false;
+      }
+      b += r;
+      n -= std::size_t(r);
+    }
+    return true;
+  };
+  unsigned char hdr[5];
+  if (!read_all(hdr, 5)) return false;
+  tag = static_cast<char>(hdr[0]);
+  const std::uint32_t len = (std::uint32_t(hdr[1]) << 24) | (std::uint32_t(hdr[2]) << 16) |
+                            (std::uint32_t(hdr[3]) << 8) | std::uint32_t(hdr[4]);
+  if (len < 4 || len > 1 << 20) return false;
+  body.resize(len - 4);
+  return read_all(body.data(), body.size());
+}
+
+void put_message(std::string& out, char tag, const std::string& body) {
+  if (tag) out.push_back(tag);
+  const std::uint32_t len = std::uint32_t(body.size() + 4);
+  for (int shift : {24, 16, 8, 0}) out.push_back(static_cast<char>((len >> shift) & 0xff));
+  out += body;
+}
+
+/// -R. pgbouncer's online restart takes the running process's sockets over; sluice has no
+/// socket takeover, so -R restarts in sequence instead: the process running with this
+/// configuration (found on its Unix socket) is told SHUTDOWN WAIT_FOR_SERVERS on its
+/// console (transactions in flight finish, idle clients are closed), and this one starts
+/// once it has gone. With no process there it starts at once, as pgbouncer's -R does.
+/// Returns false (said on stderr) if the running process could not be asked.
+bool stop_running_process(const sluice::config& c) {
+  if (c.unix_socket_dir.empty()) return true;  // nothing to find it by
+  const std::string path = fmt::format("{}/.s.PGSQL.{}", c.unix_socket_dir, c.listen_port);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  if (path.size() >= sizeof sa.sun_path) return true;
+  std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
+    ::close(fd);
+    return true;  // no process listens there: a normal start
+  }
+  std::string out, startup = std::string("\0\3\0\0", 4);
+  startup += std::string("user\0pgbouncer\0database\0pgbouncer\0\0", 35);
+  put_message(out, 0, startup);
+  put_message(out, 'Q', std::string("SHUTDOWN WAIT_FOR_SERVERS\0", 26));
+  bool sent = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL) == ssize_t(out.size());
+  // The console answers the login (as user pgbouncer from the same OS user: no password)
+  // and the SHUTDOWN; the socket then stays open until the process exits.
+  char tag = 0;
+  std::string body;
+  while (sent && read_message(fd, tag, body)) {
+    if (tag == 'R' && body.size() >= 4 && body[3] != 0) {
+      std::fprintf(stderr, "FATAL -R: the running process asks for a password; run -R as "
+                           "the OS user it runs as\n");
+      sent = false;
+    } else if (tag == 'E') {
+      std::fprintf(stderr, "FATAL -R: the running process refused SHUTDOWN\n");
+      sent = false;
+    }
+  }
+  ::close(fd);
+  return sent;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   options opt;
   if (const int rc = parse_args(argc, argv, opt); rc >= 0) return rc;
@@ -243,6 +324,11 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  if (opt.reboot) {
+    sluice::log::info("online restart (-R): the running process finishes its transactions "
+                      "and leaves, then this one starts");
+    if (!stop_running_process(*cfg)) return 1;
+  }
   if (opt.daemon && !daemonize()) return 1;
   if (!write_pidfile(cfg->pidfile)) return 1;
 

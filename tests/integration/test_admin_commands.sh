@@ -2,7 +2,7 @@
 # The console's process controlling commands, as pgbouncer's: PAUSE holds queries until
 # RESUME and waits for running transactions; RECONNECT and KILL close servers (and KILL the
 # clients); KILL_CLIENT is for admin_users only; DISABLE refuses new logins; SET changes a
-# changeable setting and refuses the others; SUSPEND is refused (no online restart);
+# changeable setting and refuses the others; SUSPEND is refused (-R takes no sockets over);
 # SIGUSR1/SIGUSR2 pause and resume.
 source "$(dirname -- "$0")/lib.sh"
 
@@ -182,11 +182,11 @@ stats_out=$(stats_adm "SET default_pool_size = 4")
 expect_tag "SET server_check_query = 'select 2'" "SET server_check_query=select 2"
 [[ $(cfg_val server_check_query) == "select 2" ]] || die "SHOW CONFIG server_check_query is '$(cfg_val server_check_query)'"
 
-# ---- SUSPEND is refused (sluice has no online restart for it to prepare); serving goes on
+# ---- SUSPEND is refused (sluice's -R takes no sockets over for it to prepare); serving goes on
 stats_out=$(stats_adm "SUSPEND")
 [[ $stats_out == *"admin access needed"* ]] || die "a stats user's SUSPEND answered '$stats_out'"
 out=$(PGPASSWORD=bench psql -X -At -v VERBOSITY=verbose -h 127.0.0.1 -p "$port" -U bench -d pgbouncer -c "SUSPEND" 2>&1)
-[[ $out == *"ERROR:  0A000: SUSPEND is not supported: sluice has no online restart (-R)"* ]] ||
+[[ $out == *"ERROR:  0A000: SUSPEND is not supported: sluice's -R takes no sockets over"* ]] ||
   die "SUSPEND answered '$out', expected a 0A000 refusal"
 [[ $(q "$port" "select 9") == 9 ]] || die "a query right after the refused SUSPEND did not answer 9"
 [[ $(adm "SHOW STATE") == $'active|yes\npaused|no\nsuspended|no' ]] ||

@@ -13,14 +13,6 @@ out=$(timeout 10 "$SLUICE_BIN" -h 2>&1) || rc=$?
 [[ $rc -eq 0 ]] || die "sluice -h exited with $rc"
 grep -qi 'usage' <<<"$out" || die "sluice -h printed no usage: '$out'"
 
-# -R (pgbouncer's online restart, deprecated there in favour of so_reuseport rolling restarts)
-# is refused with a reason, not taken for something else.
-for opt in -R --reboot; do
-  rc=0
-  out=$(timeout 10 "$SLUICE_BIN" "$opt" /nonexistent.ini 2>&1) || rc=$?
-  [[ $rc -eq 1 && $out == *"online restart) is not supported"* ]] || die "sluice $opt: exit $rc: $out"
-done
-
 # A valid config that would start (free port, no Unix socket) if nothing stopped it.
 port=$(free_port)
 cat >"$T/ok.ini" <<INI

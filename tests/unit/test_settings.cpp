@@ -361,7 +361,7 @@ TEST_CASE("settings: Windows-only and backend-specific keys say why they do noth
   CHECK_THAT(c.no_effect[4], Catch::StartsWith("sbuf_loopcnt (") && Catch::Contains("pkt_buf"));
   CHECK_THAT(c.no_effect[5], Catch::StartsWith("suspend_timeout (") &&
                                  Catch::Contains("SUSPEND is refused") &&
-                                 Catch::Contains("no online restart"));
+                                 Catch::Contains("takes no sockets over"));
   CHECK(c.unsupported.empty());
 }
 

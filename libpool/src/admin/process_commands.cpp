@@ -135,9 +135,9 @@ awaitable<console_result> admin_console::cmd_resume(const admin_request& req) {
 awaitable<console_result> admin_console::cmd_suspend(const admin_request& req) {
   if (!req.arg.empty()) co_return invalid(req);
   // pgbouncer's SUSPEND stops reading every socket so that an online restart (-R) can take
-  // them over; sluice has no online restart, so it refuses SUSPEND rather than half-do it.
+  // them over; sluice's -R takes no sockets over, so it refuses SUSPEND rather than half-do it.
   co_return console_result::failure("0A000",
-                                    "SUSPEND is not supported: sluice has no online restart (-R)");
+                                    "SUSPEND is not supported: sluice's -R takes no sockets over");
 }
 
 awaitable<console_result> admin_console::cmd_reconnect(const admin_request& req) {

@@ -242,7 +242,7 @@ constexpr setting table[] = {
     {"service_name", no_effect(text(), windows_only), "", no_reload},
     {"so_reuseport", boolean(&config::so_reuseport), "0", no_reload},
     {"suspend_timeout",
-     no_effect(duration(), "has no effect: SUSPEND is refused, sluice has no online restart"), "10",
+     no_effect(duration(), "has no effect: SUSPEND is refused, sluice's -R takes no sockets over"), "10",
      reload},
 
     // ---- [sluice]
