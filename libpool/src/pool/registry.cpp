@@ -119,23 +119,29 @@ std::shared_ptr<pool> pool_registry::get_auth_pool(const database_config& db,
 
 void pool_registry::remember_password(const std::string& user, const std::string& password,
                                       const config& c, const userlist& users) {
-  std::lock_guard lk(mu_);
-  auto [it, added] = looked_up_.try_emplace(user, password);
-  if (!added) {
-    if (it->second == password) return;
-    it->second = password;
+  std::vector<std::pair<std::shared_ptr<pool>, pool_settings>> changed;
+  {
+    std::lock_guard lk(mu_);
+    auto [it, added] = looked_up_.try_emplace(user, password);
+    if (!added) {
+      if (it->second == password) return;
+      it->second = password;
+    }
+    // A password that changed in PostgreSQL: the user's pools log in with the new one, and
+    // their servers of the old one close as they come back.
+    for (auto& [key, p] : pools_) {
+      if (key.for_auth || p->user_name != user || p->removed.load()) continue;
+      if (const database_config* db = c.find_database(p->db_name))
+        changed.emplace_back(p, settings_for(*db, p->db_name, user, c, users, looked_up_));
+    }
   }
-  // A password that changed in PostgreSQL: the user's pools log in with the new one, and
-  // their servers of the old one close as they come back.
-  for (auto& [key, p] : pools_) {
-    if (key.for_auth || p->user_name != user || p->removed.load()) continue;
-    if (const database_config* db = c.find_database(p->db_name))
-      p->reconfigure(settings_for(*db, p->db_name, user, c, users, looked_up_));
-  }
+  // Applied outside the registry's lock: see reconfigure().
+  for (auto& [p, st] : changed) p->reconfigure(std::move(st));
 }
 
 void pool_registry::reconfigure(config_ptr cfg, std::shared_ptr<const userlist> user_list) {
-  std::lock_guard lk(mu_);
+  std::vector<std::pair<std::shared_ptr<pool>, pool_settings>> changed;
+  std::unique_lock lk(mu_);
   latest_ = std::move(cfg);
   latest_users_ = std::move(user_list);
   const config& c = *latest_;
@@ -155,8 +161,13 @@ void pool_registry::reconfigure(config_ptr cfg, std::shared_ptr<const userlist> 
       for (auto& sh : shards_.shards) sh->post_fn([q = p](shard& t) { q->tidy(t); });
       continue;
     }
-    p->reconfigure(std::move(st));
+    changed.emplace_back(p, std::move(st));
   }
+  lk.unlock();
+  // pool::reconfigure takes the pool's mu, and a launch holds a pool's mu while it takes the
+  // registry's (claim_slot, connection_totals): applied under the registry's lock, the two
+  // orders could deadlock. Reloads are serialized by the runtime, so none overtakes this one.
+  for (auto& [p, st] : changed) p->reconfigure(std::move(st));
 }
 
 void pool_registry::connection_totals(std::string_view db, std::string_view user, int& db_total,
