@@ -170,50 +170,58 @@ bool in_list(const std::vector<std::string>& list, const std::string& name) {
   return false;
 }
 
-}  // namespace
-
-ident_maps load_ident(const std::string& path) {
+/// Reads `path` (the file of setting `what`) and calls on_line(fields, line) for each line
+/// with fields; every line's error is collected, and all are thrown together.
+template <class F>
+void for_each_rule_line(const std::string& path, const char* what, F on_line) {
   std::string text;
   if (int err = read_whole_file(path, text))
-    throw config_error(path, 0, fmt::format("cannot read auth_ident_file: {}", std::strerror(err)));
-  ident_maps maps;
+    throw config_error(path, 0, fmt::format("cannot read {}: {}", what, std::strerror(err)));
   std::vector<config_error> errors;
   const auto lines = split_lines(text);
   for (std::size_t n = 0; n < lines.size(); ++n) {
     const int line = static_cast<int>(n) + 1;
     try {
       const auto w = split_fields(lines[n], path, line);
-      if (w.empty()) continue;
-      if (w.size() != 3)
-        throw config_error(path, line,
-                           fmt::format("expected 3 fields (map name, system user name, database "
-                                       "user name), found {}",
-                                       w.size()));
-      for (const field& f : w)
-        if (f.size() != 1)
-          throw config_error(path, line, fmt::format("a list is not allowed: \"{}\"", shown(f)));
-      const std::string map = word(w[0]);
-      if (map.empty())
-        throw config_error(path, line, fmt::format("invalid map name \"{}\"", shown(w[0])));
-      const item& system = w[1][0];
-      const item& db = w[2][0];
-      if (!system.quoted && !system.text.empty() && system.text[0] == '/')
-        throw config_error(path, line,
-                           "regular expressions are not supported by sluice (nor pgbouncer)");
-      if (!db.quoted && !db.text.empty() && (db.text[0] == '/' || db.text[0] == '+'))
-        throw config_error(path, line,
-                           "regular expressions and +group roles are not supported by sluice");
-      ident_entry e;
-      e.system_user = system.text;
-      e.any_user = db.is("all");
-      if (!e.any_user) e.db_user = db.text;
-      e.line = line;
-      maps[map].push_back(std::move(e));
+      if (!w.empty()) on_line(w, line);
     } catch (const config_error& e) {
       errors.push_back(e);
     }
   }
   throw_collected(errors);
+}
+
+}  // namespace
+
+ident_maps load_ident(const std::string& path) {
+  ident_maps maps;
+  for_each_rule_line(path, "auth_ident_file", [&](const auto& w, int line) {
+    if (w.size() != 3)
+      throw config_error(path, line,
+                         fmt::format("expected 3 fields (map name, system user name, database "
+                                     "user name), found {}",
+                                     w.size()));
+    for (const field& f : w)
+      if (f.size() != 1)
+        throw config_error(path, line, fmt::format("a list is not allowed: \"{}\"", shown(f)));
+    const std::string map = word(w[0]);
+    if (map.empty())
+      throw config_error(path, line, fmt::format("invalid map name \"{}\"", shown(w[0])));
+    const item& system = w[1][0];
+    const item& db = w[2][0];
+    if (!system.quoted && !system.text.empty() && system.text[0] == '/')
+      throw config_error(path, line,
+                         "regular expressions are not supported by sluice (nor pgbouncer)");
+    if (!db.quoted && !db.text.empty() && (db.text[0] == '/' || db.text[0] == '+'))
+      throw config_error(path, line,
+                         "regular expressions and +group roles are not supported by sluice");
+    ident_entry e;
+    e.system_user = system.text;
+    e.any_user = db.is("all");
+    if (!e.any_user) e.db_user = db.text;
+    e.line = line;
+    maps[map].push_back(std::move(e));
+  });
   return maps;
 }
 
@@ -225,93 +233,80 @@ bool ident_map_allows(const std::vector<ident_entry>& map, const std::string& sy
 }
 
 hba_rules load_hba(const std::string& path, const ident_maps* maps) {
-  std::string text;
-  if (int err = read_whole_file(path, text))
-    throw config_error(path, 0, fmt::format("cannot read auth_hba_file: {}", std::strerror(err)));
   hba_rules rules;
-  std::vector<config_error> errors;
-  const auto lines = split_lines(text);
-  for (std::size_t n = 0; n < lines.size(); ++n) {
-    const int line = static_cast<int>(n) + 1;
-    try {
-      const auto w = split_fields(lines[n], path, line);
-      if (w.empty()) continue;
-      hba_rule r;
-      r.line = line;
-      std::size_t i = 0;
-      const std::string type = word(w[i++]);
-      if (type == "local")
-        r.conn = hba_rule::local;
-      else if (type == "host")
-        r.conn = hba_rule::host;
-      else if (type == "hostssl")
-        r.conn = hba_rule::hostssl;
-      else if (type == "hostnossl")
-        r.conn = hba_rule::hostnossl;
-      else
-        throw config_error(path, line, fmt::format("unknown connection type \"{}\"", shown(w[0])));
-      std::size_t need = r.conn == hba_rule::local ? 4 : 5;
+  for_each_rule_line(path, "auth_hba_file", [&](const auto& w, int line) {
+    hba_rule r;
+    r.line = line;
+    std::size_t i = 0;
+    const std::string type = word(w[i++]);
+    if (type == "local")
+      r.conn = hba_rule::local;
+    else if (type == "host")
+      r.conn = hba_rule::host;
+    else if (type == "hostssl")
+      r.conn = hba_rule::hostssl;
+    else if (type == "hostnossl")
+      r.conn = hba_rule::hostnossl;
+    else
+      throw config_error(path, line, fmt::format("unknown connection type \"{}\"", shown(w[0])));
+    std::size_t need = r.conn == hba_rule::local ? 4 : 5;
+    if (w.size() < need)
+      throw config_error(
+          path, line,
+          fmt::format("expected {} fields for a \"{}\" line, found {}", need, type, w.size()));
+    parse_names(w[i++], r, true, path, line);
+    parse_names(w[i++], r, false, path, line);
+    if (r.conn != hba_rule::local) {
+      const std::size_t used = parse_address(w, i, r, path, line);
+      i += used;
+      need += used - 1;
       if (w.size() < need)
+        throw config_error(path, line,
+                           fmt::format("expected {} fields for a \"{}\" line with a netmask, "
+                                       "found {}",
+                                       need, type, w.size()));
+    }
+    const std::string m = word(w[i]);
+    if (m == "trust")
+      r.method = hba_rule::trust;
+    else if (m == "reject")
+      r.method = hba_rule::reject;
+    else if (m == "md5")
+      r.method = hba_rule::md5;
+    else if (m == "password")
+      r.method = hba_rule::password;
+    else if (m == "scram-sha-256")
+      r.method = hba_rule::scram_sha_256;
+    else if (m == "peer")
+      r.method = hba_rule::peer;
+    else if (m == "cert")
+      r.method = hba_rule::cert;
+    else
+      throw config_error(path, line,
+                         fmt::format("unsupported authentication method \"{}\"", shown(w[i])));
+    // Options. Like pgbouncer, map= is taken on any method and used by peer and cert.
+    for (++i; i < w.size(); ++i) {
+      const std::string opt = word(w[i]);
+      if (opt.rfind("map=", 0) != 0)
         throw config_error(
             path, line,
-            fmt::format("expected {} fields for a \"{}\" line, found {}", need, type, w.size()));
-      parse_names(w[i++], r, true, path, line);
-      parse_names(w[i++], r, false, path, line);
-      if (r.conn != hba_rule::local) {
-        const std::size_t used = parse_address(w, i, r, path, line);
-        i += used;
-        need += used - 1;
-        if (w.size() < need)
-          throw config_error(path, line,
-                             fmt::format("expected {} fields for a \"{}\" line with a netmask, "
-                                         "found {}",
-                                         need, type, w.size()));
-      }
-      const std::string m = word(w[i]);
-      if (m == "trust")
-        r.method = hba_rule::trust;
-      else if (m == "reject")
-        r.method = hba_rule::reject;
-      else if (m == "md5")
-        r.method = hba_rule::md5;
-      else if (m == "password")
-        r.method = hba_rule::password;
-      else if (m == "scram-sha-256")
-        r.method = hba_rule::scram_sha_256;
-      else if (m == "peer")
-        r.method = hba_rule::peer;
-      else if (m == "cert")
-        r.method = hba_rule::cert;
-      else
-        throw config_error(path, line,
-                           fmt::format("unsupported authentication method \"{}\"", shown(w[i])));
-      // Options. Like pgbouncer, map= is taken on any method and used by peer and cert.
-      for (++i; i < w.size(); ++i) {
-        const std::string opt = word(w[i]);
-        if (opt.rfind("map=", 0) != 0)
-          throw config_error(
-              path, line,
-              fmt::format("unsupported option \"{}\" (only map= is supported)", shown(w[i])));
-        if (opt.size() == 4) throw config_error(path, line, "map= needs a map name");
-        if (!r.map.empty()) throw config_error(path, line, "map= is given twice");
-        r.map = opt.substr(4);
-      }
-      if (!r.map.empty()) {
-        if (!maps)
-          throw config_error(path, line,
-                             fmt::format("map={} needs auth_ident_file to be set", r.map));
-        const auto found = maps->find(r.map);
-        if (found == maps->end())
-          throw config_error(path, line,
-                             fmt::format("ident map \"{}\" is not in auth_ident_file", r.map));
-        r.map_entries = found->second;
-      }
-      rules.push_back(std::move(r));
-    } catch (const config_error& e) {
-      errors.push_back(e);
+            fmt::format("unsupported option \"{}\" (only map= is supported)", shown(w[i])));
+      if (opt.size() == 4) throw config_error(path, line, "map= needs a map name");
+      if (!r.map.empty()) throw config_error(path, line, "map= is given twice");
+      r.map = opt.substr(4);
     }
-  }
-  throw_collected(errors);
+    if (!r.map.empty()) {
+      if (!maps)
+        throw config_error(path, line,
+                           fmt::format("map={} needs auth_ident_file to be set", r.map));
+      const auto found = maps->find(r.map);
+      if (found == maps->end())
+        throw config_error(path, line,
+                           fmt::format("ident map \"{}\" is not in auth_ident_file", r.map));
+      r.map_entries = found->second;
+    }
+    rules.push_back(std::move(r));
+  });
   return rules;
 }
 
