@@ -14,15 +14,18 @@ shard::shard(shard_set& s, int i, config_ptr cfg, std::shared_ptr<const userlist
       users_(std::move(users)) {}
 
 void shard::send(mail* m) {
-  // The queue allocates nodes when its freelist is empty; push fails only when that fails.
-  while (!mailbox.push(m)) std::this_thread::yield();
+  inbox.push(m);
+  // After the push: a drain that has not yet cleared the flag will find m; one that has
+  // lets this exchange see false and post another.
   if (!wake_pending.exchange(true)) asio::post(io, [this] { drain(); });
 }
 
 void shard::drain() {
-  wake_pending.store(false);
-  mail* m;
-  while (mailbox.pop(m)) {
+  // An exchange, not a store: it reads the flag a sender set after its push and so sees that
+  // push (acquire), whatever else the sender's thread did.
+  wake_pending.exchange(false);
+  while (mail_link* link = inbox.pop()) {
+    mail* m = static_cast<mail*>(link);
     struct destroy_after {
       mail* m;
       ~destroy_after() { m->destroy(); }

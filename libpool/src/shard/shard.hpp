@@ -5,10 +5,9 @@
 // Threading rule: an object with a socket or a timer belongs to one shard and is touched only
 // from that shard's thread; pools are shared and guard their cross-shard state with a mutex
 // (slow path only) and atomics. Server connections move between shards through the target
-// shard's lock-free mailbox.
+// shard's lock-free mailbox (shard/mailbox.hpp).
 
 #include <atomic>
-#include <boost/lockfree/queue.hpp>
 #include <cstdint>
 #include <memory>
 #include <thread>
@@ -19,6 +18,7 @@
 #include "shard/block_allocator.hpp"
 #include "shard/counter.hpp"
 #include "shard/io.hpp"
+#include "shard/mailbox.hpp"
 #include "sluice/config.hpp"
 
 namespace sluice {
@@ -27,7 +27,7 @@ struct shard;
 struct console_backend;
 
 /// Work sent to a shard from another thread.
-struct mail {
+struct mail : mail_link {
   virtual void run(shard& s) = 0;
   virtual void destroy() noexcept = 0;  ///< destroys and frees this mail
 
@@ -108,7 +108,7 @@ struct shard {
   asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   reply_reader replies{io};  ///< the relay's reads of servers (one recv each)
   std::thread thread;
-  boost::lockfree::queue<mail*> mailbox{256};
+  mailbox inbox;
   std::atomic<bool> wake_pending{false};
   client_link clients;  ///< list head of this shard's client sessions (janitor, cancel)
   asio::steady_timer janitor;
