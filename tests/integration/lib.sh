@@ -320,7 +320,8 @@ _start_sluice_once() {
   mkdir -p "$SLUICE_DIR"
   ((IS_ROOT)) && chown postgres:postgres "$SLUICE_DIR"
   _SLUICE_DIRS+=("$SLUICE_DIR")
-  SLUICE_PORT=$(free_port) || die "free_port failed"
+  # SLUICE_FIXED_PORT: a port the caller chose (processes that must know each other's).
+  SLUICE_PORT=${SLUICE_FIXED_PORT:-$(free_port)} || die "free_port failed"
   SLUICE_INI="$SLUICE_DIR/pgbouncer.ini"
   SLUICE_LOG="$SLUICE_DIR/sluice.log"
   if [[ -n ${SLUICE_USERLIST:-} ]]; then
@@ -366,6 +367,8 @@ _start_sluice_once() {
       echo "[sluice]"
       printf '%s\n' "${sluice_lines[@]}"
     fi
+    # SLUICE_EXTRA_INI: sections of the caller's own, e.g. [peers].
+    if [[ -n ${SLUICE_EXTRA_INI:-} ]]; then printf '\n%s\n' "$SLUICE_EXTRA_INI"; fi
   } >"$SLUICE_INI"
   chmod 644 "$SLUICE_INI" "$SLUICE_DIR/userlist.txt"
   if [[ -n ${SLUICE_TOML:-} ]]; then

@@ -24,6 +24,7 @@ class Conn:
         self.buf = b""
         self.out = b""
         self.pending_ready = 0
+        self.key = None  # (pid, secret) of BackendKeyData: what a CancelRequest sends
         self._login(user, password, db)
 
     # ---- building a write
@@ -141,6 +142,15 @@ class Conn:
         self.query(sql).send()
         return [r[2:] for r in self.replies() if r.startswith("D ")]
 
+    def cancel_via(self, port, host="127.0.0.1", key=None):
+        """Sends a CancelRequest with this connection's key (or `key`) to another address, as
+        libpq does: on a new connection, closed once the pooler has closed it."""
+        pid, secret = key or self.key
+        s = socket.create_connection((host, port), timeout=30)
+        s.sendall(struct.pack("!IIII", 16, 80877102, pid, secret))
+        s.recv(16)
+        s.close()
+
     # ---- login
 
     def _login(self, user, password, db):
@@ -158,6 +168,8 @@ class Conn:
                 raise ConnectionError("login failed: " + self.show(tag, body))
             if tag == b"Z":
                 return
+            if tag == b"K":
+                self.key = struct.unpack("!II", body[:8])
             if tag != b"R":
                 continue
             (code,) = struct.unpack("!I", body[:4])

@@ -326,16 +326,53 @@ TEST_CASE("documented but unsupported keys are accepted and recorded", "[config]
   CHECK(alice->mode == sluice::pool_mode::transaction);
   CHECK(alice->max_user_connections == 4);
   CHECK_FALSE(alice->pool_size);
-  CHECK(contains(c.unsupported, "peer 1 (" + ini + ":10)"));
-  CHECK(c.unsupported.size() == 2);
+  CHECK(c.unsupported.size() == 1);
 
   auto bad_user = d.write("u.ini", trust_header + "[users]\nbob = pool_size=x\n");
   CHECK(expect_error([&] { sluice::load_ini(bad_user); }).line() == 4);
   auto unknown_user_key = d.write("v.ini", trust_header + "[users]\nbob = dbname=x\n");
   CHECK_THAT(expect_error([&] { sluice::load_ini(unknown_user_key); }).what(),
              Catch::Contains("unknown user parameter: dbname"));
+}
+
+TEST_CASE("[peers] and peer_id: pgbouncer's peering, in both formats", "[config]") {
+  temp_dir d;
+  auto ini = d.write("p.ini", trust_header +
+                                  "peer_id = 2\n"
+                                  "[peers]\n"
+                                  "1 = host=/tmp/sluice-1 port=6433\n"
+                                  "2 = host=127.0.0.1\n"
+                                  "3 = host=10.0.0.3 port=6434 pool_size=4\n");
+  auto c = sluice::load_ini(ini);
+  CHECK(c.peer_id == 2);
+  REQUIRE(c.peers.size() == 3);
+  CHECK(c.peers.at(1).host == "/tmp/sluice-1");
+  CHECK(c.peers.at(1).port == 6433);
+  CHECK_FALSE(c.peers.at(1).pool_size);
+  CHECK(c.peers.at(2).port == 6432);  // pgbouncer's default
+  CHECK(c.peers.at(3).pool_size == 4);
+  CHECK(c.peers.at(3).source == ini + ":7");
+  CHECK(c.unsupported.empty());
+
+  // --convert-config keeps them, and the TOML reads back the same.
+  auto toml = d.write("p.toml", sluice::convert_ini_to_toml(ini));
+  auto t = sluice::load_config(toml);
+  CHECK(t.peer_id == 2);
+  REQUIRE(t.peers.size() == 3);
+  CHECK(t.peers.at(1).host == c.peers.at(1).host);
+  CHECK(t.peers.at(3).port == 6434);
+  CHECK(t.peers.at(3).pool_size == 4);
+
   auto bad_peer = d.write("w.ini", trust_header + "[peers]\nzero = host=x\n");
   CHECK(expect_error([&] { sluice::load_ini(bad_peer); }).line() == 4);
+  auto no_host = d.write("x.ini", trust_header + "[peers]\n1 = port=6432\n");
+  CHECK_THAT(expect_error([&] { sluice::load_ini(no_host); }).what(),
+             Catch::Contains("peer 1: host is required"));
+  auto bad_key = d.write("y.ini", trust_header + "[peers]\n1 = host=a dbname=b\n");
+  CHECK_THAT(expect_error([&] { sluice::load_ini(bad_key); }).what(),
+             Catch::Contains("unknown peer parameter: dbname"));
+  auto big_id = d.write("z.ini", trust_header + "peer_id = 16384\n");
+  CHECK(expect_error([&] { sluice::load_ini(big_id); }).line() == 3);
 }
 
 TEST_CASE("[databases] entries parse connection strings", "[config]") {

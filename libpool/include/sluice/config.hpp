@@ -186,6 +186,17 @@ bool ident_map_allows(const std::vector<ident_entry>& map, const std::string& sy
 /// The first rule that matches, or nullptr (which rejects).
 const hba_rule* match_hba(const hba_rules& rules, const hba_peer& peer);
 
+/// One entry of [peers]: another process of a peered group (pgbouncer's peering), to which
+/// cancel requests whose key names it are forwarded.
+struct peer_config {
+  int id = 0;                    ///< its peer_id, 1..65535 (the [peers] key)
+  std::string host;              ///< host name or address, or "/dir" for a Unix socket
+  int port = 6432;
+  std::optional<int> pool_size;  ///< cancels in flight to it at once; unset = default_pool_size
+  std::string source;            ///< "file:line" of the entry
+  bool operator==(const peer_config&) const = default;
+};
+
 /// The [pgbouncer] section (and [sluice]). Durations in seconds, as pgbouncer.ini writes them.
 struct config {
   std::string file;  ///< the path it was read from
@@ -199,6 +210,9 @@ struct config {
   int listen_backlog = 128;
   /// SO_REUSEPORT on the TCP listeners: other processes may listen on the same port too.
   bool so_reuseport = false;
+  /// This process's id in a peered group (1..16383; 0 = peering off): carried in every
+  /// client's cancel key so that peers can forward cancels to it.
+  int peer_id = 0;
 
   // auth
   auth_type auth = auth_type::md5;
@@ -317,6 +331,8 @@ struct config {
 
   std::vector<database_config> databases;  ///< in file order; "*" may be among them
   std::map<std::string, user_config> users;  ///< [users], by name
+  /// [peers], by id; may name this process's own peer_id (that entry is not used).
+  std::map<int, peer_config> peers;
 
   /// Keys pgbouncer documents that this version accepts without acting on them, with where
   /// they were set. main() logs one WARNING per entry at startup.

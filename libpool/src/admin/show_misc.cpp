@@ -62,9 +62,9 @@ awaitable<console_result> admin_console::show_lists(const admin_request& req) {
   b.text("list").int4("items");
   b.row().add("databases").add(l.databases);
   b.row().add("users").add(l.users);
-  b.row().add("peers").add(0);
+  b.row().add("peers").add(int(control::config_of(req.home)->peers.size()));
   b.row().add("pools").add(l.pools);
-  b.row().add("peer_pools").add(0);
+  b.row().add("peer_pools").add(int(ctl_.registry().peers().pool_rows().size()));
   // sluice keeps no free lists of client or server objects: nothing is free.
   b.row().add("free_clients").add(0);
   b.row().add("used_clients").add(l.used_clients);
@@ -91,10 +91,13 @@ awaitable<console_result> admin_console::show_dns_zones(const admin_request&) {
   co_return b.done();
 }
 
-awaitable<console_result> admin_console::show_peers(const admin_request&) {
-  // Peering is not supported: [peers] entries are accepted with a warning, none is used.
+awaitable<console_result> admin_console::show_peers(const admin_request& req) {
+  // Every [peers] entry, this process's own included (as pgbouncer lists it).
+  const config_ptr cfg = control::config_of(req.home);
   result_builder b;
   b.int4("peer_id").text("host").int4("port").int4("pool_size");
+  for (const auto& [id, p] : cfg->peers)
+    b.row().add(id).add(p.host).add(p.port).add(p.pool_size.value_or(cfg->default_pool_size));
   co_return b.done();
 }
 
@@ -105,6 +108,8 @@ awaitable<console_result> admin_console::show_peer_pools(const admin_request&) {
       .int4("cl_waiting_cancel_req")
       .int4("sv_active_cancel")
       .int4("sv_login");
+  for (const peer_pool_row& r : ctl_.registry().peers().pool_rows())
+    b.row().add(r.peer_id).add(r.active).add(r.waiting).add(r.active).add(r.connecting);
   co_return b.done();
 }
 

@@ -256,27 +256,35 @@ std::vector<std::string> check_user_entry(const std::string& name, const std::st
   return notes;
 }
 
-std::string check_peer_entry(const std::string& name, const std::string& value,
+peer_config check_peer_entry(const std::string& name, const std::string& value,
                              const std::string& file, int line) {
   long long id = 0;
   if (!parse_integer_text(name, id) || id < 1 || id > 65535)
     throw config_error(file, line,
                        fmt::format("peer id \"{}\" must be a number between 1 and 65535", name));
   const std::string what = fmt::format("peer {}", name);
+  peer_config p;
+  p.id = int(id);
+  p.source = where(file, line);
   bool host = false;
   for (const auto& [k, val] : split_connstring(value, what, file, line)) {
     const value_ctx v{k, val, file, line};
-    if (k == "host")
-      host = true;
-    else if (k == "port")
-      parse_int(v, 1, 65535);
-    else if (k == "pool_size")
-      parse_nonneg_int(v);
-    else
+    if (k == "host") {
+      host = !val.empty();
+      p.host = val;
+    } else if (k == "port") {
+      p.port = parse_int(v, 1, 65535);
+    } else if (k == "pool_size") {
+      p.pool_size = parse_nonneg_int(v);
+    } else {
       throw config_error(file, line, fmt::format("{}: unknown peer parameter: {}", what, k));
+    }
   }
   if (!host) throw config_error(file, line, fmt::format("{}: host is required", what));
-  return fmt::format("{} ({})", what, where(file, line));
+  if (p.host.front() == '@')
+    throw config_error(file, line,
+                       fmt::format("{}: abstract Unix sockets (host=@...) are not supported", what));
+  return p;
 }
 
 }  // namespace config_detail

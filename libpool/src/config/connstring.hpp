@@ -26,10 +26,9 @@ std::vector<conn_pair> split_connstring(std::string_view s, const std::string& w
 std::vector<std::string> check_user_entry(const std::string& name, const std::string& value,
                                           const std::string& file, int line, user_config& u);
 
-/// Checks one [peers] entry (id 1..65535; host required; port, pool_size). Peers are not acted
-/// on yet, so it returns the note for config::unsupported: "peer N (file:line)". Throws
-/// config_error on a bad id, an unknown key or a bad value.
-std::string check_peer_entry(const std::string& name, const std::string& value,
+/// Reads one [peers] entry (`id = host=... port=... pool_size=...`; id 1..65535, host
+/// required). Throws config_error on a bad id, an unknown key or a bad value.
+peer_config check_peer_entry(const std::string& name, const std::string& value,
                              const std::string& file, int line);
 
 }  // namespace sluice::config_detail

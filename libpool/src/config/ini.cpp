@@ -259,7 +259,8 @@ class ini_loader {
 
   void set_peer(const std::string& file, int line, const std::string& name,
                 const std::string& value) {
-    cfg_.unsupported.push_back(check_peer_entry(name, value, file, line));
+    peer_config p = check_peer_entry(name, value, file, line);
+    cfg_.peers[p.id] = std::move(p);  // a later definition replaces an earlier one
   }
 
   void validate(const std::string& main_file) {

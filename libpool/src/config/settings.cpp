@@ -225,7 +225,7 @@ constexpr setting table[] = {
                "sluice resolves names with the system resolver (getaddrinfo)"),
      "0", reload},
     {"job_name", no_effect(text(), windows_only), "pgbouncer", no_reload},
-    {"peer_id", count(), "0", reload},
+    {"peer_id", integer(&config::peer_id, 0, 16383), "0", reload},
     {"resolv_conf",
      no_effect(text(),
                "has no effect: sluice resolves names with the system resolver (getaddrinfo), "

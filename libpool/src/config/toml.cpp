@@ -245,7 +245,8 @@ class toml_loader {
           cfg_.unsupported.insert(cfg_.unsupported.end(), notes.begin(), notes.end());
           cfg_.users[name] = std::move(u);
         } else {
-          cfg_.unsupported.push_back(check_peer_entry(name, cs, file_, line));
+          peer_config p = check_peer_entry(name, cs, file_, line);
+          cfg_.peers[p.id] = std::move(p);
         }
       });
     }

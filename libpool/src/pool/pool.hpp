@@ -17,6 +17,7 @@
 #include "pool/histogram.hpp"
 #include "pool/hosts.hpp"
 #include "pool/params.hpp"
+#include "pool/peers.hpp"
 #include "pool/rules.hpp"
 #include "pool/server_conn.hpp"
 #include "pool/waiter.hpp"
@@ -387,6 +388,8 @@ class pool_registry {
   client_counts clients;
   /// Server host name lookups, shared by every pool.
   dns_cache& dns() noexcept { return dns_; }
+  /// The [peers] of this process and their cancel pools (configured with every reload).
+  peer_pools& peers() noexcept { return peers_; }
 
  private:
   struct pool_key {
@@ -400,6 +403,7 @@ class pool_registry {
 
   shard_set& shards_;
   dns_cache dns_;
+  peer_pools peers_;
   std::mutex mu_;
   alignas(64) std::atomic<int> starving_{0};  ///< read on every release: a line of its own
   std::map<pool_key, std::shared_ptr<pool>> pools_;

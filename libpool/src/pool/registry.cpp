@@ -140,6 +140,7 @@ void pool_registry::remember_password(const std::string& user, const std::string
 }
 
 void pool_registry::reconfigure(config_ptr cfg, std::shared_ptr<const userlist> user_list) {
+  peers_.configure(*cfg);
   std::vector<std::pair<std::shared_ptr<pool>, pool_settings>> changed;
   std::unique_lock lk(mu_);
   latest_ = std::move(cfg);

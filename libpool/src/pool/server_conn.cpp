@@ -440,8 +440,9 @@ struct cancel_call {
 
 }  // namespace
 
-awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint32_t pid,
-                            std::uint32_t secret, double timeout) {
+awaitable<bool> send_cancel(asio::io_context& io, pool_target target, std::uint32_t pid,
+                            std::uint32_t secret, double timeout,
+                            std::function<void()> on_sent) {
   auto call = std::make_shared<cancel_call>(io);
   // cancel_wait_timeout: a server that does not take the request in time (down, or not
   // answering) is given up on rather than holding a connection for ever.
@@ -449,11 +450,15 @@ awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint3
     cancel_call::arm(call,
                      std::chrono::duration_cast<clock::duration>(seconds_d(timeout)));
   int family = 0;
-  const error_code ec = co_await connect_socket(call->sock, target, family, nullptr);
+  error_code ec = co_await connect_socket(call->sock, target, family, nullptr);
+  bool sent = false;
   if (!ec && !call->timed_out) {
     pgwire::byte_buffer out;
     pgwire::write_cancel_request(out, pid, secret);
-    co_await asio::async_write(call->sock, asio::buffer(out), nothrow);
+    auto [wec, n] = co_await asio::async_write(call->sock, asio::buffer(out), nothrow);
+    ec = wec;
+    sent = !wec && !call->timed_out;
+    if (sent && on_sent) on_sent();
     // The server closes the connection once it has read the request; wait for that so the
     // cancel is delivered before the socket is torn down.
     std::array<char, 16> sink;
@@ -468,6 +473,7 @@ awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint3
   }
   error_code ignored;
   call->sock.close(ignored);
+  co_return sent;
 }
 
 bool server_is_dead(server_conn& s) {

@@ -3,6 +3,7 @@
 // itself runs on it (check, reset, parameter replay), and cancel requests.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -165,10 +166,12 @@ struct auth_lookup {
 /// until ReadyForQuery. The first row's second column is the password.
 awaitable<auth_lookup> server_auth_query(server_conn& s, std::string_view sql,
                                          std::string_view user);
-/// Sends a CancelRequest for this server's backend key to the pool's target; gives up after
-/// `timeout` seconds (cancel_wait_timeout; 0 = never).
-awaitable<void> send_cancel(asio::io_context& io, pool_target target, std::uint32_t pid,
-                            std::uint32_t secret, double timeout);
+/// Sends a CancelRequest with key (pid, secret) to target (a server, or a peer); gives up after
+/// `timeout` seconds (cancel_wait_timeout; 0 = never). on_sent runs once the request is
+/// written. True if it was written.
+awaitable<bool> send_cancel(asio::io_context& io, pool_target target, std::uint32_t pid,
+                            std::uint32_t secret, double timeout,
+                            std::function<void()> on_sent = {});
 /// server_check_query must run before an idle server is used again: a check is configured
 /// and the server has been idle longer than server_check_delay (pgbouncer's "used" state).
 /// A server fresh from its login is not checked at server_check_delay = 0: its login was

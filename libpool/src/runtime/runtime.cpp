@@ -24,6 +24,7 @@ runtime::runtime(config_ptr cfg, std::shared_ptr<const userlist> users)
   for (int i = 0; i < n; ++i)
     shards_.shards.push_back(std::make_unique<shard>(shards_, i, cfg_, users_));
   shards_.console = &console_;
+  registry_.peers().configure(*cfg_);
 }
 
 runtime::~runtime() {

@@ -127,7 +127,8 @@ class client_session : public client_link {
 
  private:
   friend void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix);
-  friend void route_cancel(shard_set& shards, std::uint32_t pid, std::uint32_t secret);
+  friend void route_cancel(shard& s, pool_registry& registry, std::uint32_t pid,
+                           std::uint32_t secret);
   friend struct client_wait_handler;
   friend struct queued_watch_handler;
 

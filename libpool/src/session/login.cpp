@@ -126,7 +126,7 @@ awaitable<bool> client_session::console_login(const self_ptr& self, const config
       {"is_superuser", "on"},
   };
   for (const auto& [k, v] : params) pgwire::write_parameter_status(out, k, v);
-  new_cancel_key(key_pid, key_secret);
+  new_cancel_key(sh.cfg(), key_pid, key_secret);
   pgwire::write_backend_key_data(out, key_pid, key_secret);
   pgwire::write_ready_for_query(out, 'I');
   const error_code ec = co_await net::write_all(sock, tls.get(), out);
@@ -217,7 +217,7 @@ awaitable<bool> client_session::negotiate_startup(const config& c, param_map& st
       co_return false;
     }
     if (pkt.kind == pgwire::startup_kind::cancel) {
-      route_cancel(sh.set, pkt.cancel.pid, pkt.cancel.secret);
+      route_cancel(sh, registry, pkt.cancel.pid, pkt.cancel.secret);
       co_return false;
     }
     if (pkt.kind == pgwire::startup_kind::startup) {
@@ -420,7 +420,7 @@ awaitable<bool> client_session::welcome(const self_ptr& self, const config& c,
   }
   params = pool_->intern(c, std::move(mine));
 
-  new_cancel_key(key_pid, key_secret);
+  new_cancel_key(sh.cfg(), key_pid, key_secret);
   pgwire::byte_buffer out;
   pgwire::write_auth_ok(out);
   for (const auto& [k, v] : welcome) pgwire::write_parameter_status(out, k, v);

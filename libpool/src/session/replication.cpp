@@ -53,7 +53,7 @@ awaitable<void> client_session::replicate(const self_ptr& self,
     co_return;
   }
   // The server's welcome, with a cancel key of sluice's own.
-  new_cancel_key(key_pid, key_secret);
+  new_cancel_key(sh.cfg(), key_pid, key_secret);
   pgwire::byte_buffer out;
   pgwire::write_auth_ok(out);
   for (const auto& [k, v] : s->params) pgwire::write_parameter_status(out, k, v);

@@ -14,6 +14,7 @@
 #include "net/stream.hpp"
 #include "pgwire/crypto.hpp"
 #include "pgwire/writer.hpp"
+#include "pool/cancel_key.hpp"
 #include "session/client_session.hpp"
 #include "sluice/log.hpp"
 
@@ -301,9 +302,15 @@ bool client_session::cancel_if_key(std::uint32_t pid, std::uint32_t secret) {
   return true;
 }
 
-void route_cancel(shard_set& shards, std::uint32_t pid, std::uint32_t secret) {
-  // Unknown keys are dropped silently, as PostgreSQL does.
-  for (auto& sh : shards.shards) {
+void route_cancel(shard& s, pool_registry& registry, std::uint32_t pid, std::uint32_t secret) {
+  if (const int own = s.cfg().peer_id; own > 0) {
+    if (const int peer = cancel_key::peer_of(pid); peer != own) {
+      registry.peers().forward(s, peer, pid, secret);
+      return;
+    }
+    secret |= cancel_key::ttl_mask;  // keys are given out with the whole TTL
+  }
+  for (auto& sh : s.set.shards) {
     sh->post_fn([pid, secret](shard& s) {
       for (client_link* l = s.clients.next; l != &s.clients; l = l->next) {
         if (static_cast<client_session*>(l)->cancel_if_key(pid, secret)) return;
@@ -312,12 +319,10 @@ void route_cancel(shard_set& shards, std::uint32_t pid, std::uint32_t secret) {
   }
 }
 
-void new_cancel_key(std::uint32_t& pid, std::uint32_t& secret) {
-  std::uint32_t k[2];
-  if (!pgwire::random_bytes({reinterpret_cast<std::uint8_t*>(k), sizeof k}))
-    throw std::runtime_error("no randomness for cancel keys");
-  pid = k[0];
-  secret = k[1];
+void new_cancel_key(const config& cfg, std::uint32_t& pid, std::uint32_t& secret) {
+  std::uint8_t k[8];
+  if (!pgwire::random_bytes(k)) throw std::runtime_error("no randomness for cancel keys");
+  cancel_key::make(cfg.peer_id, k, pid, secret);
 }
 
 // ---------------------------------------------------------------------------- waiting for a server
