@@ -23,8 +23,10 @@ for i in 1 2 3; do
   elif ((i == 1)); then
     extra+=$'\n'"9 = host=127.0.0.1 port=${PORT[3]}"
   fi
+  http=()
+  ((i == 2)) && HTTP2=$(free_port) && http=(sluice.http_listen_port="$HTTP2")
   SLUICE_FIXED_PORT=${PORT[i]} SLUICE_EXTRA_INI=$extra start_sluice peer_id=$i admin_users=bench \
-    default_pool_size=4 sluice.workers=2
+    default_pool_size=4 sluice.workers=2 "${http[@]}"
   PID[i]=$SLUICE_PID INI[i]=$SLUICE_INI LOG[i]=$SLUICE_LOG
 done
 PC="$(dirname -- "$0")/peer_cancel.py"
@@ -41,6 +43,14 @@ python3 "$PC" cross "${PORT[1]}" "${PORT[3]}" || die "cancels between processes 
 out=$(adm "${PORT[2]}" "show peer_pools") || die "show peer_pools failed"
 # Idle pools: a row per peer other than this process, nothing in flight.
 [[ $out == "1 0 0 0 0"$'\n'"3 0 0 0 0" ]] || die "SHOW PEER_POOLS on process 2: $out"
+# Process 2 forwarded one cancel to process 1 (for 1's client) and none to 3.
+m=$(curl -sf "http://127.0.0.1:$HTTP2/metrics") || die "GET /metrics failed"
+grep -qx 'sluice_peer_cancels_forwarded_total{peer_id="1"} 1' <<<"$m" &&
+  grep -qx 'sluice_peer_cancels_forwarded_total{peer_id="3"} 0' <<<"$m" ||
+  die "/metrics: $(grep sluice_peer_ <<<"$m")"
+js=$(curl -sf "http://127.0.0.1:$HTTP2/stats") || die "GET /stats failed"
+python3 -c 'import json,sys; p=json.load(sys.stdin)["peers"]; assert [(x["peer_id"], x["self"], x["cancels_forwarded"]) for x in p] == [(1, False, 1), (2, True, 0), (3, False, 0)], p' <<<"$js" ||
+  die "/stats peers: $js"
 
 # 2. Process 3 knows peer 2 at a dead port: the forward fails (logged), the query runs on.
 #    A reload with the right address makes the same cancel work.

@@ -93,23 +93,26 @@ awaitable<console_result> admin_console::show_dns_zones(const admin_request&) {
 
 awaitable<console_result> admin_console::show_peers(const admin_request& req) {
   // Every [peers] entry, this process's own included (as pgbouncer lists it).
-  const config_ptr cfg = control::config_of(req.home);
   result_builder b;
   b.int4("peer_id").text("host").int4("port").int4("pool_size");
-  for (const auto& [id, p] : cfg->peers)
-    b.row().add(id).add(p.host).add(p.port).add(p.pool_size.value_or(cfg->default_pool_size));
+  for (const peer_info& p : snapshot_peers(ctl_, *control::config_of(req.home)))
+    b.row().add(p.peer_id).add(p.host).add(p.port).add(p.pool_size);
   co_return b.done();
 }
 
-awaitable<console_result> admin_console::show_peer_pools(const admin_request&) {
+awaitable<console_result> admin_console::show_peer_pools(const admin_request& req) {
+  // A pool per peer other than this process (pgbouncer makes one for each it forwards to).
   result_builder b;
   b.int4("peer_id")
       .int4("cl_active_cancel_req")
       .int4("cl_waiting_cancel_req")
       .int4("sv_active_cancel")
       .int4("sv_login");
-  for (const peer_pool_row& r : ctl_.registry().peers().pool_rows())
+  for (const peer_info& p : snapshot_peers(ctl_, *control::config_of(req.home))) {
+    if (p.self) continue;
+    const peer_pool_row& r = p.pool;
     b.row().add(r.peer_id).add(r.active).add(r.waiting).add(r.active).add(r.connecting);
+  }
   co_return b.done();
 }
 

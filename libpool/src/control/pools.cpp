@@ -90,6 +90,20 @@ awaitable<std::vector<pool_info>> snapshot_pools(control& ctl, asio::io_context&
   co_return out;
 }
 
+std::vector<peer_info> snapshot_peers(control& ctl, const config& cfg) {
+  std::vector<peer_info> out;
+  const std::vector<peer_pool_row> pools = ctl.registry().peers().pool_rows();
+  for (const auto& [id, p] : cfg.peers) {
+    peer_info i{id, p.host, p.port, p.pool_size.value_or(cfg.default_pool_size),
+                id == cfg.peer_id, {}};
+    i.pool.peer_id = id;
+    for (const peer_pool_row& r : pools)
+      if (r.peer_id == id) i.pool = r;
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
 std::vector<database_info> snapshot_databases(control& ctl, const config& c) {
   pool_registry& reg = ctl.registry();
   std::vector<std::pair<std::string, const database_config*>> dbs;

@@ -68,6 +68,20 @@ struct database_info {
 /// The configured databases, then those the "*" entry created, then the console's own.
 std::vector<database_info> snapshot_databases(control& ctl, const config& cfg);
 
+/// One [peers] entry, and its cancel pool when it is another process (SHOW PEERS, SHOW
+/// PEER_POOLS, /stats, /metrics).
+struct peer_info {
+  int peer_id = 0;
+  std::string host;
+  int port = 0;
+  int pool_size = 0;     ///< its own, else default_pool_size
+  bool self = false;     ///< this process's own peer_id: listed, never forwarded to
+  peer_pool_row pool;    ///< zero for self
+};
+
+/// The configured peers, by id.
+std::vector<peer_info> snapshot_peers(control& ctl, const config& cfg);
+
 /// One user: from the auth file, a [users] entry, or a pool.
 struct user_info {
   std::string name;

@@ -189,6 +189,29 @@ std::string render_metrics(const metrics_input& in) {
     w.sample("sluice_server_role_changes_total", {{"database", d.name}}, double(d.role_changes));
   }
 
+  // ---- peers' cancel pools (SHOW PEER_POOLS), this process's own entry left out
+  w.family("sluice_peer_cancel_requests", "gauge",
+           "Cancel requests for a peer in flight (active: sent) or not yet sent (waiting).");
+  for (const peer_info& p : in.peers) {
+    if (p.self) continue;
+    const std::string id = std::to_string(p.peer_id);
+    w.sample("sluice_peer_cancel_requests", {{"peer_id", id}, {"state", "active"}}, p.pool.active);
+    w.sample("sluice_peer_cancel_requests", {{"peer_id", id}, {"state", "waiting"}},
+             p.pool.waiting);
+  }
+  w.family("sluice_peer_cancels_forwarded_total", "counter",
+           "Cancel requests forwarded to a peer (sent on a connection to it).");
+  for (const peer_info& p : in.peers)
+    if (!p.self)
+      w.sample("sluice_peer_cancels_forwarded_total", {{"peer_id", std::to_string(p.peer_id)}},
+               double(p.pool.forwarded));
+  w.family("sluice_peer_cancel_forward_failures_total", "counter",
+           "Cancel requests for a peer that could not be sent (connect failed, timed out).");
+  for (const peer_info& p : in.peers)
+    if (!p.self)
+      w.sample("sluice_peer_cancel_forward_failures_total",
+               {{"peer_id", std::to_string(p.peer_id)}}, double(p.pool.failed));
+
   // ---- counters (SHOW STATS), per pool
   struct counter {
     const char* name;

@@ -22,6 +22,7 @@ struct metrics_input {
   std::vector<database_info> databases;
   std::vector<pool_metrics> pool_stats;
   std::vector<shard_info> shards;
+  std::vector<peer_info> peers;
 };
 
 std::string render_metrics(const metrics_input& in);

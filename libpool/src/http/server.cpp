@@ -318,6 +318,7 @@ awaitable<reply> server::impl::metrics() {
   in.shards = std::move(shards);
   in.databases = snapshot_databases(ctl, *cfg);
   in.pool_stats = snapshot_pool_metrics(ctl.registry());
+  in.peers = snapshot_peers(ctl, *cfg);
   co_return make_reply(200, render_metrics(in), metrics_content_type);
 }
 
@@ -332,6 +333,7 @@ awaitable<reply> server::impl::stats() {
   in.connections = std::move(conns);
   in.stats = ctl.stats().snapshot();
   in.databases = snapshot_databases(ctl, *cfg);
+  in.peers = snapshot_peers(ctl, *cfg);
   co_return make_reply(200, render_stats(in), "application/json");
 }
 

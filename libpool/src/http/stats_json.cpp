@@ -112,6 +112,24 @@ std::string render_stats(const stats_input& in) {
     dbs.push_back(std::move(o));
   }
 
+  // SHOW PEERS and SHOW PEER_POOLS in one: every [peers] entry, its cancel pool's counts.
+  json::array& peers = root["peers"].emplace_array();
+  for (const peer_info& p : in.peers) {
+    json::object o;
+    o["peer_id"] = p.peer_id;
+    o["host"] = p.host;
+    o["port"] = p.port;
+    o["pool_size"] = p.pool_size;
+    o["self"] = p.self;
+    o["cl_active_cancel_req"] = p.pool.active;
+    o["cl_waiting_cancel_req"] = p.pool.waiting;
+    o["sv_active_cancel"] = p.pool.active;
+    o["sv_login"] = p.pool.connecting;
+    o["cancels_forwarded"] = p.pool.forwarded;
+    o["cancel_forwards_failed"] = p.pool.failed;
+    peers.push_back(std::move(o));
+  }
+
   json::array& clients = root["clients"].emplace_array();
   for (const connection_info& c : in.connections.clients)
     if (c.state != conn_state::login) clients.push_back(connection(c));

@@ -19,6 +19,7 @@ struct stats_input {
   std::vector<database_stats> stats;
   std::vector<database_info> databases;
   connections_snapshot connections;
+  std::vector<peer_info> peers;
 };
 
 std::string render_stats(const stats_input& in);
