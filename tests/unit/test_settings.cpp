@@ -96,6 +96,7 @@ const std::map<std::string_view, binding>& expected_members() {
       {"tcp_user_timeout", &config::tcp_user_timeout},
       {"tcp_defer_accept", &config::tcp_defer_accept},
       {"so_reuseport", &config::so_reuseport},
+      {"peer_id", &config::peer_id},
       {"tcp_socket_buffer", &config::tcp_socket_buffer},
       {"logfile", &config::logfile},
       {"pidfile", &config::pidfile},
