@@ -501,6 +501,8 @@ void pool::server_lost() {
 }
 
 void pool::tidy(shard& s) {
+  if (s.id == 0)
+    if (auto hub = notifications_if_any()) hub->tidy(s);
   const config& c = s.cfg();
   auto& idle = locals[s.id].idle;
   for (std::size_t i = 0; i < idle.size();) {

@@ -16,6 +16,7 @@
 #include "pgwire/auth.hpp"
 #include "pool/histogram.hpp"
 #include "pool/hosts.hpp"
+#include "pool/notify_hub.hpp"
 #include "pool/params.hpp"
 #include "pool/peers.hpp"
 #include "pool/rules.hpp"
@@ -142,6 +143,11 @@ struct pool : std::enable_shared_from_this<pool> {
   /// shard sweeps its idle list now.
   void server_lost();
 
+  /// LISTEN/NOTIFY in transaction mode: the pool's listening connection and its clients'
+  /// channels, made on first use (notifications_if_any: nullptr before).
+  std::shared_ptr<notify_hub> notifications();
+  std::shared_ptr<notify_hub> notifications_if_any() const;
+
   /// Why srv must not be kept (an old generation, a pool now smaller), or nullptr.
   const char* surplus(const server_conn& srv) const;
   /// "server role changed" when srv reported since its login that it no longer suits the
@@ -172,6 +178,7 @@ struct pool : std::enable_shared_from_this<pool> {
 
   // ---- slow path, under mu
   mutable std::mutex mu;
+  std::shared_ptr<notify_hub> hub_;  // under mu
   std::atomic<int> total{0};  ///< servers open or being opened, all shards (written under mu)
   /// Until then (clock ticks), take_idle checks every idle server it hands out (server_lost).
   std::atomic<clock::rep> check_idle_until{0};

@@ -414,6 +414,7 @@ void pool_registry::clear() {
   // Sessions not yet destroyed may keep a pool alive past this: what belongs to the shards'
   // io_contexts (idle servers, waiters' timers) goes now, while those still exist.
   for (auto& [key, p] : pools_) {
+    if (auto hub = p->notifications_if_any()) hub->close();  // its server, and its hold on p
     waiter_fifo::container waiters;  // destroyed after the pool's lock is let go
     {
       std::lock_guard plk(p->mu);

@@ -20,6 +20,7 @@
 #include "pgwire/statements.hpp"
 #include "pool/pool.hpp"
 #include "session/console.hpp"
+#include "session/listen.hpp"
 #include "pool/statements.hpp"
 #include "shard/shard.hpp"
 
@@ -108,7 +109,7 @@ struct client_read {
 
 /// A client session. Outside session/ it is seen through view() and ended with kill(); the
 /// rest is its own (the relay's handlers are its static members).
-class client_session : public client_link {
+class client_session : public client_link, public notify_sink {
  public:
   client_session(pool_registry& reg, shard& s, stream_socket so, bool unix_socket);
   using self_ptr = std::shared_ptr<client_session>;
@@ -124,6 +125,8 @@ class client_session : public client_link {
   void check_timeouts(const config& c);
   /// "C-0x...: db/user@addr" for log lines; the address of the session is its id.
   std::string prefix() const;
+  /// listen.cpp: a notification for one of this client's channels (on its shard).
+  void deliver(const notification_ptr& n) override;
 
  private:
   friend void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix);
@@ -157,6 +160,8 @@ class client_session : public client_link {
   relay_state relay;
   param_set_ptr params;  ///< tracked parameters as this client sees them (shared, immutable)
   std::unique_ptr<client_statements> statements;  ///< its names, from its first named Parse
+  /// LISTEN/UNLISTEN state, from the first such statement (transaction/statement mode).
+  std::unique_ptr<listen_state> listening;
 
   std::uint32_t key_pid = 0, key_secret = 0;  ///< cancel key given to the client
   bool client_writing = false;  ///< a coroutine (an error, a console answer) writes to the client
@@ -324,6 +329,22 @@ class client_session : public client_link {
   /// The client bytes kept while no server was linked, renamed for the server just linked:
   /// what to send (in cbuf or the shard's rewrite buffer).
   pgwire::bytes_view route_held(server_conn& s);
+
+  // ---- listen.cpp: LISTEN/UNLISTEN in transaction and statement mode
+  listen_state& listen_state_for(const self_ptr& self);
+  /// The LISTEN/UNLISTEN statements (and statements, portals that are) in a client read that
+  /// starts at a message boundary.
+  void scan_listen(const self_ptr& self, const std::uint8_t* data, std::size_t n);
+  /// A server reply while listening is on: CommandComplete confirms a statement, an error
+  /// or ROLLBACK voids the transaction's, ReadyForQuery 'I' commits them.
+  void listen_reply(char tag, pgwire::bytes_view body);
+  void commit_listens();
+  /// Unsubscribes every channel (the client is going).
+  void drop_listens();
+  /// Writes queued notifications if the client is between transactions.
+  static void flush_notifications(const self_ptr& self);
+  /// A server that ran LISTEN for a client: UNLISTEN * before anyone else gets it.
+  static awaitable<void> unlisten_and_release(shard& sh, server_ptr s);
 
   // ---- params.cpp
   /// Brings the server's session parameters in line with what this client has seen.

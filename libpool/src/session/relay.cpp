@@ -151,6 +151,10 @@ void client_session::on_client(self_ptr self, error_code ec) {
   if (!c.srv && c.relay.clean(nullptr))
     c.track_statements =
         c.pool_->mode != pool_mode::session && c.sh.cfg().max_prepared_statements > 0;
+  // LISTEN/UNLISTEN are the pooler's business in transaction and statement mode (listen.cpp).
+  if (c.pool_->mode != pool_mode::session && c.relay.cscan.at_boundary() &&
+      may_listen(c.listening.get(), rd.data, n))
+    c.scan_listen(self, rd.data, n);
   if (!c.track_statements) {
     rd.err = c.relay.cscan.feed(pgwire::bytes_view(rd.data, n), [](char) { return false; },
                           [&](char tag, pgwire::bytes_view, std::size_t header_end) {
@@ -195,6 +199,10 @@ void client_session::on_client(self_ptr self, error_code ec) {
       c.cbuf.assign(rd.data, rd.data + rd.forward);
       c.sh.trim_rewrite_buf();
       if (rd.terminate) c.begin_closing();  // forward what came before the Terminate, then end
+      if (c.listening && c.listening->writing) {  // notifications first: their write resumes
+        c.listening->link_after = true;
+        return;
+      }
       find_server(std::move(self));
       return;
     }
@@ -390,15 +398,17 @@ void client_session::on_server(self_ptr self, error_code ec, std::size_t n) {
   // A read-write pool watches errors: 25006 says the server refuses writes (a primary made
   // read-only, a standby that did not say so).
   const bool watch = s.target->attrs == session_attrs::read_write;
+  const bool listens = c.listening != nullptr;  // LISTEN/UNLISTEN replies matter (listen.cpp)
   std::vector<std::size_t> cuts;  // answers to sluice's own messages, not for the client
   const auto err = s.scan.feed(
       pgwire::bytes_view(s.relay_buf.data() + held, n),
-      [track, watch](char tag) {
+      [track, watch, listens](char tag) {
         return tag == pgwire::be::ready_for_query || tag == pgwire::be::parameter_status ||
-               (track && tag == pgwire::be::command_complete) ||
+               ((track || listens) && tag == pgwire::be::command_complete) ||
                (watch && tag == pgwire::be::error_response);
       },
       [&](char tag, pgwire::bytes_view body, std::size_t header_end) {
+        if (listens) c.listen_reply(tag, body);
         if (track) {
           const reply_step step = c.on_server_reply(s, tag, body);
           // Only ParseComplete and CloseComplete are dropped or changed: whole 5-byte
@@ -522,6 +532,7 @@ void client_session::server_next(self_ptr self) {
   }
   if (c.releasable() || c.closing()) {
     unlink(self);
+    if (c.listening) flush_notifications(self);  // held while the transaction ran
     return;
   }
   arm_server(std::move(self));
@@ -538,6 +549,11 @@ void client_session::unlink(const self_ptr& self) {
   server_ptr s = std::move(c.srv);
   pool& p = *c.pool_;
   const config& cfg = c.sh.cfg();
+  const bool listened = c.listening && std::exchange(c.listening->server_listened, false);
+  if (reusable && listened) {
+    asio::co_spawn(c.sh.io, unlisten_and_release(c.sh, std::move(s)), asio::detached);
+    return;
+  }
   if (!reusable) {
     p.discard(std::move(s), c.sh,
               c.server_close_reason ? c.server_close_reason

@@ -149,6 +149,7 @@ void client_session::finish() {
   begin_closing();
   if (!end_finished()) return;
   leave_queue();
+  drop_listens();
   if (counted) {
     registry.clients.leave(pool_ ? pool_->db_name : std::string("pgbouncer"), user_name);
     counted = false;
