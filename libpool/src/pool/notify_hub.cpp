@@ -178,19 +178,27 @@ awaitable<void> notify_hub::connect() {
 awaitable<void> notify_hub::read_loop(std::shared_ptr<notify_hub> self, std::uint64_t gen) {
   (void)self;  // held: the hub outlives the read pending on its connection
   for (;;) {
-    auto [ec, n] = co_await net::read_some(srv_->sock, srv_->tls.get(), in_);
-    if (gen != gen_) co_return;
+    // sync() asks for the server back by cancelling the read; when it asked while no read
+    // was pending (from this loop's own call below), the next read is not started.
+    error_code ec;
+    std::size_t n = 0;
+    if (!releasing_) {
+      auto [rec, m] = co_await net::read_some(srv_->sock, srv_->tls.get(), in_);
+      if (gen != gen_) co_return;
+      ec = rec;
+      n = m;
+    }
+    if (releasing_) {
+      releasing_ = false;
+      ++gen_;
+      active_.clear();
+      pool_.release(std::move(srv_), home());
+      const auto hold = std::move(keep_);
+      sync();  // someone may have subscribed meanwhile
+      co_return;
+    }
     if (ec) {
-      if (releasing_) {
-        releasing_ = false;
-        ++gen_;
-        active_.clear();
-        pool_.release(std::move(srv_), home());
-        const auto hold = std::move(keep_);
-        sync();  // someone may have subscribed meanwhile
-      } else {
-        lost(ec == asio::error::eof ? "server closed the connection" : ec.message());
-      }
+      lost(ec == asio::error::eof ? "server closed the connection" : ec.message());
       co_return;
     }
     bool broken = false;
