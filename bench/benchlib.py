@@ -635,6 +635,18 @@ def run_errors(runs):
     return [f"rep {', '.join(reps)}: {msg}" for msg, reps in by_msg.items()]
 
 
+def aggregate_notify(runs):
+    good = [r for r in runs if r.get("ok")]
+    errs = [r.get("error", "failed") for r in runs if not r.get("ok")]
+    if not good:
+        return None, errs
+    return {"listeners": good[0]["listeners"], "notifications": good[0]["notifications"],
+            "p50_ms": _med([r["p50_ms"] for r in good]), "p99_ms": _med([r["p99_ms"] for r in good]),
+            "max_ms": max(r["max_ms"] for r in good),
+            "delivered": sum(r["delivered"] for r in good),
+            "expected": sum(r["expected"] for r in good), "reps": len(good)}, errs
+
+
 def aggregate_runs(runs):
     ok = [r for r in runs if r["ok"]]
     errors = run_errors(runs)
@@ -765,12 +777,14 @@ def cmd_report(a):
                 entry[r["target"]] = None
                 entry["notes"][r["target"]] = r["note"]
         for t in sd["targets"]:
-            runs = [r for r in recs if r["type"] in ("run", "idle", "failover")
+            runs = [r for r in recs if r["type"] in ("run", "idle", "failover", "notify")
                     and r["scenario"] == name and r["target"] == t]
             if sd.get("kind") == "idle":
                 agg, errs = aggregate_idle(runs)
             elif sd.get("kind") == "failover":
                 agg, errs = aggregate_failover(runs)
+            elif sd.get("kind") == "notify":
+                agg, errs = aggregate_notify(runs)
             else:
                 agg, errs = aggregate_runs(runs)
             entry[t] = agg
@@ -797,6 +811,12 @@ def cmd_report(a):
                 s and s["connect_time_s_median"], p and p["connect_time_s_median"])
         elif sd.get("kind") == "failover":
             pass  # a write that never resumed has no ratio; the table says it
+        elif sd.get("kind") == "notify":
+            g = lambda x, k: x[k] if x else None  # noqa: E731
+            ratios["p50_added_ms_sluice_vs_direct"] = (
+                _r(g(s, "p50_ms") - g(d, "p50_ms"), 3) if g(s, "p50_ms") is not None
+                and g(d, "p50_ms") is not None else None)
+            ratios["p99_sluice_vs_direct"] = _ratio(g(s, "p99_ms"), g(d, "p99_ms"))
         else:
             g = lambda x, k: x[k] if x else None  # noqa: E731
             ratios["tps_sluice_vs_pgbouncer"] = _ratio(g(s, "tps_median"), g(p, "tps_median"))
@@ -958,6 +978,12 @@ def write_markdown(res, path, chart_name):
                          f"{first['interval_ms']} ms on a client connection it keeps open (it logs in "
                          "again when the pooler closes it). Events: "
                          + "; ".join(f"*{e['event']}*: {e['what']}" for e in first["events"]) + ".")
+        elif sc.get("kind") == "notify":
+            md_table(L, ["target", "listeners", "notifications", "p50 (ms)", "p99 (ms)", "max (ms)",
+                         "delivered / expected", "reps"], sc, targets, lambda x: [[
+                f"{x['listeners']}", f"{x['notifications']}", fmt(x['p50_ms'], 3),
+                fmt(x['p99_ms'], 3), fmt(x['max_ms'], 3), f"{x['delivered']} / {x['expected']}",
+                f"{x['reps']}"]])
         else:
             md_table(L, ["target", "TPS (median)", "min–max", "lat avg (ms)", "p50 (ms)", "p99 (ms)",
                          "pooler CPU s/1k tx", "total CPU s/1k tx", "peak RSS (kB)", "failed", "reps"],

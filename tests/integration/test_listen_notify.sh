@@ -5,7 +5,9 @@
 source "$(dirname -- "$0")/lib.sh"
 /usr/bin/python3 -c "import asyncpg, psycopg" 2>/dev/null || die "python3-asyncpg and python3-psycopg are needed"
 ulimit -n 8192 || die "cannot raise the open files limit"
-start_sluice pool_mode=transaction default_pool_size=20 max_client_conn=1200 sluice.workers=2
+HTTP=$(free_port) || die "free_port failed"
+start_sluice pool_mode=transaction default_pool_size=20 max_client_conn=1200 sluice.workers=2 \
+  admin_users=bench sluice.http_listen_port="$HTTP"
 NC=("/usr/bin/python3" "$(dirname -- "$0")/notify_clients.py")
 
 "${NC[@]}" drivers "$SLUICE_PORT" "$PGPORT" || die "drivers"
@@ -29,6 +31,9 @@ relisten_pid=$BG_PID
 wait_until 30 "the first notification" grep -q "first notification" "$T/relisten.out" ||
   die "relisten: $(cat "$T/relisten.out")"
 listener_pid() { pg_direct "select pid from pg_stat_activity where query = 'LISTEN \"re\";'"; }
+# SHOW LISTENERS: the one channel with its one client.
+out=$(qu "$SLUICE_PORT" bench bench pgbouncer "show listeners" -F' ') || die "SHOW LISTENERS failed"
+[[ $out == "bench bench re 1" ]] || die "SHOW LISTENERS: $out"
 old=$(listener_pid)
 [[ $old =~ ^[0-9]+$ ]] || die "no listening connection in pg_stat_activity: '$old'"
 pg_direct "select pg_terminate_backend($old)" >/dev/null
@@ -38,6 +43,11 @@ relistening() { local p; p=$(listener_pid); [[ $p =~ ^[0-9]+$ && $p != "$old" ]]
 wait_until 30 "a new listening connection" relistening || die "the listening connection was not re-established"
 touch "$flag"
 wait "$relisten_pid" || die "relisten: $(cat "$T/relisten.out")"
+m=$(curl -sf "http://127.0.0.1:$HTTP/metrics") || die "GET /metrics failed"
+grep -qx 'sluice_notify_clients_dropped_total{database="bench",user="bench"} 1' <<<"$m" &&
+  grep -qx 'sluice_listen_reconnects_total{database="bench",user="bench"} 1' <<<"$m" &&
+  grep -q '^sluice_notifications_received_total{database="bench",user="bench"} [1-9]' <<<"$m" ||
+  die "/metrics: $(grep -E 'sluice_(notif|listen)' <<<"$m")"
 
 stop_sluice
 pass "psycopg + asyncpg listeners, rollback, UNLISTEN, a deaf client, 1000 listeners (peak $peak), listener re-established"

@@ -101,6 +101,7 @@ admin_console::admin_console(control& ctl) : ctl_(ctl) {
       {"DNS_ZONES", {&admin_console::show_dns_zones, false, ""}},
       {"PEERS", {&admin_console::show_peers, false, ""}},
       {"PEER_POOLS", {&admin_console::show_peer_pools, false, ""}},
+      {"LISTENERS", {&admin_console::show_listeners, false, ""}},
       {"POOLS", {&admin_console::show_pools, false, ""}},
       {"DATABASES", {&admin_console::show_databases, false, ""}},
       {"USERS", {&admin_console::show_users, false, ""}},

@@ -85,6 +85,7 @@ class admin_console final : public console_backend {
   awaitable<console_result> show_dns_zones(const admin_request&);
   awaitable<console_result> show_peers(const admin_request&);
   awaitable<console_result> show_peer_pools(const admin_request&);
+  awaitable<console_result> show_listeners(const admin_request&);
   // show_pools.cpp
   awaitable<console_result> show_pools(const admin_request&);
   awaitable<console_result> show_databases(const admin_request&);

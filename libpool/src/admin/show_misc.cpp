@@ -11,6 +11,7 @@ awaitable<console_result> admin_console::show_help(const admin_request&) {
       "Console usage\n"
       "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
       "\tSHOW PEERS|PEER_POOLS\n"
+      "\tSHOW LISTENERS\n"
       "\tSHOW FDS|SOCKETS|ACTIVE_SOCKETS|LISTS|MEM|STATE\n"
       "\tSHOW DNS_HOSTS|DNS_ZONES\n"
       "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS\n"
@@ -113,6 +114,17 @@ awaitable<console_result> admin_console::show_peer_pools(const admin_request& re
     const peer_pool_row& r = p.pool;
     b.row().add(r.peer_id).add(r.active).add(r.waiting).add(r.active).add(r.connecting);
   }
+  co_return b.done();
+}
+
+awaitable<console_result> admin_console::show_listeners(const admin_request&) {
+  // sluice's own: LISTEN/NOTIFY in transaction mode, a row per channel some client listens to.
+  result_builder b;
+  b.text("database").text("user").text("channel").int4("clients");
+  for (const auto& p : ctl_.registry().all())
+    if (const auto hub = p->notifications_if_any())
+      for (const auto& [ch, n] : hub->channel_counts())
+        b.row().add(p->db_name).add(p->user_name).add(ch).add(n);
   co_return b.done();
 }
 

@@ -51,6 +51,15 @@ std::vector<pool_metrics> snapshot_pool_metrics(pool_registry& registry) {
       p->locals[i].query_hist.add_to(m.query_time);
       p->locals[i].wait_hist.add_to(m.wait_time);
     }
+    if (const auto hub = p->notifications_if_any()) {
+      const notify_counters& n = hub->counters;
+      m.notify = true;
+      m.notifications_received = n.received.load(std::memory_order_relaxed);
+      m.notifications_delivered = n.delivered.load(std::memory_order_relaxed);
+      m.notify_clients_dropped = n.dropped_clients.load(std::memory_order_relaxed);
+      m.listen_reconnects = n.reconnects.load(std::memory_order_relaxed);
+      m.listen_channels = int(hub->channel_counts().size());
+    }
   }
   std::sort(out.begin(), out.end(), [](const pool_metrics& a, const pool_metrics& b) {
     return std::tie(a.database, a.user) < std::tie(b.database, b.user);

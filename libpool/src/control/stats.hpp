@@ -30,6 +30,11 @@ struct pool_metrics {
   pool_mode mode = pool_mode::session;
   stats_counters totals;
   histogram_totals xact_time, query_time, wait_time;
+  /// LISTEN/NOTIFY in transaction mode (pool/notify_hub.hpp); all zero before any LISTEN.
+  bool notify = false;  ///< the pool has had listeners
+  std::uint64_t notifications_received = 0, notifications_delivered = 0;
+  std::uint64_t notify_clients_dropped = 0, listen_reconnects = 0;
+  int listen_channels = 0;
 };
 
 /// Every pool but the console's, read without mailing the shards (relaxed loads).

@@ -250,6 +250,35 @@ std::string render_metrics(const metrics_input& in) {
     }
   }
 
+  // ---- LISTEN/NOTIFY in transaction mode, per pool that has had listeners
+  struct notify_series {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const pool_metrics&);
+  };
+  static constexpr notify_series notify[] = {
+      {"sluice_notifications_received_total", "counter",
+       "Notifications the pool's listening connection received.",
+       [](const pool_metrics& p) { return double(p.notifications_received); }},
+      {"sluice_notifications_delivered_total", "counter",
+       "Notifications queued to listening clients (one per client).",
+       [](const pool_metrics& p) { return double(p.notifications_delivered); }},
+      {"sluice_notify_clients_dropped_total", "counter",
+       "Clients closed for leaving more than 1 MiB of notifications unread.",
+       [](const pool_metrics& p) { return double(p.notify_clients_dropped); }},
+      {"sluice_listen_reconnects_total", "counter",
+       "Listening connections lost and opened again (notifications in the gap are lost).",
+       [](const pool_metrics& p) { return double(p.listen_reconnects); }},
+      {"sluice_listen_channels", "gauge", "Channels at least one client of the pool listens to.",
+       [](const pool_metrics& p) { return double(p.listen_channels); }},
+  };
+  for (const notify_series& n : notify) {
+    w.family(n.name, n.type, n.help);
+    for (const pool_metrics& p : in.pool_stats)
+      if (p.notify) w.sample(n.name, {{"database", p.database}, {"user", p.user}}, n.value(p));
+  }
+
   // ---- histograms, per pool, merged over the shards
   struct hist {
     const char* name;
