@@ -120,11 +120,11 @@ awaitable<console_result> admin_console::show_peer_pools(const admin_request& re
 awaitable<console_result> admin_console::show_listeners(const admin_request&) {
   // sluice's own: LISTEN/NOTIFY in transaction mode, a row per channel some client listens to.
   result_builder b;
-  b.text("database").text("user").text("channel").int4("clients");
+  b.text("database").text("user").text("channel").int4("clients").int8("delivered");
   for (const auto& p : ctl_.registry().all())
     if (const auto hub = p->notifications_if_any())
-      for (const auto& [ch, n] : hub->channel_counts())
-        b.row().add(p->db_name).add(p->user_name).add(ch).add(n);
+      for (const auto& r : hub->channel_rows())
+        b.row().add(p->db_name).add(p->user_name).add(r.channel).add(r.clients).add(r.delivered);
   co_return b.done();
 }
 

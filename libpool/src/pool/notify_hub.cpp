@@ -59,6 +59,7 @@ void notify_hub::unsubscribe(shard& s, const std::string& ch, notify_sink* sink)
     auto w = want_.find(ch);
     if (w != want_.end() && --w->second == 0) {
       want_.erase(w);
+      delivered_.erase(ch);
       last = true;
     }
   }
@@ -68,6 +69,16 @@ void notify_hub::unsubscribe(shard& s, const std::string& ch, notify_sink* sink)
 std::map<std::string, int> notify_hub::channel_counts() const {
   std::lock_guard lock(mu_);
   return want_;
+}
+
+std::vector<notify_hub::channel_row> notify_hub::channel_rows() const {
+  std::lock_guard lock(mu_);
+  std::vector<channel_row> rows;
+  for (const auto& [ch, n] : want_) {
+    auto d = delivered_.find(ch);
+    rows.push_back({ch, n, d == delivered_.end() ? 0 : d->second});
+  }
+  return rows;
 }
 
 void notify_hub::sync() {
@@ -302,6 +313,10 @@ void notify_hub::dispatch(notification_ptr n) {
       // A copy: a delivery may end its client (not reading), which unsubscribes it.
       const std::vector<notify_sink*> sinks = it->second;
       self->counters.delivered.fetch_add(sinks.size(), std::memory_order_relaxed);
+      {
+        std::lock_guard lock(self->mu_);
+        self->delivered_[n->channel] += sinks.size();
+      }
       for (notify_sink* k : sinks) k->deliver(n);
     });
   }

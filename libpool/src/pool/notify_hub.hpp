@@ -60,6 +60,13 @@ class notify_hub : public std::enable_shared_from_this<notify_hub> {
   void unsubscribe(shard& s, const std::string& ch, notify_sink* sink);
   /// Channels listened to by at least one client; clients subscribed (per channel summed).
   std::map<std::string, int> channel_counts() const;
+  struct channel_row {
+    std::string channel;
+    int clients = 0;
+    std::uint64_t delivered = 0;  ///< copies queued to its clients since it was first listened to
+  };
+  /// SHOW LISTENERS: the channels listened to now.
+  std::vector<channel_row> channel_rows() const;
   /// The janitor's pass on the home shard: a listening server the pool no longer wants (a
   /// failover, a changed target) is replaced.
   void tidy(shard& s);
@@ -83,6 +90,7 @@ class notify_hub : public std::enable_shared_from_this<notify_hub> {
   std::vector<std::unordered_map<std::string, std::vector<notify_sink*>>> subs_;
   mutable std::mutex mu_;
   std::map<std::string, int> want_;  ///< channel -> subscribers, all shards (under mu_)
+  std::map<std::string, std::uint64_t> delivered_;  ///< channel -> copies queued (under mu_)
 
   // ---- the listening connection, home shard only
   server_ptr srv_;
