@@ -1,9 +1,10 @@
 #include "pgwire/crypto.hpp"
 #include "crypto_detail.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -123,6 +124,44 @@ std::optional<std::string> base64_decode(std::string_view in) {
 
 // ---------------------------------------------------------------- hashes
 
+namespace {
+
+/// OpenSSL 3's algorithms, fetched once per process: an HMAC() or EVP_sha256() call fetches
+/// them by name from the provider store (a lookup under a lock) every time, which was a
+/// visible part of a login's CPU. Never freed: they live as long as the process.
+struct fetched_algorithms {
+  EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_MD* md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);  // null where a FIPS provider refuses it
+  EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+};
+
+const fetched_algorithms& algorithms() {
+  static const fetched_algorithms a;
+  return a;
+}
+
+/// An HMAC-SHA-256 context per thread, its digest set once; each use sets only the key.
+struct hmac_context {
+  EVP_MAC_CTX* ctx = nullptr;
+  hmac_context() {
+    if (!algorithms().hmac) return;
+    ctx = EVP_MAC_CTX_new(algorithms().hmac);
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end()};
+    if (ctx && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+      EVP_MAC_CTX_free(ctx);
+      ctx = nullptr;
+    }
+  }
+  ~hmac_context() { EVP_MAC_CTX_free(ctx); }
+  hmac_context(const hmac_context&) = delete;
+  hmac_context& operator=(const hmac_context&) = delete;
+};
+
+}  // namespace
+
 namespace detail {
 
 // 1 is the RFC minimum; beyond ten million PBKDF2 runs for seconds, which a server could use
@@ -132,21 +171,24 @@ bool valid_iterations(long n) noexcept {
 }
 
 bool sha256(std::span<const std::uint8_t> in, sha256_digest& out) noexcept {
+  const EVP_MD* md = algorithms().sha256;
   unsigned int len = 0;
-  return EVP_Digest(in.data(), in.size(), out.data(), &len, EVP_sha256(), nullptr) == 1 &&
+  return md && EVP_Digest(in.data(), in.size(), out.data(), &len, md, nullptr) == 1 &&
          len == out.size();
 }
 
 bool hmac_sha256(std::span<const std::uint8_t> key, std::string_view data,
                  sha256_digest& out) noexcept {
-  // A null key pointer means "reuse the previous key" to OpenSSL; never hand it one.
+  thread_local hmac_context h;
+  if (!h.ctx) return false;
+  // A null key pointer means "keep the previous key" to OpenSSL; never hand it one.
   static const std::uint8_t empty = 0;
   const std::uint8_t* k = key.empty() ? &empty : key.data();
-  unsigned int len = 0;
-  return HMAC(EVP_sha256(), k, static_cast<int>(key.size()),
-              reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
-              &len) != nullptr &&
-         len == out.size();
+  std::size_t len = 0;
+  return EVP_MAC_init(h.ctx, k, key.size(), nullptr) == 1 &&
+         EVP_MAC_update(h.ctx, reinterpret_cast<const unsigned char*>(data.data()),
+                        data.size()) == 1 &&
+         EVP_MAC_final(h.ctx, out.data(), &len, out.size()) == 1 && len == out.size();
 }
 
 bool salted_password(std::string_view password, std::string_view salt, int iterations,
@@ -154,10 +196,11 @@ bool salted_password(std::string_view password, std::string_view salt, int itera
   if (!valid_iterations(iterations) || salt.empty() || password.size() > INT_MAX ||
       salt.size() > INT_MAX)
     return false;
-  return PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
-                           reinterpret_cast<const unsigned char*>(salt.data()),
-                           static_cast<int>(salt.size()), iterations, EVP_sha256(),
-                           static_cast<int>(out.size()), out.data()) == 1;
+  const EVP_MD* md = algorithms().sha256;
+  return md && PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                                 reinterpret_cast<const unsigned char*>(salt.data()),
+                                 static_cast<int>(salt.size()), iterations, md,
+                                 static_cast<int>(out.size()), out.data()) == 1;
 }
 
 bool parse_iterations(std::string_view s, int& out) noexcept {
@@ -191,9 +234,10 @@ std::string hex_lower(const std::uint8_t* p, std::size_t n) {
 
 /// "md5" + hex(md5(data)); empty if OpenSSL refuses (e.g. MD5 disabled by a FIPS provider).
 std::string md5_prefixed_hex(std::string_view data) {
+  const EVP_MD* alg = algorithms().md5;
   std::uint8_t md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr) != 1 || len != 16)
+  if (!alg || EVP_Digest(data.data(), data.size(), md, &len, alg, nullptr) != 1 || len != 16)
     return {};
   return "md5" + hex_lower(md, len);
 }
