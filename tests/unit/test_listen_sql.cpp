@@ -33,6 +33,7 @@ TEST_CASE("listen_ops: statements, names and case as PostgreSQL reads them") {
   CHECK(listen_ops("listen *").empty());                // only UNLISTEN takes *
   CHECK(listen_ops("/* /* nested */ listen no */ listen yes") == std::vector{L("yes")});
   CHECK(listen_ops("listen \"unterminated").empty());
+  CHECK(listen_ops("listen \"\"").empty());  // a zero-length name: PostgreSQL refuses it
 }
 
 TEST_CASE("quote_channel doubles quotes") {

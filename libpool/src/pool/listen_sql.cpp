@@ -174,7 +174,8 @@ std::vector<listen_op> listen_ops(std::string_view sql) {
       const lexer::tok n = lx.next(name);
       listen_op op;
       bool ok = true;
-      if (n == lexer::tok::word || n == lexer::tok::quoted) {
+      // A zero-length quoted name is an error in PostgreSQL, as is a missing one.
+      if (n == lexer::tok::word || (n == lexer::tok::quoted && !name.empty())) {
         op = {un ? listen_op::unlisten : listen_op::listen, name};
       } else if (un && n == lexer::tok::star) {
         op = {listen_op::unlisten_all, {}};
