@@ -275,4 +275,32 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
   if (nwaiters.load() > 0) try_serve_waiters(s);
 }
 
+awaitable<server_ptr> pool::queue_for_server(shard& s, wait_error& error,
+                                             const std::function<void(waiter*)>& queued) {
+  // The pool's callback fires a timer this coroutine waits on.
+  struct result {
+    explicit result(asio::io_context& io) : event(io) {}
+    asio::steady_timer event;
+    server_ptr srv;
+    wait_error error;
+    bool done = false;
+  };
+  auto r = std::make_shared<result>(s.io);
+  const wait_done::fn_type wake = [](std::shared_ptr<void> ctx, server_ptr srv, wait_error err) {
+    auto& res = *static_cast<result*>(ctx.get());
+    res.srv = std::move(srv);
+    res.error = std::move(err);
+    res.done = true;
+    res.event.cancel();
+  };
+  waiter* w = wait_for_server(s, wait_done{wake, r});
+  if (queued) queued(w);
+  while (!r->done) {
+    r->event.expires_at(clock::time_point::max());
+    co_await r->event.async_wait(nothrow);
+  }
+  if (!r->srv) error = std::move(r->error);
+  co_return std::move(r->srv);
+}
+
 }  // namespace sluice

@@ -141,31 +141,12 @@ awaitable<void> notify_hub::connect() {
   shard& s = home();
   server_ptr srv = co_await pool_.acquire_idle(s);
   if (!srv) {
-    struct result {
-      explicit result(asio::io_context& io) : event(io) {}
-      asio::steady_timer event;
-      server_ptr srv;
-      wait_error error;
-      bool done = false;
-    };
-    auto r = std::make_shared<result>(s.io);
-    const wait_done::fn_type wake = [](std::shared_ptr<void> ctx, server_ptr got, wait_error err) {
-      auto& res = *static_cast<result*>(ctx.get());
-      res.srv = std::move(got);
-      res.error = std::move(err);
-      res.done = true;
-      res.event.cancel();
-    };
-    pool_.wait_for_server(s, wait_done{wake, r});
-    while (!r->done) {
-      r->event.expires_at(clock::time_point::max());
-      co_await r->event.async_wait(nothrow);
-    }
-    srv = std::move(r->srv);
+    wait_error error;
+    srv = co_await pool_.queue_for_server(s, error);
     if (!srv) {
       connecting_ = false;
       log::warning("{}/{}: no server for the listening connection: {}; retrying", pool_.db_name,
-                   pool_.user_name, r->error.message);
+                   pool_.user_name, error.message);
       lost("");
       co_return;
     }

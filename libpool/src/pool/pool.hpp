@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -105,6 +106,11 @@ struct pool : std::enable_shared_from_this<pool> {
   /// and the reason (query_wait_timeout, a failed login). Never calls `done` inline. The
   /// waiter returned stays valid until `done` has run; pass it to cancel_wait to give up.
   waiter* wait_for_server(shard& s, wait_done done);
+  /// wait_for_server as a coroutine: queues on s and resumes with the server, or with nullptr
+  /// and `error`. `queued` runs with the waiter before the first suspension (whoever may
+  /// have to give up the wait keeps it for cancel_wait).
+  awaitable<server_ptr> queue_for_server(shard& s, wait_error& error,
+                                         const std::function<void(waiter*)>& queued = {});
   /// The client behind w has gone: take w out of the queue at once, so that no server is
   /// launched or kept for it; its `done` then runs with an error. If w is no longer queued, a
   /// server (or a failure) is already on its way and ends the wait as usual.

@@ -141,31 +141,14 @@ awaitable<bool> client_session::console_login(const self_ptr& self, const config
 
 awaitable<server_ptr> client_session::wait_in_queue(const self_ptr& self, pool& p,
                                                     wait_error& error) {
-  // The pool's callback fires a timer this coroutine waits on.
-  struct result {
-    explicit result(asio::io_context& io) : event(io) {}
-    asio::steady_timer event;
-    server_ptr srv;
-    wait_error error;
-    bool done = false;
+  // A named function, not a temporary in the co_await (GCC 12, see shard/io.hpp).
+  const std::function<void(waiter*)> queued = [&](waiter* w) {
+    wait_ = w;  // cancel_wait needs it if the client leaves while queued
+    watch_while_queued(self);
   };
-  auto r = std::make_shared<result>(sh.io);
-  const wait_done::fn_type wake = [](std::shared_ptr<void> ctx, server_ptr srv, wait_error err) {
-    auto& res = *static_cast<result*>(ctx.get());
-    res.srv = std::move(srv);
-    res.error = std::move(err);
-    res.done = true;
-    res.event.cancel();
-  };
-  wait_ = p.wait_for_server(sh, wait_done{wake, r});
-  watch_while_queued(self);
-  while (!r->done) {
-    r->event.expires_at(clock::time_point::max());
-    co_await r->event.async_wait(nothrow);
-  }
+  server_ptr srv = co_await p.queue_for_server(sh, error, queued);
   wait_ = nullptr;
-  if (!r->srv) error = std::move(r->error);
-  co_return std::move(r->srv);
+  co_return srv;
 }
 
 awaitable<bool> client_session::login(const self_ptr& self) {
