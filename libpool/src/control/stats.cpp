@@ -58,7 +58,7 @@ std::vector<pool_metrics> snapshot_pool_metrics(pool_registry& registry) {
       m.notifications_delivered = n.delivered.load(std::memory_order_relaxed);
       m.notify_clients_dropped = n.dropped_clients.load(std::memory_order_relaxed);
       m.listen_reconnects = n.reconnects.load(std::memory_order_relaxed);
-      m.listen_channels = int(hub->channel_counts().size());
+      m.listen_channels = int(hub->channel_rows().size());
     }
   }
   std::sort(out.begin(), out.end(), [](const pool_metrics& a, const pool_metrics& b) {

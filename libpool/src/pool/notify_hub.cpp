@@ -5,10 +5,10 @@
 #include <boost/asio/detached.hpp>
 
 #include <algorithm>
-#include <cstring>
 
 #include "net/stream.hpp"
 #include "pgwire/messages.hpp"
+#include "pgwire/statements.hpp"
 #include "pgwire/writer.hpp"
 #include "pool/listen_sql.hpp"
 #include "pool/pool.hpp"
@@ -64,11 +64,6 @@ void notify_hub::unsubscribe(shard& s, const std::string& ch, notify_sink* sink)
     }
   }
   if (last) home().post_fn([self = shared_from_this()](shard&) { self->sync(); });
-}
-
-std::map<std::string, int> notify_hub::channel_counts() const {
-  std::lock_guard lock(mu_);
-  return want_;
 }
 
 std::vector<notify_hub::channel_row> notify_hub::channel_rows() const {
@@ -182,9 +177,7 @@ awaitable<void> notify_hub::read_loop(std::shared_ptr<notify_hub> self, std::uin
     }
     if (releasing_) {
       releasing_ = false;
-      ++gen_;
-      active_.clear();
-      pool_.release(std::move(srv_), home());
+      pool_.release(take_connection(), home());
       const auto hold = std::move(keep_);
       sync();  // someone may have subscribed meanwhile
       co_return;
@@ -200,30 +193,21 @@ awaitable<void> notify_hub::read_loop(std::shared_ptr<notify_hub> self, std::uin
           return tag == pgwire::be::notification_response || tag == pgwire::be::error_response;
         },
         [&](char tag, pgwire::bytes_view body, std::size_t) {
+          const pgwire::frame f{tag, body, body.size() + 5};
           if (tag == pgwire::be::notification_response) {
-            // Int32 pid, String channel, String payload.
-            if (body.size() < 6) {
-              broken = true;
-              return;
-            }
-            const char* ch = reinterpret_cast<const char*>(body.data() + 4);
-            const std::size_t len = ::strnlen(ch, body.size() - 4);
-            if (len == body.size() - 4) {
+            pgwire::notification_msg m;
+            if (pgwire::decode(f, m) != pgwire::errc::ok) {
               broken = true;
               return;
             }
             auto note = std::make_shared<notification>();
-            note->channel.assign(ch, len);
-            const auto len32 = std::uint32_t(body.size() + 4);
-            note->message.reserve(body.size() + 5);
-            note->message.push_back(std::uint8_t(tag));
-            for (int sh = 24; sh >= 0; sh -= 8) note->message.push_back(std::uint8_t(len32 >> sh));
-            note->message.insert(note->message.end(), body.begin(), body.end());
+            note->channel = m.channel;
+            note->message.reserve(f.size);
+            pgwire::write_frame_start(note->message, f);  // the message as PostgreSQL sent it
             counters.received.fetch_add(1, std::memory_order_relaxed);
             dispatch(std::move(note));
           } else if (tag == pgwire::be::error_response) {
             pgwire::error_fields e;
-            const pgwire::frame f{tag, body, body.size() + 5};
             if (pgwire::decode(f, e) == pgwire::errc::ok)
               log::warning("{}/{}: listening connection: {} {}", pool_.db_name, pool_.user_name,
                            e.sqlstate, e.message);
@@ -239,16 +223,22 @@ awaitable<void> notify_hub::read_loop(std::shared_ptr<notify_hub> self, std::uin
   }
 }
 
+server_ptr notify_hub::take_connection() {
+  ++gen_;
+  active_.clear();
+  replies_owed_ = 0;
+  return std::move(srv_);
+}
+
 void notify_hub::lost(const std::string& why) {
   if (srv_) {
     log::warning(
         "{}/{}: listening connection lost ({}): notifications sent until it is back are lost",
         pool_.db_name, pool_.user_name, why);
-    pool_.discard(std::move(srv_), home(), "listening connection lost");
-    ++gen_;
+    pool_.discard(take_connection(), home(), "listening connection lost");
     counters.reconnects.fetch_add(1, std::memory_order_relaxed);
   }
-  active_.clear();
+  active_.clear();  // also when no connection came at all
   replies_owed_ = 0;
   writing_ = false;
   releasing_ = false;
@@ -268,20 +258,14 @@ void notify_hub::tidy(shard& s) {
   if (!why) return;
   log::info("{}/{}: listening connection S-0x{:x} replaced: {}", pool_.db_name, pool_.user_name,
             srv_->id, why);
-  pool_.discard(std::move(srv_), s, why);
-  ++gen_;
-  active_.clear();
-  replies_owed_ = 0;
+  pool_.discard(take_connection(), s, why);
   sync();
 }
 
 void notify_hub::close() {
   closed_ = true;
   if (retry_) retry_->cancel();
-  if (srv_) {
-    ++gen_;
-    pool_.discard(std::move(srv_), home(), "pool closed");
-  }
+  if (srv_) pool_.discard(take_connection(), home(), "pool closed");
   keep_.reset();
 }
 

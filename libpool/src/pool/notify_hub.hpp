@@ -58,8 +58,6 @@ class notify_hub : public std::enable_shared_from_this<notify_hub> {
   void subscribe(shard& s, const std::string& ch, notify_sink* sink);
   /// On shard s: no more of ch for sink.
   void unsubscribe(shard& s, const std::string& ch, notify_sink* sink);
-  /// Channels listened to by at least one client; clients subscribed (per channel summed).
-  std::map<std::string, int> channel_counts() const;
   struct channel_row {
     std::string channel;
     int clients = 0;
@@ -81,6 +79,9 @@ class notify_hub : public std::enable_shared_from_this<notify_hub> {
   void sync();
   awaitable<void> connect();
   awaitable<void> read_loop(std::shared_ptr<notify_hub> self, std::uint64_t gen);
+  /// Forgets srv_ (coroutines of it stop at their next resume, nothing is LISTENed) and
+  /// hands it over, to be released or discarded.
+  server_ptr take_connection();
   void lost(const std::string& why);
   void dispatch(notification_ptr n);
 

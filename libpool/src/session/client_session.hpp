@@ -298,7 +298,10 @@ class client_session : public client_link, public notify_sink {
   static void client_gone_while_writing(const self_ptr& self);
   static void server_next(self_ptr self);
   static void unlink(const self_ptr& self);
-  static awaitable<void> reset_and_release(shard& sh, server_ptr s);
+  /// Runs `sql` (server_reset_query, or UNLISTEN * after a client's LISTEN) on an unlinked
+  /// server, then releases it; discards it, saying `what` failed, if the query fails.
+  static awaitable<void> reset_and_release(shard& sh, server_ptr s, std::string sql,
+                                           const char* what);
 
   // ---- prepared.cpp: statement renaming (track_statements)
   /// What the relay does with a client message on its way to server s: records the answer
@@ -343,8 +346,6 @@ class client_session : public client_link, public notify_sink {
   void drop_listens();
   /// Writes queued notifications if the client is between transactions.
   static void flush_notifications(const self_ptr& self);
-  /// A server that ran LISTEN for a client: UNLISTEN * before anyone else gets it.
-  static awaitable<void> unlisten_and_release(shard& sh, server_ptr s);
 
   // ---- params.cpp
   /// Brings the server's session parameters in line with what this client has seen.

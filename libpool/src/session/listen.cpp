@@ -16,24 +16,6 @@
 
 namespace sluice {
 
-namespace {
-
-std::uint32_t be32(const std::uint8_t* p) {
-  return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | p[3];
-}
-
-/// The C string at `at` in [at, end), advancing `at` past it; false if it is not terminated.
-bool cstring(const std::uint8_t*& at, const std::uint8_t* end, std::string_view& out) {
-  const void* z = std::memchr(at, 0, std::size_t(end - at));
-  if (!z) return false;
-  out = std::string_view(reinterpret_cast<const char*>(at),
-                         std::size_t(static_cast<const std::uint8_t*>(z) - at));
-  at = static_cast<const std::uint8_t*>(z) + 1;
-  return true;
-}
-
-}  // namespace
-
 bool may_listen(const listen_state* st, const std::uint8_t* data, std::size_t n) {
   if (st && !st->stmt_ops.empty()) return true;  // a Bind/Execute of one says nothing itself
   return contains_listen({reinterpret_cast<const char*>(data), n});
@@ -50,55 +32,55 @@ listen_state& client_session::listen_state_for(const self_ptr& self) {
 void client_session::scan_listen(const self_ptr& self, const std::uint8_t* data, std::size_t n) {
   // The messages whole in this read, from its first byte (the caller checked that a message
   // starts there). A LISTEN split over two reads is not seen (the README says so).
-  std::size_t i = 0;
-  while (i + 5 <= n) {
-    const char tag = static_cast<char>(data[i]);
-    const std::uint32_t len = be32(data + i + 1);
-    if (len < 4 || n - i - 1 < len) break;
-    const std::uint8_t* at = data + i + 5;
-    const std::uint8_t* end = data + i + 1 + len;
-    i += 1 + std::size_t(len);
-    std::string_view a, b;
-    switch (tag) {
+  pgwire::bytes_view in(data, n);
+  for (;;) {
+    const pgwire::frame_result r = pgwire::frame_message(in, sh.cfg().max_packet_size);
+    if (r.status != pgwire::frame_status::message) break;
+    const pgwire::frame& f = r.msg;
+    in = in.subspan(f.size);
+    switch (f.tag) {
       case pgwire::fe::query: {
-        if (!cstring(at, end, a)) break;
-        auto ops = listen_ops(a);
+        pgwire::query_msg m;
+        if (pgwire::decode(f, m) != pgwire::errc::ok) break;
+        auto ops = listen_ops(m.sql);
         if (ops.empty()) break;
         listen_state& st = listen_state_for(self);
         for (auto& op : ops) st.pending.push_back(std::move(op));
         break;
       }
       case pgwire::fe::parse: {
-        if (!cstring(at, end, a) || !cstring(at, end, b)) break;
-        auto ops = listen_ops(b);
+        pgwire::parse_msg m;
+        if (pgwire::decode(f, m) != pgwire::errc::ok) break;
+        auto ops = listen_ops(m.sql);
         if (!ops.empty()) {
-          listen_state_for(self).stmt_ops[std::string(a)] = std::move(ops);
+          listen_state_for(self).stmt_ops[std::string(m.name)] = std::move(ops);
         } else if (listening) {
-          listening->stmt_ops.erase(std::string(a));
+          listening->stmt_ops.erase(std::string(m.name));
         }
         break;
       }
       case pgwire::fe::bind: {
-        if (!listening || !cstring(at, end, a) || !cstring(at, end, b)) break;
-        auto it = listening->stmt_ops.find(std::string(b));
+        pgwire::bind_msg m;
+        if (!listening || pgwire::decode(f, m) != pgwire::errc::ok) break;
+        auto it = listening->stmt_ops.find(std::string(m.statement));
         if (it != listening->stmt_ops.end())
-          listening->portal_ops[std::string(a)] = it->second;
+          listening->portal_ops[std::string(m.portal)] = it->second;
         else
-          listening->portal_ops.erase(std::string(a));
+          listening->portal_ops.erase(std::string(m.portal));
         break;
       }
       case pgwire::fe::execute: {
-        if (!listening || !cstring(at, end, a)) break;
-        auto it = listening->portal_ops.find(std::string(a));
+        pgwire::execute_msg m;
+        if (!listening || pgwire::decode(f, m) != pgwire::errc::ok) break;
+        auto it = listening->portal_ops.find(std::string(m.portal));
         if (it == listening->portal_ops.end()) break;
         for (const auto& op : it->second) listening->pending.push_back(op);
         break;
       }
       case pgwire::fe::close: {
-        if (!listening || end - at < 2) break;
-        const char kind = static_cast<char>(*at++);
-        if (!cstring(at, end, a)) break;
-        (kind == 'S' ? listening->stmt_ops : listening->portal_ops).erase(std::string(a));
+        pgwire::close_msg m;
+        if (!listening || pgwire::decode(f, m) != pgwire::errc::ok) break;
+        (m.kind == 'S' ? listening->stmt_ops : listening->portal_ops).erase(std::string(m.name));
         break;
       }
       default:
@@ -110,8 +92,9 @@ void client_session::scan_listen(const self_ptr& self, const std::uint8_t* data,
 void client_session::listen_reply(char tag, pgwire::bytes_view body) {
   listen_state& st = *listening;
   if (tag == pgwire::be::command_complete) {
-    std::string_view t(reinterpret_cast<const char*>(body.data()), body.size());
-    if (!t.empty() && t.back() == '\0') t.remove_suffix(1);
+    pgwire::command_complete_msg m;
+    if (pgwire::decode(pgwire::frame{tag, body, body.size() + 5}, m) != pgwire::errc::ok) return;
+    const std::string_view t = m.tag;
     st.last_rollback = t == "ROLLBACK";
     const bool is_listen = t == "LISTEN", is_unlisten = t == "UNLISTEN";
     if (!is_listen && !is_unlisten) return;
@@ -228,18 +211,6 @@ void client_session::flush_notifications(const self_ptr& self) {
                       }
                       flush_notifications(self);
                     });
-}
-
-awaitable<void> client_session::unlisten_and_release(shard& sh, server_ptr s) {
-  pool& p = *s->owner;
-  const std::shared_ptr<pool> hold = p.shared_from_this();
-  std::string err;
-  const bool ok = co_await server_simple_query(*s, "UNLISTEN *", &err);
-  if (!ok) {
-    p.discard(std::move(s), sh, fmt::format("UNLISTEN * failed: {}", err));
-    co_return;
-  }
-  p.release(std::move(s), sh);
 }
 
 }  // namespace sluice

@@ -551,7 +551,9 @@ void client_session::unlink(const self_ptr& self) {
   const config& cfg = c.sh.cfg();
   const bool listened = c.listening && std::exchange(c.listening->server_listened, false);
   if (reusable && listened) {
-    asio::co_spawn(c.sh.io, unlisten_and_release(c.sh, std::move(s)), asio::detached);
+    // The LISTEN it ran for this client must not reach whoever gets it next.
+    asio::co_spawn(c.sh.io, reset_and_release(c.sh, std::move(s), "UNLISTEN *", "UNLISTEN *"),
+                   asio::detached);
     return;
   }
   if (!reusable) {
@@ -566,25 +568,28 @@ void client_session::unlink(const self_ptr& self) {
   const bool reset = !cfg.server_reset_query.empty() &&
                      (c.pool_->mode == pool_mode::session || cfg.server_reset_query_always);
   if (reset) {
-    asio::co_spawn(c.sh.io, reset_and_release(c.sh, std::move(s)), asio::detached);
+    asio::co_spawn(c.sh.io, reset_and_release(c.sh, std::move(s), cfg.server_reset_query,
+                                     "server_reset_query"),
+                   asio::detached);
     return;
   }
   p.release(std::move(s), c.sh);
 }
 
-awaitable<void> client_session::reset_and_release(shard& sh, server_ptr s) {
+awaitable<void> client_session::reset_and_release(shard& sh, server_ptr s, std::string sql,
+                                                  const char* what) {
   pool& p = *s->owner;
   // The client may be gone: hold the pool until its server is back (or closed).
   const std::shared_ptr<pool> hold = p.shared_from_this();
   const config_ptr keep = sh.cfg_ptr();  // a reload may replace the shard's config meanwhile
   const config& c = *keep;
   std::string err;
-  const bool ok = co_await server_simple_query(*s, c.server_reset_query, &err);
+  const bool ok = co_await server_simple_query(*s, sql, &err);
   if (!ok) {
-    p.discard(std::move(s), sh, fmt::format("server_reset_query failed: {}", err));
+    p.discard(std::move(s), sh, fmt::format("{} failed: {}", what, err));
     co_return;
   }
-  s->tracked_key = tracked_key(c, s->params);  // the reset query may have changed them
+  s->tracked_key = tracked_key(c, s->params);  // a reset query may have changed them
   p.release(std::move(s), sh);
 }
 
