@@ -133,7 +133,6 @@ class client_session : public client_link, public notify_sink {
   friend void route_cancel(shard& s, pool_registry& registry, std::uint32_t pid,
                            std::uint32_t secret);
   friend struct client_wait_handler;
-  friend struct queued_watch_handler;
 
   /// Sends a cancel for this client's query if its cancel key is (pid, secret); false if the
   /// key is not its own (route_cancel).
@@ -281,6 +280,8 @@ class client_session : public client_link, public notify_sink {
   static void start_relay(self_ptr self);
   static void arm_client(self_ptr self);
   static void on_client(self_ptr self, error_code ec);
+  static void on_client_read(self_ptr self, error_code ec, std::size_t n);
+  static void on_queued_readable(self_ptr self, error_code ec, std::size_t n);
   void note_message(char tag, client_read& rd);
   static bool send_to_server(const self_ptr& self, const std::uint8_t* data, std::size_t len);
   /// An async write of cbuf ended: cbuf is let go, and the client chain resumes (or the

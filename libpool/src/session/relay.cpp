@@ -2,10 +2,10 @@
 // statement mode.
 //
 // After login a session is driven by completion handlers, not coroutines: an idle client
-// costs one pending wait and no frame, and a transaction costs no coroutine spawn. Two
-// chains run independently while linked:
-//   client chain: wait until the client is readable -> read into the shard's scratch
-//     buffer -> forward to the server (linking first if there is none) -> wait again;
+// costs one pending read without a buffer and no frame, and a transaction costs no
+// coroutine spawn. Two chains run independently while linked:
+//   client chain: read into a buffer lent by the shard, which becomes its scratch buffer ->
+//     forward to the server (linking first if there is none) -> read again;
 //   server chain: read the server into the link buffer -> forward to the client -> read
 //     again, or unlink when the transaction is over.
 // Writes are tried at once (non-blocking); only a partial write waits, and the chain
@@ -26,10 +26,9 @@
 
 namespace sluice {
 
-/// The handler of the wait on the client socket. It has its own allocator so that the
-/// pending operation, the only thing an idle client holds besides the session, is a block
-/// of its exact size: Asio's per-thread recycling would hand it whatever larger block ran
-/// before (an accept, a read), which made idle clients cost ~200 bytes more.
+/// The handler of the wait on a TLS client's socket, with an allocator of its own so that
+/// the pending operation is a block of its exact size (Asio's per-thread recycling hands out
+/// whatever larger block ran before).
 struct client_wait_handler {
   client_session::self_ptr self;
   using allocator_type = pooled_allocator<void>;
@@ -60,7 +59,12 @@ void client_session::start_relay(self_ptr self) {
 
 void client_session::arm_client(self_ptr self) {
   client_session& c = *self;
-  if (c.tls && c.tls->buffered()) {  // whole records read already: no need to wait
+  if (!c.tls) {  // read by the shard's relay reader (shard/relay_read.hpp)
+    const bool at_boundary = c.relay.cscan.at_boundary();
+    c.sh.reads.start_client(c.sock, std::move(self), &on_client_read, at_boundary);
+    return;
+  }
+  if (c.tls->buffered()) {  // whole records read already: no need to wait
     asio::post(c.sh.io, [h = client_wait_handler{std::move(self)}]() mutable { h({}); });
     return;
   }
@@ -118,9 +122,7 @@ void client_session::note_message(char tag, client_read& rd) {
   }
 }
 
-/// Client -> server. An idle client holds no read buffer: it waits for readability, then
-/// reads into its shard's scratch buffer. Bytes are copied into the session's own buffer
-/// only when they must outlive that read (no server linked yet, or a partial write).
+/// A TLS client is readable: decrypt what came into the shard's scratch buffer.
 void client_session::on_client(self_ptr self, error_code ec) {
   client_session& c = *self;
   if (ec || c.closing()) {
@@ -132,7 +134,15 @@ void client_session::on_client(self_ptr self, error_code ec) {
     arm_client(std::move(self));
     return;
   }
-  if (ec) {
+  on_client_read(std::move(self), ec, n);
+}
+
+/// Client -> server: n bytes the client sent are in the shard's scratch buffer. An idle
+/// client holds no read buffer. Bytes are copied into the session's own buffer only when
+/// they must outlive this turn (no server linked yet, or a partial write).
+void client_session::on_client_read(self_ptr self, error_code ec, std::size_t n) {
+  client_session& c = *self;
+  if (ec || c.closing()) {
     c.finish();
     return;
   }
@@ -352,12 +362,12 @@ void client_session::arm_server(self_ptr self) {
       return;
     }
     if (s.tls_in.empty()) s.tls_in.resize(net::tls_read_size);
-    c.sh.replies.start(s.sock, s.tls_in.data(), s.tls_in.size(), std::move(self), &on_server,
-                       /*plaintext=*/false);
+    c.sh.reads.start(s.sock, s.tls_in.data(), s.tls_in.size(), std::move(self), &on_server,
+                     drain_rule::never);
     return;
   }
-  c.sh.replies.start(s.sock, s.relay_buf.data() + s.relay_held, s.relay_buf.size() - s.relay_held,
-                     std::move(self), &on_server);
+  c.sh.reads.start(s.sock, s.relay_buf.data() + s.relay_held, s.relay_buf.size() - s.relay_held,
+                   std::move(self), &on_server, drain_rule::server_answer);
 }
 
 /// Server -> client.
@@ -575,22 +585,4 @@ void client_session::unlink(const self_ptr& self) {
   }
   p.release(std::move(s), c.sh);
 }
-
-awaitable<void> client_session::reset_and_release(shard& sh, server_ptr s, std::string sql,
-                                                  const char* what) {
-  pool& p = *s->owner;
-  // The client may be gone: hold the pool until its server is back (or closed).
-  const std::shared_ptr<pool> hold = p.shared_from_this();
-  const config_ptr keep = sh.cfg_ptr();  // a reload may replace the shard's config meanwhile
-  const config& c = *keep;
-  std::string err;
-  const bool ok = co_await server_simple_query(*s, sql, &err);
-  if (!ok) {
-    p.discard(std::move(s), sh, fmt::format("{} failed: {}", what, err));
-    co_return;
-  }
-  s->tracked_key = tracked_key(c, s->params);  // a reset query may have changed them
-  p.release(std::move(s), sh);
-}
-
 }  // namespace sluice

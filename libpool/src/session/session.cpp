@@ -241,33 +241,26 @@ void client_session::leave_queue() {
   w->owner.cancel_wait(*w);
 }
 
-/// The handler of the watch on a queued client's socket, allocated like client_wait_handler
-/// (relay.cpp): a waiting client holds this one operation.
-struct queued_watch_handler {
-  client_session::self_ptr self;
-  using allocator_type = pooled_allocator<void>;
-  allocator_type get_allocator() const noexcept { return {}; }
-  void operator()(error_code ec) {
-    client_session& c = *self;
-    // Linked or closed meanwhile: the relay (or nobody) reads the socket now.
-    if (ec || !c.wait_ || c.closing()) return;
-    char b;
-    const ssize_t n = ::recv(c.sock.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0) return;  // more input pipelined: it waits for the server with the rest
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      client_session::watch_while_queued(std::move(self));
-      return;
-    }
-    if (c.sh.cfg().log_disconnections)
-      log::info("{} closing because: client close request while waiting for a server (age={:.0f}s)",
-                c.prefix(), seconds_since(c.connected_at));
-    c.finish();
+/// A queued client's socket is readable: more input pipelined (it waits for the server with
+/// the rest), or the client closed.
+void client_session::on_queued_readable(self_ptr self, error_code ec, std::size_t n) {
+  client_session& c = *self;
+  // Linked or closed meanwhile: the relay (or nobody) reads the socket now.
+  if (!c.wait_ || c.closing() || ec == asio::error::operation_aborted) return;
+  if (!ec) {
+    if (n == 0) watch_while_queued(std::move(self));  // nothing after all
+    return;
   }
-};
+  if (c.sh.cfg().log_disconnections)
+    log::info("{} closing because: client close request while waiting for a server (age={:.0f}s)",
+              c.prefix(), seconds_since(c.connected_at));
+  c.finish();
+}
 
 void client_session::watch_while_queued(self_ptr self) {
   client_session& c = *self;
-  c.sock.async_wait(asio::socket_base::wait_read, queued_watch_handler{std::move(self)});
+  c.sh.reads.watch(c.sock, std::move(self), &on_queued_readable,
+                   +[](const client_session& cs) { return cs.wait_ != nullptr && !cs.closing(); });
 }
 
 void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix) {
@@ -386,6 +379,23 @@ void client_session::on_wait_notify(const std::shared_ptr<void>& ctx) {
     c.client_writing = true;
     c.kill("Sending queue warning failed");
   }
+}
+
+awaitable<void> client_session::reset_and_release(shard& sh, server_ptr s, std::string sql,
+                                                  const char* what) {
+  pool& p = *s->owner;
+  // The client may be gone: hold the pool until its server is back (or closed).
+  const std::shared_ptr<pool> hold = p.shared_from_this();
+  const config_ptr keep = sh.cfg_ptr();  // a reload may replace the shard's config meanwhile
+  const config& c = *keep;
+  std::string err;
+  const bool ok = co_await server_simple_query(*s, sql, &err);
+  if (!ok) {
+    p.discard(std::move(s), sh, fmt::format("{} failed: {}", what, err));
+    co_return;
+  }
+  s->tracked_key = tracked_key(c, s->params);  // a reset query may have changed them
+  p.release(std::move(s), sh);
 }
 
 }  // namespace sluice

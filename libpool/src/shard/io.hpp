@@ -25,7 +25,7 @@ using boost::system::error_code;
 using basic_stream_socket =
     asio::basic_stream_socket<asio::generic::stream_protocol, asio::io_context::executor_type>;
 /// The sockets of clients and servers: Asio's, plus access to the reactor's per-socket state
-/// for the relay's reads of servers (shard/reply_read.hpp).
+/// for the relay's reads (shard/relay_read.hpp).
 class stream_socket : public basic_stream_socket {
  public:
   using basic_stream_socket::basic_stream_socket;

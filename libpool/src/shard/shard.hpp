@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "shard/reply_read.hpp"
+#include "shard/relay_read.hpp"
 #include "pgwire/writer.hpp"
 #include "shard/block_allocator.hpp"
 #include "shard/counter.hpp"
@@ -106,7 +106,6 @@ struct shard {
   // One thread runs this context and every socket is touched only from it, so the reactor's
   // per-descriptor locks can go (posting from other threads stays locked).
   asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
-  reply_reader replies{io};  ///< the relay's reads of servers (one recv each)
   std::thread thread;
   mailbox inbox;
   std::atomic<bool> wake_pending{false};
@@ -115,6 +114,7 @@ struct shard {
   /// Read buffer shared by the shard's client sessions: a client's bytes live here only
   /// between a read and the write that forwards them, so idle clients hold no buffer.
   pgwire::byte_buffer scratch = pgwire::byte_buffer(64 * 1024);
+  relay_reader reads{io, scratch};  ///< the relay's reads of servers and plaintext clients
   /// TLS clients' encrypted bytes, read here before the engine decrypts them into scratch
   /// (sized on first use).
   pgwire::byte_buffer tls_raw;

@@ -1,0 +1,305 @@
+#pragma once
+// The relay's reads: one recv per message batch, as a level-triggered poller's, and no
+// epoll_ctl per wait.
+//
+// Boost 1.81's epoll reactor registers every socket once, edge-triggered, and keeps a flag
+// per socket that says "data may be there": set by every readiness event, cleared only when
+// an operation reports that it drained the socket. Its own reads report that at end of file
+// only, so every async_read_some first tries a recv, and the read started right after a
+// query is sent fails with EAGAIN; its async_wait re-arms the socket with EPOLL_CTL_MOD on
+// every call. The reads here report a short read (fewer bytes than asked for) as draining
+// the socket when nothing more can come before sluice writes again, so the next read waits
+// for the next readiness event without a recv first and without an epoll_ctl:
+//
+// - a server read that ends with ReadyForQuery: the server has answered all it was sent;
+// - a client read that is a whole number of messages, starting at a message boundary and
+//   ending with one the server answers (Query, Sync, FunctionCall): the client waits for
+//   that answer.
+//
+// Why only then: a short read does not show an end of file that arrived with the data (the
+// kernel delivers the data first, and edge-triggered epoll reports both as one event). After
+// the cases above nothing more is expected from the peer before sluice writes to it, and a
+// write to a peer that has closed is answered with a reset, which is a new event. A client
+// that sends a message nothing answers (COPY data, a pipeline without Sync) and closes is
+// seen by the recv that starts its next read, as with Asio's own reads. What stays unseen is
+// a client that half-closes (shutdown(SHUT_WR)) right after a query and closes only after
+// reading its answer, without a reset: no PostgreSQL driver does that; TCP keepalive and
+// client_idle_timeout end such a client.
+//
+// A client read holds no buffer while it waits (an idle client costs no read buffer): the
+// recv lands in a buffer the shard lends for it, which becomes the shard's scratch buffer
+// when the read completes (the old scratch goes back to the lender).
+//
+// Built on asio::detail (reactor_op, epoll_reactor::start_op) of the Boost version checked
+// below; with other versions or reactors these are plain async_read_some and async_wait.
+
+#include <boost/version.hpp>
+#include <cerrno>
+#include <cstdint>
+#include <memory>
+#include <sys/socket.h>
+#include <vector>
+
+#include "pgwire/writer.hpp"
+#include "shard/block_allocator.hpp"
+#include "shard/io.hpp"
+
+#if BOOST_VERSION == 108100 && defined(BOOST_ASIO_HAS_EPOLL) && \
+    !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+#define SLUICE_RELAY_READ 1
+#include <boost/asio/detail/reactor.hpp>
+#include <boost/asio/detail/reactor_op.hpp>
+#else
+#define SLUICE_RELAY_READ 0
+#endif
+
+namespace sluice {
+
+/// True if bytes [p, p + n) end with a complete ReadyForQuery message.
+inline bool ends_with_ready(const std::uint8_t* p, std::size_t n) {
+  if (n < 6) return false;
+  const std::uint8_t* z = p + n - 6;
+  return z[0] == 'Z' && z[1] == 0 && z[2] == 0 && z[3] == 0 && z[4] == 5 &&
+         (z[5] == 'I' || z[5] == 'T' || z[5] == 'E');
+}
+
+/// True if bytes [p, p + n), read from a message boundary, are whole frontend messages of
+/// which the last is one the server answers with ReadyForQuery (Query, Sync, FunctionCall).
+inline bool ends_with_answered(const std::uint8_t* p, std::size_t n) {
+  std::size_t i = 0;
+  std::uint8_t last = 0;
+  while (n - i >= 5) {
+    const std::uint32_t len = std::uint32_t(p[i + 1]) << 24 | std::uint32_t(p[i + 2]) << 16 |
+                              std::uint32_t(p[i + 3]) << 8 | p[i + 4];
+    if (len < 4 || len > n - i - 1) return false;  // malformed, or not whole
+    last = p[i];
+    i += 1 + std::size_t(len);
+  }
+  return i == n && (last == 'Q' || last == 'S' || last == 'F');
+}
+
+/// What a relay read may report as the end of what its peer has to say.
+enum class drain_rule : std::uint8_t {
+  never,          ///< TLS records: the bytes say nothing of where messages end
+  server_answer,  ///< ends_with_ready
+  client_request  ///< ends_with_answered, if the read starts at a message boundary
+};
+
+/// One per io_context (shard): starts the relay's reads of servers and of plaintext clients.
+class relay_reader {
+ public:
+  /// `scratch`: the shard's scratch buffer, which client reads replace with their own.
+  relay_reader(asio::io_context& io, pgwire::byte_buffer& scratch);
+
+  template <class Owner>
+  using callback = void (*)(std::shared_ptr<Owner>, error_code, std::size_t);
+
+  /// Reads at most len bytes into buf; fn(owner, ec, n) runs later on the io_context's
+  /// thread (never inline), as async_read_some's handler would. One read per socket at a time.
+  template <class Owner>
+  void start(stream_socket& sock, void* buf, std::size_t len, std::shared_ptr<Owner> owner,
+             callback<Owner> fn, drain_rule rule);
+
+  /// Reads what a client sent, into a buffer that becomes the scratch buffer before
+  /// fn(owner, ec, n) runs (the bytes are scratch[0, n)). at_boundary: nothing of a message is
+  /// pending from earlier reads. One read per socket at a time.
+  template <class Owner>
+  void start_client(stream_socket& sock, std::shared_ptr<Owner> owner, callback<Owner> fn,
+                    bool at_boundary);
+
+  /// Watches a socket that is not being read (a client queued for a server): fn(owner, ec, n)
+  /// runs once it is readable, with n = 1 if bytes wait to be read (they stay there) or ec =
+  /// eof (or the error) if it was closed. Any socket, TLS or not. A watch that is no longer
+  /// wanted (wanted(owner) false; it cannot be taken back) ends at the next event without
+  /// touching the socket, with n = 0.
+  template <class Owner>
+  void watch(stream_socket& sock, std::shared_ptr<Owner> owner, callback<Owner> fn,
+             bool (*wanted)(const Owner&));
+
+  // For the read operations: the buffers client reads borrow.
+  pgwire::byte_buffer lend() {
+    if (spare_.empty()) return pgwire::byte_buffer(scratch_.size());
+    pgwire::byte_buffer b = std::move(spare_.back());
+    spare_.pop_back();
+    return b;
+  }
+  void give_back(pgwire::byte_buffer& b) {
+    spare_.emplace_back().swap(b);
+  }
+  /// A completed client read's buffer becomes scratch; the old scratch is kept for the next.
+  void adopt(pgwire::byte_buffer& b) {
+    scratch_.swap(b);
+    give_back(b);
+  }
+
+ private:
+  pgwire::byte_buffer& scratch_;
+  std::vector<pgwire::byte_buffer> spare_;  ///< buffers no client read holds
+#if SLUICE_RELAY_READ
+  asio::detail::reactor* reactor_;
+#endif
+};
+
+#if SLUICE_RELAY_READ
+namespace relay_detail {
+
+template <class Owner>
+struct read_op final : asio::detail::reactor_op {
+  read_op(relay_reader* r, int f, void* b, std::size_t l, std::shared_ptr<Owner> o,
+          relay_reader::callback<Owner> cb, drain_rule d)
+      : reactor_op(error_code(), &do_perform, &do_complete),
+        reader(r), fd(f), buf(b), len(l), rule(d), owner(std::move(o)), fn(cb) {}
+  relay_reader* reader;
+  int fd;
+  void* buf;  ///< null: a client read, into a buffer lent when the socket is read
+  std::size_t len;
+  drain_rule rule;
+  std::shared_ptr<Owner> owner;
+  relay_reader::callback<Owner> fn;
+  pgwire::byte_buffer lent;  ///< a client read's bytes, empty while it waits
+  bool (*watching)(const Owner&) = nullptr;  ///< a watch: bytes are looked at, not taken
+  std::uint8_t peeked = 0;
+
+  bool drained() const {
+    if (watching || bytes_transferred_ >= len) return false;
+    switch (rule) {
+      case drain_rule::server_answer:
+        return ends_with_ready(static_cast<const std::uint8_t*>(buf), bytes_transferred_);
+      case drain_rule::client_request:
+        return ends_with_answered(static_cast<const std::uint8_t*>(buf), bytes_transferred_);
+      case drain_rule::never:
+        break;
+    }
+    return false;
+  }
+
+  static status do_perform(reactor_op* base) {
+    auto* o = static_cast<read_op*>(base);
+    if (o->watching && !o->watching(*o->owner)) return done;
+    const bool lends = o->lent.empty() && (o->buf == nullptr);
+    if (lends) {
+      o->lent = o->reader->lend();
+      o->buf = o->lent.data();
+      o->len = o->lent.size();
+    }
+    ssize_t r;
+    do r = ::recv(o->fd, o->buf, o->len, MSG_DONTWAIT | (o->watching ? MSG_PEEK : 0));
+    while (r < 0 && errno == EINTR);
+    if (r > 0) {
+      o->bytes_transferred_ = std::size_t(r);
+      return o->drained() ? done_and_exhausted : done;
+    }
+    if (r == 0) {
+      o->ec_ = asio::error::eof;
+      return done_and_exhausted;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (lends) {  // nothing came: the buffer goes back until something does
+        o->reader->give_back(o->lent);
+        o->buf = nullptr;
+      }
+      return not_done;
+    }
+    o->ec_ = error_code(errno, asio::error::get_system_category());
+    return done;
+  }
+
+  /// Frees the operation, then runs its callback (not when the io_context is being destroyed).
+  static void do_complete(void* owner_ctx, asio::detail::operation* base, const error_code&,
+                          std::size_t) {
+    auto* o = static_cast<read_op*>(base);
+    std::shared_ptr<Owner> who = std::move(o->owner);
+    const auto cb = o->fn;
+    const error_code ec = o->ec_;
+    const std::size_t n = o->bytes_transferred_;
+    relay_reader* reader = o->reader;
+    pgwire::byte_buffer lent = std::move(o->lent);
+    o->~read_op();
+    pooled_allocator<read_op>{}.deallocate(o, 1);
+    if (!owner_ctx) return;
+    if (!lent.empty()) reader->adopt(lent);
+    cb(std::move(who), ec, n);
+  }
+};
+
+}  // namespace relay_detail
+
+inline relay_reader::relay_reader(asio::io_context& io, pgwire::byte_buffer& scratch)
+    : scratch_(scratch), reactor_(&asio::use_service<asio::detail::reactor>(io)) {}
+
+template <class Owner>
+void relay_reader::start(stream_socket& sock, void* buf, std::size_t len,
+                         std::shared_ptr<Owner> owner, callback<Owner> fn, drain_rule rule) {
+  using op_t = relay_detail::read_op<Owner>;
+  auto& impl = sock.implementation();
+  op_t* o = new (pooled_allocator<op_t>{}.allocate(1))
+      op_t(this, impl.socket_, buf, len, std::move(owner), fn, rule);
+  reactor_->start_op(asio::detail::reactor::read_op, impl.socket_, impl.reactor_data_, o,
+                     /*is_continuation=*/true, /*allow_speculative=*/true);
+}
+
+template <class Owner>
+void relay_reader::start_client(stream_socket& sock, std::shared_ptr<Owner> owner,
+                                callback<Owner> fn, bool at_boundary) {
+  start(sock, nullptr, 0, std::move(owner), fn,
+        at_boundary ? drain_rule::client_request : drain_rule::never);
+}
+
+template <class Owner>
+void relay_reader::watch(stream_socket& sock, std::shared_ptr<Owner> owner, callback<Owner> fn,
+                         bool (*wanted)(const Owner&)) {
+  using op_t = relay_detail::read_op<Owner>;
+  auto& impl = sock.implementation();
+  op_t* o = new (pooled_allocator<op_t>{}.allocate(1))
+      op_t(this, impl.socket_, nullptr, 1, std::move(owner), fn, drain_rule::never);
+  o->watching = wanted;
+  o->buf = &o->peeked;
+  reactor_->start_op(asio::detail::reactor::read_op, impl.socket_, impl.reactor_data_, o,
+                     /*is_continuation=*/false, /*allow_speculative=*/true);
+}
+
+#else  // plain Asio
+
+inline relay_reader::relay_reader(asio::io_context&, pgwire::byte_buffer& scratch)
+    : scratch_(scratch) {}
+
+template <class Owner>
+void relay_reader::start(stream_socket& sock, void* buf, std::size_t len,
+                         std::shared_ptr<Owner> owner, callback<Owner> fn, drain_rule) {
+  sock.async_read_some(asio::buffer(buf, len),
+                       [o = std::move(owner), fn](error_code ec, std::size_t n) mutable {
+                         fn(std::move(o), ec, n);
+                       });
+}
+
+template <class Owner>
+void relay_reader::start_client(stream_socket& sock, std::shared_ptr<Owner> owner,
+                                callback<Owner> fn, bool) {
+  pgwire::byte_buffer b = lend();
+  auto* data = b.data();
+  const std::size_t size = b.size();
+  sock.async_read_some(asio::buffer(data, size), [this, b = std::move(b), o = std::move(owner),
+                                                  fn](error_code ec, std::size_t n) mutable {
+    adopt(b);
+    fn(std::move(o), ec, n);
+  });
+}
+
+template <class Owner>
+void relay_reader::watch(stream_socket& sock, std::shared_ptr<Owner> owner, callback<Owner> fn,
+                         bool (*)(const Owner&)) {
+  sock.async_wait(asio::socket_base::wait_read,
+                  [&sock, o = std::move(owner), fn](error_code ec) mutable {
+                    char b;
+                    ssize_t r = -1;
+                    if (!ec) r = ::recv(sock.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+                    if (!ec && r == 0) ec = asio::error::eof;
+                    if (!ec && r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+                      ec = error_code(errno, asio::error::get_system_category());
+                    fn(std::move(o), ec, r > 0 ? 1 : 0);
+                  });
+}
+
+#endif
+
+}  // namespace sluice

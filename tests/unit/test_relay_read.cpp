@@ -1,0 +1,149 @@
+// The relay's reads (shard/relay_read.hpp): when a read may say the peer has nothing more
+// to send, and that a client's end of file after an unanswered message is still seen.
+#include "catch.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "shard/relay_read.hpp"
+
+using sluice::ends_with_answered;
+using sluice::ends_with_ready;
+
+namespace {
+
+std::string msg(char tag, const std::string& body) {
+  const std::uint32_t len = std::uint32_t(body.size() + 4);
+  std::string m(1, tag);
+  for (int shift = 24; shift >= 0; shift -= 8) m.push_back(char((len >> shift) & 0xff));
+  return m + body;
+}
+
+bool answered(const std::string& s) {
+  return ends_with_answered(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+}
+
+struct result {
+  sluice::error_code ec;
+  std::size_t n = 0;
+  std::string bytes;
+};
+
+struct reader_owner {
+  std::optional<result>* out;
+  pgwire::byte_buffer* scratch;
+};
+
+}  // namespace
+
+TEST_CASE("relay reads: a client read ends what the client has to say only after Query, Sync or FunctionCall") {
+  const std::string parse = msg('P', std::string("\0SELECT 1\0\0\0", 12));
+  const std::string bind = msg('B', std::string(14, '\0'));
+  const std::string execute = msg('E', std::string(5, '\0'));
+  const std::string sync = msg('S', "");
+  CHECK(answered(msg('Q', std::string("SELECT 1\0", 9))));
+  CHECK(answered(parse + bind + execute + sync));
+  CHECK(answered(msg('F', std::string(10, '\0'))));
+  CHECK_FALSE(answered(parse + bind + execute));        // no Sync: nothing answers yet
+  CHECK_FALSE(answered(msg('d', "copy data")));         // COPY data gets no answer
+  CHECK_FALSE(answered(msg('H', "")));                  // Flush may have nothing to flush
+  CHECK_FALSE(answered(sync.substr(0, 3)));             // not a whole header
+  CHECK_FALSE(answered(parse + sync.substr(0, 4)));     // the Sync is not whole
+  CHECK_FALSE(answered((parse + bind).substr(0, 20)));  // a message cut short
+  CHECK_FALSE(answered(std::string("S\0\0\0\3", 5)));   // a length under 4
+  CHECK_FALSE(answered(""));
+}
+
+TEST_CASE("relay reads: a server read ends with ReadyForQuery") {
+  const std::string rfq = msg('Z', "I");
+  CHECK(ends_with_ready(reinterpret_cast<const std::uint8_t*>(rfq.data()), rfq.size()));
+  const std::string bad = msg('Z', "X");
+  CHECK_FALSE(ends_with_ready(reinterpret_cast<const std::uint8_t*>(bad.data()), bad.size()));
+}
+
+namespace {
+
+struct fixture {
+  sluice::asio::io_context io{1};
+  pgwire::byte_buffer scratch = pgwire::byte_buffer(64 * 1024);
+  sluice::relay_reader reader{io, scratch};
+  sluice::stream_socket sock{io};
+  int peer = -1;
+  std::optional<result> got;
+
+  fixture() {
+    int fds[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+    sock.assign(sluice::asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), fds[0]);
+    sock.non_blocking(true);
+    peer = fds[1];
+  }
+  ~fixture() {
+    if (peer >= 0) ::close(peer);
+  }
+  void send(const std::string& s) { REQUIRE(::write(peer, s.data(), s.size()) == ssize_t(s.size())); }
+
+  /// Starts a client read, then runs `then` (the peer's side), then runs the context until
+  /// the read completes or `limit` passes. Sending from `then` makes the read wait for the
+  /// readiness event instead of finding the bytes already there.
+  bool read(bool at_boundary, const std::function<void()>& then = {},
+            std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+    got.reset();
+    auto owner = std::make_shared<reader_owner>(reader_owner{&got, &scratch});
+    reader.start_client<reader_owner>(
+        sock, owner,
+        [](std::shared_ptr<reader_owner> o, sluice::error_code ec, std::size_t n) {
+          *o->out = result{ec, n,
+                           std::string(reinterpret_cast<const char*>(o->scratch->data()), n)};
+        },
+        at_boundary);
+    if (then) then();
+    io.restart();
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!got && std::chrono::steady_clock::now() < until) io.run_one_until(until);
+    return got.has_value();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("relay reads: the bytes of a client read are in scratch when its callback runs") {
+  fixture f;
+  const std::string q = msg('Q', std::string("SELECT 1\0", 9));
+  REQUIRE(f.read(true, [&] { f.send(q); }));
+  CHECK_FALSE(f.got->ec);
+  CHECK(f.got->bytes == q);
+  // The read said the client was done: the next read waits for the next query's event.
+  REQUIRE(f.read(true, [&] { f.send(q + q); }));
+  CHECK(f.got->bytes == q + q);
+}
+
+TEST_CASE("relay reads: an end of file right after a message nothing answers is seen") {
+  fixture f;
+  const std::string copy = msg('d', "1\t2\n");
+  // Data and end of file arrive together, in one readiness event the first read consumes.
+  REQUIRE(f.read(true, [&] {
+    f.send(copy);
+    ::shutdown(f.peer, SHUT_WR);
+  }));
+  CHECK(f.got->bytes == copy);
+  REQUIRE(f.read(true));  // no new event comes: this read must try the socket first
+  CHECK(f.got->ec == sluice::asio::error::eof);
+}
+
+TEST_CASE("relay reads: a read that starts inside a message never says the client is done") {
+  fixture f;
+  const std::string tail = msg('S', "");  // looks answered, but continues an earlier message
+  REQUIRE(f.read(false, [&] {
+    f.send(tail);
+    ::shutdown(f.peer, SHUT_WR);
+  }));
+  CHECK(f.got->bytes == tail);
+  REQUIRE(f.read(false));
+  CHECK(f.got->ec == sluice::asio::error::eof);
+}
