@@ -456,3 +456,18 @@ TEST_CASE("settings: scram_iterations must be one PBKDF2 can run", "[settings]")
                Catch::StartsWith(ini + ":3: invalid value \"" + bad + "\" for scram_iterations"));
   }
 }
+
+TEST_CASE("workers = 0: one shard per core, half when every server is on this host", "[settings]") {
+  sluice::config c;
+  sluice::database_config local, remote;
+  local.hosts = {{"", 5432}, {"127.0.0.1", 5433}, {"localhost", 5434}, {"::1", 5435}};
+  remote.hosts = {{"127.0.0.1", 5432}, {"10.0.0.7", 5432}};
+  CHECK(sluice::default_workers(c, 8) == 8);  // no [databases]: nothing says so
+  c.databases = {local};
+  CHECK(sluice::default_workers(c, 8) == 4);
+  CHECK(sluice::default_workers(c, 2) == 1);
+  CHECK(sluice::default_workers(c, 1) == 1);
+  CHECK(sluice::default_workers(c, 0) == 1);
+  c.databases = {local, remote};  // one server elsewhere: the cores are not shared with it
+  CHECK(sluice::default_workers(c, 8) == 8);
+}

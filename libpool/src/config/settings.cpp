@@ -386,4 +386,16 @@ std::vector<setting_row> show_config(const config& c) {
   return rows;
 }
 
+int default_workers(const config& c, int usable_cores) {
+  const auto local = [](const host_port& h) {
+    return h.is_unix_socket() || h.host == "localhost" || h.host == "::1" ||
+           h.host.starts_with("127.");
+  };
+  bool all_local = !c.databases.empty();
+  for (const database_config& db : c.databases)
+    for (const host_port& h : db.hosts) all_local = all_local && local(h);
+  usable_cores = std::max(1, usable_cores);
+  return all_local ? std::max(1, usable_cores / 2) : usable_cores;
+}
+
 }  // namespace sluice

@@ -74,6 +74,7 @@ struct setting {
 /// Every row: [pgbouncer] rows, then [sluice] rows.
 std::span<const setting> all_settings() noexcept;
 
+
 /// The row for key (lower case) in sect, or nullptr if the section has no such key.
 const setting* find_setting(section sect, std::string_view key) noexcept;
 
@@ -99,3 +100,11 @@ std::string setting_value(const setting& s, const config& cfg);
 void apply(const setting& s, config& cfg, const value_ctx& v);
 
 }  // namespace sluice::config_detail
+
+namespace sluice {
+/// The shards `workers = 0` starts, given the cores this process may use: one per core when
+/// the cores are sluice's own, half of them (at least one) when every [databases] server is
+/// on this machine (Unix sockets, loopback), whose PostgreSQL needs cores too. On 2 cores
+/// shared with PostgreSQL one shard beats two (bench/README.md, "Workers").
+int default_workers(const config& c, int usable_cores);
+}  // namespace sluice

@@ -1,7 +1,10 @@
 // The runtime: shards and their threads, the janitor, shutdown. Listeners: listeners.cpp.
 #include "runtime/runtime.hpp"
 
+#include <sched.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -17,10 +20,26 @@
 
 namespace sluice {
 
+namespace {
+
+/// The cores this process may run on (taskset, cpuset, systemd's CPUAffinity=), at least 1.
+int usable_cores() {
+  cpu_set_t set;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+}  // namespace
+
 runtime::runtime(config_ptr cfg, std::shared_ptr<const userlist> users)
     : cfg_(std::move(cfg)), users_(std::move(users)) {
   int n = cfg_->workers;
-  if (n <= 0) n = int(std::max(1u, std::thread::hardware_concurrency()));
+  if (n <= 0) {
+    const int cores = usable_cores();
+    n = default_workers(*cfg_, cores);
+    log::info("workers = 0: {} shard(s) for {} usable core(s){}", n, cores,
+              n < cores ? ", shared with PostgreSQL on this host" : "");
+  }
   for (int i = 0; i < n; ++i)
     shards_.shards.push_back(std::make_unique<shard>(shards_, i, cfg_, users_));
   shards_.console = &console_;
