@@ -128,6 +128,9 @@ class client_session : public client_link, public notify_sink {
   /// listen.cpp: a notification for one of this client's channels (on its shard).
   void deliver(const notification_ptr& n) override;
 
+  /// The shard's reader of client and server sockets (shard/relay_read.hpp).
+  relay_reader& relay_reads() { return sh.reads; }
+
  private:
   friend void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix);
   friend void route_cancel(shard& s, pool_registry& registry, std::uint32_t pid,
@@ -273,7 +276,9 @@ class client_session : public client_link, public notify_sink {
   awaitable<pgwire::frame_result> read_packet(FrameFn frame_fn);
   awaitable<pgwire::frame_result> read_startup();
   /// A typed message of at most max_len bytes (the login's limit unless told otherwise).
-  awaitable<pgwire::frame_result> read_message(std::uint32_t max_len = pgwire::max_startup_packet);
+  /// only != 0: any other message type is an error (errc::unexpected_message) at its first byte.
+  awaitable<pgwire::frame_result> read_message(std::uint32_t max_len = pgwire::max_startup_packet,
+                                               char only = 0);
   void consume(std::size_t n) { cbuf.erase(cbuf.begin(), cbuf.begin() + std::ptrdiff_t(n)); }
 
   // ---- relay.cpp: the client chain and the server chain (waiting for a server: session.cpp)
@@ -282,6 +287,7 @@ class client_session : public client_link, public notify_sink {
   static void on_client(self_ptr self, error_code ec);
   static void on_client_read(self_ptr self, error_code ec, std::size_t n);
   static void on_queued_readable(self_ptr self, error_code ec, std::size_t n);
+  static bool still_queued(const client_session& c);
   void note_message(char tag, client_read& rd);
   static bool send_to_server(const self_ptr& self, const std::uint8_t* data, std::size_t len);
   /// An async write of cbuf ended: cbuf is let go, and the client chain resumes (or the

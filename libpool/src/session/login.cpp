@@ -67,8 +67,15 @@ awaitable<pgwire::frame_result> client_session::read_startup() {
   return read_packet(pgwire::frame_startup);
 }
 
-awaitable<pgwire::frame_result> client_session::read_message(std::uint32_t max_len) {
-  return read_packet([max_len](pgwire::bytes_view b) { return pgwire::frame_message(b, max_len); });
+awaitable<pgwire::frame_result> client_session::read_message(std::uint32_t max_len, char only) {
+  return read_packet([max_len, only](pgwire::bytes_view b) {
+    // A message of another type is refused from its first byte, before its length is waited
+    // for: during a login that is a second startup packet, whose first byte (0) is no type.
+    if (only != 0 && !b.empty() && b[0] != static_cast<std::uint8_t>(only))
+      return pgwire::frame_result{pgwire::frame_status::error, {}, 0,
+                                  pgwire::errc::unexpected_message};
+    return pgwire::frame_message(b, max_len);
+  });
 }
 
 awaitable<bool> client_session::console_login(const self_ptr& self, const config& c) {

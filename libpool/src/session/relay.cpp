@@ -61,7 +61,7 @@ void client_session::arm_client(self_ptr self) {
   client_session& c = *self;
   if (!c.tls) {  // read by the shard's relay reader (shard/relay_read.hpp)
     const bool at_boundary = c.relay.cscan.at_boundary();
-    c.sh.reads.start_client(c.sock, std::move(self), &on_client_read, at_boundary);
+    c.sh.reads.start_client<&on_client_read>(c.sock, std::move(self), at_boundary);
     return;
   }
   if (c.tls->buffered()) {  // whole records read already: no need to wait
@@ -362,12 +362,13 @@ void client_session::arm_server(self_ptr self) {
       return;
     }
     if (s.tls_in.empty()) s.tls_in.resize(net::tls_read_size);
-    c.sh.reads.start(s.sock, s.tls_in.data(), s.tls_in.size(), std::move(self), &on_server,
-                     drain_rule::never);
+    c.sh.reads.start<&on_server>(s.sock, s.tls_in.data(), s.tls_in.size(), std::move(self),
+                                 drain_rule::never);
     return;
   }
-  c.sh.reads.start(s.sock, s.relay_buf.data() + s.relay_held, s.relay_buf.size() - s.relay_held,
-                   std::move(self), &on_server, drain_rule::server_answer);
+  c.sh.reads.start<&on_server>(s.sock, s.relay_buf.data() + s.relay_held,
+                               s.relay_buf.size() - s.relay_held, std::move(self),
+                               drain_rule::server_answer);
 }
 
 /// Server -> client.

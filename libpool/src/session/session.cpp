@@ -257,10 +257,13 @@ void client_session::on_queued_readable(self_ptr self, error_code ec, std::size_
   c.finish();
 }
 
+bool client_session::still_queued(const client_session& c) {
+  return c.wait_ != nullptr && !c.closing();
+}
+
 void client_session::watch_while_queued(self_ptr self) {
   client_session& c = *self;
-  c.sh.reads.watch(c.sock, std::move(self), &on_queued_readable,
-                   +[](const client_session& cs) { return cs.wait_ != nullptr && !cs.closing(); });
+  c.sh.reads.watch<&on_queued_readable, &still_queued>(c.sock, std::move(self));
 }
 
 void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix) {

@@ -34,6 +34,7 @@
 // below; with other versions or reactors these are plain async_read_some and async_wait.
 
 #include <boost/version.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <memory>
@@ -91,50 +92,49 @@ class relay_reader {
   /// `scratch`: the shard's scratch buffer, which client reads replace with their own.
   relay_reader(asio::io_context& io, pgwire::byte_buffer& scratch);
 
-  template <class Owner>
-  using callback = void (*)(std::shared_ptr<Owner>, error_code, std::size_t);
-
-  /// Reads at most len bytes into buf; fn(owner, ec, n) runs later on the io_context's
+  /// Reads at most len bytes into buf; Done(owner, ec, n) runs later on the io_context's
   /// thread (never inline), as async_read_some's handler would. One read per socket at a time.
-  template <class Owner>
+  template <auto Done, class Owner>
   void start(stream_socket& sock, void* buf, std::size_t len, std::shared_ptr<Owner> owner,
-             callback<Owner> fn, drain_rule rule);
+             drain_rule rule);
 
   /// Reads what a client sent, into a buffer that becomes the scratch buffer before
-  /// fn(owner, ec, n) runs (the bytes are scratch[0, n)). at_boundary: nothing of a message is
-  /// pending from earlier reads. One read per socket at a time.
-  template <class Owner>
-  void start_client(stream_socket& sock, std::shared_ptr<Owner> owner, callback<Owner> fn,
-                    bool at_boundary);
+  /// Done(owner, ec, n) runs (the bytes are scratch[0, n)). at_boundary: nothing of a message
+  /// is pending from earlier reads. Owner::relay_reads() names this reader. One read per
+  /// socket at a time. The pending operation is what an idle client holds: it is as small as
+  /// Asio's own wait (a reactor operation, the owner and the descriptor).
+  template <auto Done, class Owner>
+  void start_client(stream_socket& sock, std::shared_ptr<Owner> owner, bool at_boundary);
 
-  /// Watches a socket that is not being read (a client queued for a server): fn(owner, ec, n)
-  /// runs once it is readable, with n = 1 if bytes wait to be read (they stay there) or ec =
-  /// eof (or the error) if it was closed. Any socket, TLS or not. A watch that is no longer
-  /// wanted (wanted(owner) false; it cannot be taken back) ends at the next event without
-  /// touching the socket, with n = 0.
-  template <class Owner>
-  void watch(stream_socket& sock, std::shared_ptr<Owner> owner, callback<Owner> fn,
-             bool (*wanted)(const Owner&));
+  /// Watches a socket that is not being read (a client queued for a server): Done(owner, ec,
+  /// n) runs once it is readable, with n = 1 if bytes wait to be read (they stay there) or
+  /// ec = eof (or the error) if it was closed. Any socket, TLS or not. A watch that is no
+  /// longer wanted (Wanted(owner) false; it cannot be taken back) ends at the next event
+  /// without touching the socket, with n = 0.
+  template <auto Done, auto Wanted, class Owner>
+  void watch(stream_socket& sock, std::shared_ptr<Owner> owner);
 
-  // For the read operations: the buffers client reads borrow.
-  pgwire::byte_buffer lend() {
-    if (spare_.empty()) return pgwire::byte_buffer(scratch_.size());
-    pgwire::byte_buffer b = std::move(spare_.back());
+  // For the read operations: the buffers client reads borrow, owned here.
+  pgwire::byte_buffer* lend() {
+    if (spare_.empty()) {
+      lent_.push_back(std::make_unique<pgwire::byte_buffer>(scratch_.size()));
+      return lent_.back().get();
+    }
+    pgwire::byte_buffer* b = spare_.back();
     spare_.pop_back();
     return b;
   }
-  void give_back(pgwire::byte_buffer& b) {
-    spare_.emplace_back().swap(b);
-  }
+  void give_back(pgwire::byte_buffer* b) { spare_.push_back(b); }
   /// A completed client read's buffer becomes scratch; the old scratch is kept for the next.
-  void adopt(pgwire::byte_buffer& b) {
-    scratch_.swap(b);
+  void adopt(pgwire::byte_buffer* b) {
+    scratch_.swap(*b);
     give_back(b);
   }
 
  private:
   pgwire::byte_buffer& scratch_;
-  std::vector<pgwire::byte_buffer> spare_;  ///< buffers no client read holds
+  std::vector<std::unique_ptr<pgwire::byte_buffer>> lent_;  ///< every buffer ever lent
+  std::vector<pgwire::byte_buffer*> spare_;                 ///< those no client read holds
 #if SLUICE_RELAY_READ
   asio::detail::reactor* reactor_;
 #endif
@@ -143,59 +143,78 @@ class relay_reader {
 #if SLUICE_RELAY_READ
 namespace relay_detail {
 
-template <class Owner>
-struct read_op final : asio::detail::reactor_op {
-  read_op(relay_reader* r, int f, void* b, std::size_t l, std::shared_ptr<Owner> o,
-          relay_reader::callback<Owner> cb, drain_rule d)
-      : reactor_op(error_code(), &do_perform, &do_complete),
-        reader(r), fd(f), buf(b), len(l), rule(d), owner(std::move(o)), fn(cb) {}
-  relay_reader* reader;
-  int fd;
-  void* buf;  ///< null: a client read, into a buffer lent when the socket is read
-  std::size_t len;
-  drain_rule rule;
-  std::shared_ptr<Owner> owner;
-  relay_reader::callback<Owner> fn;
-  pgwire::byte_buffer lent;  ///< a client read's bytes, empty while it waits
-  bool (*watching)(const Owner&) = nullptr;  ///< a watch: bytes are looked at, not taken
-  std::uint8_t peeked = 0;
+enum class read_kind : std::uint8_t { into_buffer, lent_buffer, watch };
 
-  bool drained() const {
-    if (watching || bytes_transferred_ >= len) return false;
-    switch (rule) {
-      case drain_rule::server_answer:
-        return ends_with_ready(static_cast<const std::uint8_t*>(buf), bytes_transferred_);
-      case drain_rule::client_request:
-        return ends_with_answered(static_cast<const std::uint8_t*>(buf), bytes_transferred_);
-      case drain_rule::never:
-        break;
+/// One read (or watch) of a socket. Done (and Wanted, for a watch) are compile-time, and the
+/// buffer of a client read is lent only once bytes are there, so that the operation an idle
+/// client keeps pending holds nothing but its owner and its descriptor.
+template <class Owner, auto Done, auto Wanted>
+struct read_op final : asio::detail::reactor_op {
+  read_op(int f, read_kind k, void* b, std::size_t l, std::shared_ptr<Owner> o, drain_rule d)
+      : reactor_op(error_code(), &do_perform, &do_complete),
+        owner(std::move(o)), buf(b), fd(f), len(std::uint32_t(std::min(l, max_len))), kind_(unsigned(k)),
+        rule_(unsigned(d)) {}
+  std::shared_ptr<Owner> owner;
+  void* buf;  ///< into_buffer: the caller's; lent_buffer: the pgwire::byte_buffer lent, or null
+  int fd;
+  /// A read takes at most this much at once (a larger pkt_buf is read in parts).
+  static constexpr std::size_t max_len = (std::size_t(1) << 28) - 1;
+  std::uint32_t len : 28;  ///< into_buffer: the caller's buffer's size (pkt_buf, a TLS read)
+  std::uint32_t kind_ : 2;
+  std::uint32_t rule_ : 2;
+  read_kind kind() const { return read_kind(kind_); }
+
+  bool drained(const std::uint8_t* p, std::size_t size) const {
+    if (bytes_transferred_ >= size) return false;
+    switch (drain_rule(rule_)) {
+      case drain_rule::server_answer: return ends_with_ready(p, bytes_transferred_);
+      case drain_rule::client_request: return ends_with_answered(p, bytes_transferred_);
+      case drain_rule::never: break;
     }
     return false;
   }
 
   static status do_perform(reactor_op* base) {
     auto* o = static_cast<read_op*>(base);
-    if (o->watching && !o->watching(*o->owner)) return done;
-    const bool lends = o->lent.empty() && (o->buf == nullptr);
-    if (lends) {
-      o->lent = o->reader->lend();
-      o->buf = o->lent.data();
-      o->len = o->lent.size();
+    std::uint8_t* p;
+    std::size_t size;
+    int flags = MSG_DONTWAIT;
+    thread_local std::uint8_t peeked;
+    switch (o->kind()) {
+      case read_kind::watch:
+        if constexpr (Wanted != nullptr) {
+          if (!Wanted(*o->owner)) return done;
+        }
+        p = &peeked;
+        size = 1;
+        flags |= MSG_PEEK;
+        break;
+      case read_kind::lent_buffer: {
+        if (!o->buf) o->buf = o->owner->relay_reads().lend();
+        auto* b = static_cast<pgwire::byte_buffer*>(o->buf);
+        p = b->data();
+        size = b->size();
+        break;
+      }
+      default:
+        p = static_cast<std::uint8_t*>(o->buf);
+        size = o->len;
+        break;
     }
     ssize_t r;
-    do r = ::recv(o->fd, o->buf, o->len, MSG_DONTWAIT | (o->watching ? MSG_PEEK : 0));
+    do r = ::recv(o->fd, p, size, flags);
     while (r < 0 && errno == EINTR);
     if (r > 0) {
       o->bytes_transferred_ = std::size_t(r);
-      return o->drained() ? done_and_exhausted : done;
+      return o->kind() != read_kind::watch && o->drained(p, size) ? done_and_exhausted : done;
     }
     if (r == 0) {
       o->ec_ = asio::error::eof;
       return done_and_exhausted;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      if (lends) {  // nothing came: the buffer goes back until something does
-        o->reader->give_back(o->lent);
+      if (o->kind() == read_kind::lent_buffer) {  // nothing came: the buffer goes back
+        o->owner->relay_reads().give_back(static_cast<pgwire::byte_buffer*>(o->buf));
         o->buf = nullptr;
       }
       return not_done;
@@ -209,53 +228,53 @@ struct read_op final : asio::detail::reactor_op {
                           std::size_t) {
     auto* o = static_cast<read_op*>(base);
     std::shared_ptr<Owner> who = std::move(o->owner);
-    const auto cb = o->fn;
     const error_code ec = o->ec_;
     const std::size_t n = o->bytes_transferred_;
-    relay_reader* reader = o->reader;
-    pgwire::byte_buffer lent = std::move(o->lent);
+    auto* lent = o->kind() == read_kind::lent_buffer ? static_cast<pgwire::byte_buffer*>(o->buf)
+                                                   : nullptr;
     o->~read_op();
     pooled_allocator<read_op>{}.deallocate(o, 1);
-    if (!owner_ctx) return;
-    if (!lent.empty()) reader->adopt(lent);
-    cb(std::move(who), ec, n);
+    if (!owner_ctx) return;  // the io_context is going: the reader keeps its buffers
+    if (lent) who->relay_reads().adopt(lent);
+    Done(std::move(who), ec, n);
   }
 };
+
+template <class Owner, auto Done, auto Wanted>
+void start_op(asio::detail::reactor& reactor, stream_socket& sock, read_kind kind, void* buf,
+              std::size_t len, std::shared_ptr<Owner> owner, drain_rule rule) {
+  using op_t = read_op<Owner, Done, Wanted>;
+  auto& impl = sock.implementation();
+  op_t* o = new (pooled_allocator<op_t>{}.allocate(1))
+      op_t(impl.socket_, kind, buf, len, std::move(owner), rule);
+  reactor.start_op(asio::detail::reactor::read_op, impl.socket_, impl.reactor_data_, o,
+                   /*is_continuation=*/kind != read_kind::watch, /*allow_speculative=*/true);
+}
 
 }  // namespace relay_detail
 
 inline relay_reader::relay_reader(asio::io_context& io, pgwire::byte_buffer& scratch)
     : scratch_(scratch), reactor_(&asio::use_service<asio::detail::reactor>(io)) {}
 
-template <class Owner>
+template <auto Done, class Owner>
 void relay_reader::start(stream_socket& sock, void* buf, std::size_t len,
-                         std::shared_ptr<Owner> owner, callback<Owner> fn, drain_rule rule) {
-  using op_t = relay_detail::read_op<Owner>;
-  auto& impl = sock.implementation();
-  op_t* o = new (pooled_allocator<op_t>{}.allocate(1))
-      op_t(this, impl.socket_, buf, len, std::move(owner), fn, rule);
-  reactor_->start_op(asio::detail::reactor::read_op, impl.socket_, impl.reactor_data_, o,
-                     /*is_continuation=*/true, /*allow_speculative=*/true);
+                         std::shared_ptr<Owner> owner, drain_rule rule) {
+  relay_detail::start_op<Owner, Done, nullptr>(*reactor_, sock, relay_detail::read_kind::into_buffer,
+                                               buf, len, std::move(owner), rule);
 }
 
-template <class Owner>
+template <auto Done, class Owner>
 void relay_reader::start_client(stream_socket& sock, std::shared_ptr<Owner> owner,
-                                callback<Owner> fn, bool at_boundary) {
-  start(sock, nullptr, 0, std::move(owner), fn,
-        at_boundary ? drain_rule::client_request : drain_rule::never);
+                                bool at_boundary) {
+  relay_detail::start_op<Owner, Done, nullptr>(
+      *reactor_, sock, relay_detail::read_kind::lent_buffer, nullptr, 0, std::move(owner),
+      at_boundary ? drain_rule::client_request : drain_rule::never);
 }
 
-template <class Owner>
-void relay_reader::watch(stream_socket& sock, std::shared_ptr<Owner> owner, callback<Owner> fn,
-                         bool (*wanted)(const Owner&)) {
-  using op_t = relay_detail::read_op<Owner>;
-  auto& impl = sock.implementation();
-  op_t* o = new (pooled_allocator<op_t>{}.allocate(1))
-      op_t(this, impl.socket_, nullptr, 1, std::move(owner), fn, drain_rule::never);
-  o->watching = wanted;
-  o->buf = &o->peeked;
-  reactor_->start_op(asio::detail::reactor::read_op, impl.socket_, impl.reactor_data_, o,
-                     /*is_continuation=*/false, /*allow_speculative=*/true);
+template <auto Done, auto Wanted, class Owner>
+void relay_reader::watch(stream_socket& sock, std::shared_ptr<Owner> owner) {
+  relay_detail::start_op<Owner, Done, Wanted>(*reactor_, sock, relay_detail::read_kind::watch,
+                                              nullptr, 1, std::move(owner), drain_rule::never);
 }
 
 #else  // plain Asio
@@ -263,40 +282,36 @@ void relay_reader::watch(stream_socket& sock, std::shared_ptr<Owner> owner, call
 inline relay_reader::relay_reader(asio::io_context&, pgwire::byte_buffer& scratch)
     : scratch_(scratch) {}
 
-template <class Owner>
+template <auto Done, class Owner>
 void relay_reader::start(stream_socket& sock, void* buf, std::size_t len,
-                         std::shared_ptr<Owner> owner, callback<Owner> fn, drain_rule) {
+                         std::shared_ptr<Owner> owner, drain_rule) {
   sock.async_read_some(asio::buffer(buf, len),
-                       [o = std::move(owner), fn](error_code ec, std::size_t n) mutable {
-                         fn(std::move(o), ec, n);
+                       [o = std::move(owner)](error_code ec, std::size_t n) mutable {
+                         Done(std::move(o), ec, n);
                        });
 }
 
-template <class Owner>
-void relay_reader::start_client(stream_socket& sock, std::shared_ptr<Owner> owner,
-                                callback<Owner> fn, bool) {
-  pgwire::byte_buffer b = lend();
-  auto* data = b.data();
-  const std::size_t size = b.size();
-  sock.async_read_some(asio::buffer(data, size), [this, b = std::move(b), o = std::move(owner),
-                                                  fn](error_code ec, std::size_t n) mutable {
-    adopt(b);
-    fn(std::move(o), ec, n);
-  });
+template <auto Done, class Owner>
+void relay_reader::start_client(stream_socket& sock, std::shared_ptr<Owner> owner, bool) {
+  pgwire::byte_buffer* b = lend();
+  sock.async_read_some(asio::buffer(b->data(), b->size()),
+                       [this, b, o = std::move(owner)](error_code ec, std::size_t n) mutable {
+                         adopt(b);
+                         Done(std::move(o), ec, n);
+                       });
 }
 
-template <class Owner>
-void relay_reader::watch(stream_socket& sock, std::shared_ptr<Owner> owner, callback<Owner> fn,
-                         bool (*)(const Owner&)) {
+template <auto Done, auto Wanted, class Owner>
+void relay_reader::watch(stream_socket& sock, std::shared_ptr<Owner> owner) {
   sock.async_wait(asio::socket_base::wait_read,
-                  [&sock, o = std::move(owner), fn](error_code ec) mutable {
+                  [&sock, o = std::move(owner)](error_code ec) mutable {
                     char b;
                     ssize_t r = -1;
                     if (!ec) r = ::recv(sock.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
                     if (!ec && r == 0) ec = asio::error::eof;
                     if (!ec && r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
                       ec = error_code(errno, asio::error::get_system_category());
-                    fn(std::move(o), ec, r > 0 ? 1 : 0);
+                    Done(std::move(o), ec, r > 0 ? 1 : 0);
                   });
 }
 
