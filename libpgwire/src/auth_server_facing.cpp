@@ -107,6 +107,7 @@ auth_step scram_client::resume_raw(std::string_view msg, std::string& reply) {
       client_key = keys_->client_key;
       server_key_ = keys_->server_key;
     } else if (password_) {
+      if (iterations > max_server_scram_iterations) return fail(errc::scram_iterations_too_many);
       if (!detail::salted_password(*password_, *salt, iterations, salted) ||
           !detail::hmac_sha256(salted, "Client Key", client_key) ||
           !detail::hmac_sha256(salted, "Server Key", server_key_))

@@ -37,6 +37,9 @@ class pgwire_category final : public boost::system::error_category {
       case errc::scram_keys_unknown:
         return "wrong password type: the password in auth_file is a SCRAM secret, and no "
                "client has logged in with SCRAM yet to supply its keys";
+      case errc::scram_iterations_too_many:
+        static_assert(max_server_scram_iterations == 100000, "the text below says 100000");
+        return "the server asked for more than 100000 SCRAM iterations";
     }
     return "unknown pgwire error";
   }

@@ -11,6 +11,7 @@ is answered 'N', a startup packet starts the mode's script. Modes:
   error_nocode    ErrorResponse without a SQLSTATE field instead of authenticating
   error_28P01     ErrorResponse 28P01 "password authentication failed ..." (as PostgreSQL)
   scram_big_nonce AuthenticationSASL, then a server-first-message with a 100 kB nonce
+  scram_iter:N    AuthenticationSASL, then a server-first-message asking for N iterations
   bad_rfq         logs in (trust); every Query gets ReadyForQuery with status 'X'
   huge_message    logs in (trust); every Query gets a header declaring a 100 MB DataRow
   huge_split      the same header in two writes, 0.2 s apart, so that the pooler reads
@@ -114,13 +115,16 @@ def serve(conn):
             conn.sendall(error([(b"S", "FATAL"), (b"V", "FATAL"), (b"C", "28P01"),
                                 (b"M", 'password authentication failed for user "bench"')]))
             return
-        if MODE == "scram_big_nonce":
+        if MODE == "scram_big_nonce" or MODE.startswith("scram_iter:"):
             conn.sendall(msg(b"R", struct.pack("!I", 10) + b"SCRAM-SHA-256\0\0"))
             tag, body = read_message(conn)  # SASLInitialResponse
-            # the client's nonce, extended by 100 kB
+            # the client's nonce, extended by 100 kB or by a little
             first = body[body.index(b"\0") + 5:].decode()
             nonce = first.split("r=", 1)[1]
-            server_first = "r=" + nonce + "x" * 100000 + ",s=c2FsdHNhbHRzYWx0,i=4096"
+            if MODE == "scram_big_nonce":
+                server_first = "r=" + nonce + "x" * 100000 + ",s=c2FsdHNhbHRzYWx0,i=4096"
+            else:
+                server_first = "r=" + nonce + "fake,s=c2FsdHNhbHRzYWx0,i=" + MODE.split(":")[1]
             conn.sendall(msg(b"R", struct.pack("!I", 11) + server_first.encode()))
             while conn.recv(4096):
                 pass

@@ -7,7 +7,10 @@ prints every message it gets back, one per line, until the server closes the con
 Actions, in order:
   ssl-pipelined   an SSLRequest and the startup packet in one write (instead of the startup)
   gss-pipelined   the same with a GSSENCRequest
-  startup         the startup packet (implied unless ssl-pipelined comes first)
+  startup         the startup packet (implied unless ssl-pipelined or options: comes first)
+  options:VALUE   the startup packet with an `options` parameter of VALUE
+  scram-first     a well-formed SASLInitialResponse (SCRAM-SHA-256 client-first-message)
+  startup-as:U:D  a second startup packet, for user U and database D, wherever it is sent
   big-auth:N      a SASLInitialResponse ('p') of N bytes in all
   query:SQL       a simple Query
   query-close:SQL a simple Query, then close the connection at once (no answer awaited)
@@ -27,9 +30,12 @@ port, user, db = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 actions = sys.argv[4:]
 
 
-def startup_packet():
+def startup_packet(as_user=None, as_db=None, options=None):
     body = struct.pack("!I", 196608)
-    for k, v in (("user", user), ("database", db)):
+    params = [("user", as_user or user), ("database", as_db or db)]
+    if options is not None:
+        params.append(("options", options))
+    for k, v in params:
         body += k.encode() + b"\0" + v.encode() + b"\0"
     body += b"\0"
     return struct.pack("!I", len(body) + 4) + body
@@ -97,7 +103,8 @@ def until(stop_tags):
 
 def main():
     global buf
-    if not actions or actions[0] not in ("ssl-pipelined", "gss-pipelined"):
+    if not actions or not (actions[0] in ("ssl-pipelined", "gss-pipelined") or
+                           actions[0].startswith("options:")):
         actions.insert(0, "startup")
     for a in actions:
         if a in ("ssl-pipelined", "gss-pipelined"):
@@ -111,6 +118,21 @@ def main():
                 break
         elif a == "startup":
             sock.sendall(startup_packet())
+            if until((b"Z", b"R", b"E")) in (None, b"E"):
+                break
+        elif a.startswith("options:"):
+            sock.sendall(startup_packet(options=a.split(":", 1)[1]))
+            if until((b"Z", b"R", b"E")) in (None, b"E"):
+                break
+        elif a == "scram-first":
+            mech = b"SCRAM-SHA-256\0"
+            first = b"n,,n=,r=pgclientnonce0123456789"
+            sock.sendall(message(b"p", mech + struct.pack("!i", len(first)) + first))
+            if until((b"Z", b"R", b"E")) in (None, b"E"):
+                break
+        elif a.startswith("startup-as:"):
+            _, u, d = a.split(":", 2)
+            sock.sendall(startup_packet(as_user=u, as_db=d))
             if until((b"Z", b"R", b"E")) in (None, b"E"):
                 break
         elif a.startswith("big-auth:"):

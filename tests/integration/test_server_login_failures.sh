@@ -55,6 +55,14 @@ expect_line "$out" "E 08P01 server login failed: the server sent an authenticati
 logged_once "the server sent an authentication message longer than 2000 bytes"
 stop_sluice
 
+# A server that asks for 5,000,000 SCRAM iterations (the CVE-2026-6669 class): refused before
+# any key derivation (seconds of a shard's CPU), with the reason.
+SLUICE_USERLIST=$T/plain-userlist.txt use_fake scram_iter:5000000
+out=$(raw "$SLUICE_PORT" bench bench)
+expect_line "$out" "E 08P01 server login failed: the server asked for more than 100000 SCRAM iterations" "5,000,000 iterations"
+logged_once "the server asked for more than 100000 SCRAM iterations"
+stop_sluice
+
 # Once no usable logged-in server is left (RECONNECT made the one left obsolete: it is busy
 # in a transaction), a refused login reaches the queued client at once again, as pgbouncer
 # does, rather than at query_wait_timeout.

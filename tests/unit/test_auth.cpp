@@ -237,6 +237,31 @@ TEST_CASE("scram_client rejects a malformed server-first", "[auth][scram]") {
   }
 }
 
+TEST_CASE("scram_client computes no more than 100,000 iterations a server asks for",
+          "[auth][scram]") {
+  // The CVE-2026-6669 class: a server's iteration count is CPU the pooler spends, unbounded
+  // unless refused before the key derivation starts.
+  const std::string at_max = "r=rOprNGfwEbeRWgbNEkqO1,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=100000";
+  const std::string above = "r=rOprNGfwEbeRWgbNEkqO1,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=100001";
+  const std::string far_above = "r=rOprNGfwEbeRWgbNEkqO1,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=9999999";
+  std::string reply;
+  for (const std::string* msg : {&above, &far_above}) {
+    CAPTURE(*msg);
+    auto cli = scram_client::with_password("pencil", std::string(rfc_client_nonce));
+    cli.client_first();
+    const auto s = cli.resume_raw(*msg, reply);
+    CHECK(s.what == kind::failed);
+    CHECK(s.error == errc::scram_iterations_too_many);
+  }
+  auto cli = scram_client::with_password("pencil", std::string(rfc_client_nonce));
+  cli.client_first();
+  CHECK(cli.resume_raw(at_max, reply).what == kind::send_and_wait);
+  // Pass-through keys derive nothing: the count is the server's business.
+  auto keyed = scram_client::with_keys(pencil_keys(), std::string(rfc_client_nonce));
+  keyed.client_first();
+  CHECK(keyed.resume_raw(far_above, reply).what == kind::send_and_wait);
+}
+
 TEST_CASE("scram_client refuses to run before client_first or with a bad nonce", "[auth][scram]") {
   auto cli = scram_client::with_password("pencil", std::string(rfc_client_nonce));
   std::string reply;
@@ -293,6 +318,10 @@ TEST_CASE("scram_server checks client-final's channel binding, nonce and proof",
       {"c=biws," + nonce_part + ",p=AAAA", errc::bad_field},
       {"c=biws," + nonce_part + ",p=" + base64_encode(std::string(32, 'x')), errc::auth_failed},
       {"c=biws," + nonce_part, errc::bad_field},
+      {"c=biws," + proof_part, errc::bad_field},  // no nonce (the CVE-2026-19888 class)
+      {"c=biws,r=," + proof_part, errc::auth_failed},  // an empty nonce is not this one
+      {"c=biws", errc::bad_field},
+      {"c=biws,,", errc::bad_field},
       {"c=biws," + proof_part + "," + nonce_part, errc::bad_field},
       {"c=biws," + nonce_part + "," + proof_part + ",x=1", errc::bad_field},
       {"", errc::bad_field},

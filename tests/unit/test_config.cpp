@@ -570,6 +570,11 @@ TEST_CASE("bad integer, boolean and enum values are errors with their line", "[c
       {"auth_type = password", "auth_type"},
       {"auth_type = ldap", "auth_type"},
       {"max_packet_size = 100", "max_packet_size"},
+      // Above 2^31 - 1 (the CVE-2026-6668 / 107348 class: a length that overflows a signed
+      // size when the buffer grows) is refused where it is written.
+      {"max_packet_size = 2147483648", "max_packet_size"},
+      {"max_packet_size = 2147483649", "max_packet_size"},
+      {"max_packet_size = 4294967301", "max_packet_size"},
       {"pkt_buf = 0", "pkt_buf"},
   };
   for (const auto& bc : cases) {

@@ -26,7 +26,15 @@ enum class errc {
   password_is_md5_hash,      ///< cleartext or SCRAM asked for, only an MD5 hash stored
   password_is_scram_secret,  ///< cleartext or MD5 asked for, only a SCRAM secret stored
   scram_keys_unknown,        ///< a SCRAM secret stored, but no client has supplied its keys
+  scram_iterations_too_many, ///< a server's SCRAM iteration count above max_server_scram_iterations
 };
+
+/// The most PBKDF2 iterations a server may ask sluice to compute for its SCRAM login (with a
+/// plaintext password; pass-through keys compute none). The key derivation cannot be cut
+/// short and runs on a shard's thread, so a larger count from a hostile or broken server would
+/// stall every client of that shard. PostgreSQL's default is 4096; libpq, pgjdbc and
+/// rust-postgres cap the count at the same 100,000.
+inline constexpr int max_server_scram_iterations = 100000;
 
 /// The category every pgwire::errc belongs to.
 const boost::system::error_category& category() noexcept;

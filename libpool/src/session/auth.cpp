@@ -266,11 +266,18 @@ awaitable<bool> client_session::authenticate(const self_ptr& self, const config&
       }
     }
     if (step.what == pgwire::auth_step::kind::done) break;
-    const auto r = co_await read_message(pgwire::max_auth_message);
+    const auto r = co_await read_message(pgwire::max_auth_message, pgwire::fe::password);
     if (r.status != pgwire::frame_status::message) {
       // truncated: the client went away, nothing to say. A password longer than any a login
-      // takes is a wrong one (as pgbouncer answers it); anything else is a bad packet.
-      if (r.error == pgwire::errc::length_too_large) {
+      // takes is a wrong one (as pgbouncer answers it); anything else is a bad packet. A
+      // second startup packet (CVE-2026-107350's way in) is another message type.
+      if (r.error == pgwire::errc::unexpected_message) {
+        const unsigned tag = cbuf.empty() ? 0u : cbuf[0];
+        log::warning("{} login failed: expected a password message, got message type 0x{:02x}",
+                     prefix(), tag);
+        co_await fatal("08P01", fmt::format("expected a password message, got message type 0x{:02x}",
+                                            tag));
+      } else if (r.error == pgwire::errc::length_too_large) {
         log::info("{} login failed: the password message is too long", prefix());
         co_await fatal("28P01", fail_msg);
       } else if (r.error != pgwire::errc::truncated) {
