@@ -1122,6 +1122,8 @@ def machine_info(a):
     m["pgbench"] = _cmd_first_line([os.path.join(a.pg_bin, "pgbench"), "--version"])
     m["sluice_binary"] = a.sluice_label
     commit = _cmd_first_line(["git", "-C", a.repo, "rev-parse", "HEAD"])
+    if commit and not re.fullmatch(r"[0-9a-f]{40}", commit):
+        commit = None  # not a git checkout (git said why on stderr), or no git at all
     if commit:
         try:
             dirty = subprocess.run(["git", "-C", a.repo, "status", "--porcelain", "--untracked-files=no"],
