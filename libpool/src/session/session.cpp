@@ -263,6 +263,18 @@ bool client_session::still_queued(const client_session& c) {
 
 void client_session::watch_while_queued(self_ptr self) {
   client_session& c = *self;
+  // The read that queued this client may have reported the socket drained while an end of
+  // file came with its data (relay_read.hpp): look once before waiting for the next event.
+  char b;
+  const ssize_t r = ::recv(c.sock.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (r > 0) return;  // more input pipelined: it waits for the server with the rest
+  if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    on_queued_readable(std::move(self),
+                       r == 0 ? error_code(asio::error::eof)
+                              : error_code(errno, asio::error::get_system_category()),
+                       0);
+    return;
+  }
   c.sh.reads.watch<&on_queued_readable, &still_queued>(c.sock, std::move(self));
 }
 
