@@ -139,6 +139,9 @@ async def deaf():
     if len(got) != 1201:
         fail(f"the reading listener got {len(got)} of 1201")
     # The deaf one was closed: its socket reads EOF (or a reset) once its buffer is drained.
+    # Its 4 KiB receive window is far below loopback's 64 KiB MSS: reading through it leaves
+    # the sender on its backed-off zero-window probes (minutes). A wide buffer reopens it.
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
     c.sock.settimeout(30)
     try:
         while c.sock.recv(65536):

@@ -56,7 +56,7 @@ node_sql $A "create table fo (w int, s int, primary key (w, s))" >/dev/null
 standby_of() {  # ADDR FROM: (re)make ADDR a standby of FROM
   local d=${DIR[$1]}
   rm -rf "$d"
-  as_pg "$PGBIN/pg_basebackup" -h "$2" -p "${PORT[$2]}" -U postgres -D "$d" -R -X stream \
+  as_pg "$PGBIN/pg_basebackup" -h "$2" -p "${PORT[$2]}" -U postgres -D "$d" -R -X stream --checkpoint=fast \
     >"$N/basebackup.log" 2>&1 || die "pg_basebackup from $2: $(tail -2 "$N/basebackup.log")"
   sed -i "s/^listen_addresses = .*/listen_addresses = '$1'/; s/^port = .*/port = ${PORT[$1]}/" "$d/postgresql.conf"
   node_start "$1"
