@@ -3,59 +3,11 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
 
+#include "admin/statement.hpp"
 #include "sluice/log.hpp"
 
 namespace sluice {
-
-namespace {
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool is_word_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-/// The next word of s (letters, digits, '_'), consumed; empty if s does not start with one.
-std::string_view next_word(std::string_view& s) {
-  s = trim(s);
-  std::size_t n = 0;
-  while (n < s.size() && is_word_char(s[n])) ++n;
-  std::string_view w = s.substr(0, n);
-  s.remove_prefix(n);
-  return w;
-}
-
-}  // namespace
-
-bool parse_admin_statement(std::string_view sql, std::string& verb, std::string& what,
-                           std::string& arg) {
-  std::string_view rest = trim(sql);
-  verb = upper(next_word(rest));
-  what.clear();
-  if (verb.empty()) return false;
-  if (verb == "SHOW" || verb == "SELECT") {
-    verb = "SHOW";  // SELECT x is SHOW x, for clients that only know how to SELECT
-    what = upper(next_word(rest));
-    if (what.empty()) return false;
-  }
-  if (!rest.empty() && !std::isspace(static_cast<unsigned char>(rest.front())) &&
-      verb != "SET")
-    return false;  // "PAUSE(" and the like
-  arg = std::string(trim(rest));
-  return true;
-}
 
 // ---------------------------------------------------------------------------- result_builder
 
@@ -146,7 +98,7 @@ awaitable<console_result> admin_console::run(std::string_view sql, const console
   std::string verb, what, arg;
   const auto invalid = [&] {
     return console_result::failure(
-        "08P01", fmt::format("invalid command '{}', use SHOW HELP;", std::string(trim(sql))));
+        "08P01", fmt::format("invalid command '{}', use SHOW HELP;", std::string(trim_space(sql))));
   };
   if (!parse_admin_statement(sql, verb, what, arg)) co_return invalid();
   const auto& table = verb == "SHOW" ? shows_ : commands_;

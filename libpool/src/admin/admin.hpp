@@ -21,11 +21,6 @@ struct admin_request {
   shard& home;
 };
 
-/// Parses "SHOW POOLS", "select version", "PAUSE bench", "SET key = value"...; false if the
-/// text is not a console statement.
-bool parse_admin_statement(std::string_view sql, std::string& verb, std::string& what,
-                           std::string& arg);
-
 /// Builds a result column by column and row by row: columns are declared once with their
 /// types, each row is a list of values given in the same order.
 class result_builder {

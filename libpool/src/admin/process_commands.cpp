@@ -3,42 +3,14 @@
 // pgbouncer does, and calls the control API (control/commands.cpp), which does the work.
 #include <fmt/format.h>
 
-#include <cctype>
-#include <charconv>
 
 #include "admin/admin.hpp"
+#include "admin/statement.hpp"
 #include "sluice/log.hpp"
 
 namespace sluice {
 
 namespace {
-
-bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
-
-/// A command's one optional argument: a word, or a "quoted" name. False if there is more.
-bool one_arg(std::string_view arg, std::string& out) {
-  out.clear();
-  if (arg.empty()) return true;
-  if (arg.front() == '"') {
-    for (std::size_t i = 1; i < arg.size(); ++i) {
-      if (arg[i] != '"') {
-        out.push_back(arg[i]);
-        continue;
-      }
-      if (i + 1 < arg.size() && arg[i + 1] == '"') {  // "" inside quotes is one "
-        out.push_back('"');
-        ++i;
-        continue;
-      }
-      return i + 1 == arg.size();
-    }
-    return false;
-  }
-  for (char c : arg)
-    if (!word_char(c)) return false;
-  out.assign(arg);
-  return true;
-}
 
 console_result invalid(const admin_request& req) {
   std::string sql = req.verb;
@@ -68,37 +40,6 @@ void log_issued(std::string_view cmd, std::string_view db) {
     log::info("{} '{}' command issued", cmd, db);
 }
 
-/// The value of SET key = value: a word, or a 'quoted' string ('' inside is one ').
-bool set_value(std::string_view v, std::string& out) {
-  out.clear();
-  if (v.empty()) return false;
-  if (v.front() == '\'') {
-    for (std::size_t i = 1; i < v.size(); ++i) {
-      if (v[i] != '\'') {
-        out.push_back(v[i]);
-        continue;
-      }
-      if (i + 1 < v.size() && v[i + 1] == '\'') {
-        out.push_back('\'');
-        ++i;
-        continue;
-      }
-      return i + 1 == v.size();
-    }
-    return false;
-  }
-  for (char c : v)
-    if (std::isspace(static_cast<unsigned char>(c)) || c == '\'' || c == ';') return false;
-  out.assign(v);
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 /// The configuration snapshot the command acts on: that of the shard the console runs on.
 const config& cfg_of(const admin_request& req) {
   return *control::config_of(req.home);
@@ -113,7 +54,7 @@ constexpr std::string_view kFakeParams[] = {"client_encoding", "default_transact
 
 awaitable<console_result> admin_console::cmd_pause(const admin_request& req) {
   std::string db;
-  if (!one_arg(req.arg, db)) co_return invalid(req);
+  if (!parse_one_arg(req.arg, db)) co_return invalid(req);
   log_issued("PAUSE", db);
   const command_result r = ctl_.begin_pause(cfg_of(req), db);
   if (!r.ok()) co_return failed(r.error);
@@ -124,7 +65,7 @@ awaitable<console_result> admin_console::cmd_pause(const admin_request& req) {
 
 awaitable<console_result> admin_console::cmd_resume(const admin_request& req) {
   std::string db;
-  if (!one_arg(req.arg, db)) co_return invalid(req);
+  if (!parse_one_arg(req.arg, db)) co_return invalid(req);
   log_issued("RESUME", db);
   if (db.empty() && ctl_.state().shutting_down) co_return failed("pooler is shutting down");
   const command_result r = ctl_.resume(cfg_of(req), db);
@@ -142,7 +83,7 @@ awaitable<console_result> admin_console::cmd_suspend(const admin_request& req) {
 
 awaitable<console_result> admin_console::cmd_reconnect(const admin_request& req) {
   std::string db;
-  if (!one_arg(req.arg, db)) co_return invalid(req);
+  if (!parse_one_arg(req.arg, db)) co_return invalid(req);
   log_issued("RECONNECT", db);
   const command_result r = ctl_.reconnect(cfg_of(req), db);
   if (!r.ok()) co_return failed(r.error);
@@ -151,7 +92,7 @@ awaitable<console_result> admin_console::cmd_reconnect(const admin_request& req)
 
 awaitable<console_result> admin_console::cmd_kill(const admin_request& req) {
   std::string db;
-  if (!one_arg(req.arg, db)) co_return invalid(req);
+  if (!parse_one_arg(req.arg, db)) co_return invalid(req);
   if (ctl_.state().paused) co_return failed("already suspended/paused");
   log_issued("KILL", db);
   const command_result r = ctl_.kill(cfg_of(req), db);
@@ -160,11 +101,8 @@ awaitable<console_result> admin_console::cmd_kill(const admin_request& req) {
 }
 
 awaitable<console_result> admin_console::cmd_kill_client(const admin_request& req) {
-  std::uint64_t id = 0;
-  const std::string_view a = req.arg;
-  const auto [end, ec] = std::from_chars(a.data(), a.data() + a.size(), id);
-  if (a.empty() || ec != std::errc{} || end != a.data() + a.size())
-    co_return failed("invalid client pointer supplied");
+  unsigned long long id = 0;
+  if (!parse_client_id(req.arg, id)) co_return failed("invalid client pointer supplied");
   const bool found = co_await ctl_.kill_client(id, req.home.io);
   if (!found) co_return failed("client not found");
   co_return tag("KILL_CLIENT");
@@ -172,7 +110,7 @@ awaitable<console_result> admin_console::cmd_kill_client(const admin_request& re
 
 awaitable<console_result> admin_console::cmd_disable(const admin_request& req) {
   std::string db;
-  if (!one_arg(req.arg, db)) co_return invalid(req);
+  if (!parse_one_arg(req.arg, db)) co_return invalid(req);
   if (db.empty()) co_return failed("a database is required");
   log_issued("DISABLE", db);
   const command_result r = ctl_.disable(cfg_of(req), db);
@@ -182,7 +120,7 @@ awaitable<console_result> admin_console::cmd_disable(const admin_request& req) {
 
 awaitable<console_result> admin_console::cmd_enable(const admin_request& req) {
   std::string db;
-  if (!one_arg(req.arg, db)) co_return invalid(req);
+  if (!parse_one_arg(req.arg, db)) co_return invalid(req);
   if (db.empty()) co_return failed("a database is required");
   log_issued("ENABLE", db);
   const command_result r = ctl_.enable(cfg_of(req), db);
@@ -192,7 +130,7 @@ awaitable<console_result> admin_console::cmd_enable(const admin_request& req) {
 
 awaitable<console_result> admin_console::cmd_wait_close(const admin_request& req) {
   std::string db;
-  if (!one_arg(req.arg, db)) co_return invalid(req);
+  if (!parse_one_arg(req.arg, db)) co_return invalid(req);
   log_issued("WAIT_CLOSE", db);
   const command_result r = ctl_.check_wait_close(cfg_of(req), db);
   if (!r.ok()) co_return failed(r.error);
@@ -201,25 +139,12 @@ awaitable<console_result> admin_console::cmd_wait_close(const admin_request& req
 }
 
 awaitable<console_result> admin_console::cmd_set(const admin_request& req) {
-  // SET key = value | SET key TO value; the value a word or a 'string'.
-  std::string_view rest = trim(req.arg);
-  std::size_t n = 0;
-  while (n < rest.size() && word_char(rest[n])) ++n;
-  std::string key(rest.substr(0, n));
-  rest = trim(rest.substr(n));
-  if (!rest.empty() && rest.front() == '=') {
-    rest.remove_prefix(1);
-  } else if (rest.size() > 2 && (rest[0] == 't' || rest[0] == 'T') &&
-             (rest[1] == 'o' || rest[1] == 'O') && std::isspace(static_cast<unsigned char>(rest[2]))) {
-    rest.remove_prefix(2);
-  } else {
-    co_return invalid(req);
+  std::string key, value;
+  switch (parse_set_args(req.arg, key, value)) {
+    case set_syntax::not_set: co_return invalid(req);
+    case set_syntax::bad_value: co_return failed("bad arguments");
+    case set_syntax::ok: break;
   }
-  rest = trim(rest);
-  if (!rest.empty() && rest.back() == ';') rest = trim(rest.substr(0, rest.size() - 1));
-  std::string value;
-  if (key.empty() || !set_value(rest, value)) co_return failed("bad arguments");
-  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   for (std::string_view fake : kFakeParams) {
     if (key != fake) continue;
     console_result r = tag("SET");

@@ -19,6 +19,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 #include <sstream>
 
@@ -155,15 +156,20 @@ class toml_loader {
   toml_loader(config& c, std::string file) : cfg_(c), file_(std::move(file)) {}
 
   void load() {
+    std::string text;
+    if (int err = read_whole_file(file_, text))
+      throw config_error(file_, 0, fmt::format("cannot read config file: {}", std::strerror(err)));
     toml::table root;
     try {
-      root = toml::parse_file(file_);
+      root = toml::parse(text, file_);
     } catch (const toml::parse_error& e) {
       throw config_error(file_, static_cast<int>(e.source().begin.line),
                          std::string(e.description()));
     }
     bool got_main = false;
-    for (const auto& [k, v] : root) {
+    for (const auto& kv : root) {
+      const auto& k = kv.first;  // named: clang 14 lambdas cannot capture a structured binding
+      const auto& v = kv.second;
       guard(v, [&] {
         const std::string name(k.str());
         const toml::table* t = v.as_table();
@@ -206,7 +212,9 @@ class toml_loader {
   }
 
   void settings(section sect, const toml::table& t) {
-    for (const auto& [k, v] : t) {
+    for (const auto& kv : t) {
+      const auto& k = kv.first;  // named: clang 14 lambdas cannot capture a structured binding
+      const auto& v = kv.second;
       guard(v, [&] {
         const std::string key(k.str());
         const setting* s = find_setting(sect, key);
@@ -222,7 +230,9 @@ class toml_loader {
   }
 
   void entries(const std::string& kind, const toml::table& t) {
-    for (const auto& [k, v] : t) {
+    for (const auto& kv : t) {
+      const auto& k = kv.first;  // named: clang 14 lambdas cannot capture a structured binding
+      const auto& v = kv.second;
       guard(v, [&] {
         const std::string name(k.str());
         const toml::table* e = v.as_table();

@@ -131,6 +131,11 @@ int read_whole_file(const std::string& path, std::string& out) {
   std::array<char, 8192> buf{};
   for (;;) {
     std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
+    if (out.size() + n > max_config_file_bytes) {
+      std::fclose(f);
+      out.clear();
+      return EFBIG;
+    }
     out.append(buf.data(), n);
     if (n < buf.size()) break;
   }

@@ -27,7 +27,12 @@ std::string lower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b) noexcept;
 /// "file:line", as messages and config::unsupported entries write a place.
 std::string where(const std::string& file, int line);
-/// Reads a whole file into out; returns 0 or the errno of the failure.
+/// The largest configuration file sluice reads (pgbouncer.ini and its includes, auth_file,
+/// auth_hba_file, auth_ident_file): a path naming a device or a runaway file is an error,
+/// not an endless read.
+constexpr std::size_t max_config_file_bytes = std::size_t{64} << 20;
+/// Reads a whole file into out; returns 0 or the errno of the failure (EFBIG above
+/// max_config_file_bytes).
 int read_whole_file(const std::string& path, std::string& out);
 /// Splits text at '\n' and drops a '\r' before it; a final newline adds no empty line.
 std::vector<std::string_view> split_lines(std::string_view text);
