@@ -7,9 +7,14 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <climits>
 #include <cstring>
+#include <mutex>
 
 namespace pgwire {
 
@@ -18,7 +23,46 @@ namespace pgwire {
 
 // ---------------------------------------------------------------- randomness, comparison
 
+namespace {
+
+// Small draws (SCRAM nonces and salts, cancel keys: a few per login) come from a per-thread
+// reserve filled 1 KiB at a time: every RAND_bytes call also asks the kernel for the process
+// id (OpenSSL's fork check), one syscall per draw otherwise. Bytes are wiped from the
+// reserve as they are handed out, and a fork empties the reserve in the child, whose copy
+// of the forking thread's reserve would repeat the parent's bytes.
+struct random_reserve {
+  std::array<std::uint8_t, 1024> bytes;
+  std::size_t left = 0;
+  unsigned generation = 0;
+};
+constexpr std::size_t small_draw = 64;
+std::atomic<unsigned> fork_generation{0};
+thread_local random_reserve reserve;
+
+bool draw_small(std::span<std::uint8_t> out) noexcept {
+  static std::once_flag at_fork;
+  std::call_once(at_fork, [] {
+    ::pthread_atfork(nullptr, nullptr,
+                     [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
+  });
+  random_reserve& r = reserve;
+  const unsigned gen = fork_generation.load(std::memory_order_relaxed);
+  if (r.generation != gen || r.left < out.size()) {
+    if (RAND_bytes(r.bytes.data(), static_cast<int>(r.bytes.size())) != 1) return false;
+    r.left = r.bytes.size();
+    r.generation = gen;
+  }
+  std::uint8_t* from = r.bytes.data() + r.bytes.size() - r.left;
+  std::memcpy(out.data(), from, out.size());
+  OPENSSL_cleanse(from, out.size());
+  r.left -= out.size();
+  return true;
+}
+
+}  // namespace
+
 bool random_bytes(std::span<std::uint8_t> out) noexcept {
+  if (out.size() <= small_draw) return draw_small(out);
   // RAND_bytes takes an int: feed large buffers in pieces rather than truncating the length.
   std::size_t pos = 0;
   while (pos < out.size()) {

@@ -1,3 +1,6 @@
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <set>
 #include <string>
 
@@ -81,6 +84,34 @@ TEST_CASE("random_bytes fills the buffer with fresh bytes", "[crypto]") {
   CHECK(a != b);  // 2^-256 chance of a false failure
   CHECK(a != std::array<std::uint8_t, 32>{});
   CHECK(random_bytes(std::span<std::uint8_t>()));
+}
+
+TEST_CASE("random_bytes: small draws never repeat, across a fork too", "[crypto]") {
+  // Small draws come from a per-thread reserve: draws taken in turn differ, and a child
+  // process does not hand out the bytes its parent's reserve still holds.
+  std::set<std::array<std::uint8_t, 16>> seen;
+  for (int i = 0; i < 200; ++i) {  // several refills of the reserve
+    std::array<std::uint8_t, 16> d{};
+    REQUIRE(random_bytes(d));
+    CHECK(seen.insert(d).second);
+  }
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    std::array<std::uint8_t, 16> d{};
+    const bool ok = random_bytes(d) && ::write(fds[1], d.data(), d.size()) == 16;
+    ::_exit(ok ? 0 : 1);
+  }
+  std::array<std::uint8_t, 16> mine{}, theirs{};
+  REQUIRE(random_bytes(mine));
+  REQUIRE(::read(fds[0], theirs.data(), theirs.size()) == 16);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  CHECK(mine != theirs);
 }
 
 TEST_CASE("constant_time_equal compares contents and lengths", "[crypto]") {

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -157,4 +158,70 @@ TEST_CASE("relay reads: a read that starts inside a message never says the clien
   CHECK(f.got->bytes == tail);
   REQUIRE(f.read(false));
   CHECK(f.got->ec == sluice::asio::error::eof);
+}
+
+TEST_CASE("login reads: whole packets, typed or not, end what the client has to say") {
+  auto whole = [](const std::string& s, bool typed) {
+    return sluice::whole_packets(reinterpret_cast<const std::uint8_t*>(s.data()), s.size(), typed);
+  };
+  const std::string ssl_request("\0\0\0\x08\x04\xd2\x16\x2f", 8);
+  std::string startup("\0\0\0\x0d\0\3\0\0x\0y\0\0", 13);
+  CHECK(whole(ssl_request, false));
+  CHECK(whole(startup, false));
+  CHECK_FALSE(whole(startup.substr(0, 12), false));
+  CHECK_FALSE(whole(std::string("\0\0\0\3", 4), false));  // a length under 4
+  const std::string password = msg('p', std::string("secret\0", 7));
+  CHECK(whole(password, true));
+  CHECK(whole(password + msg('Q', std::string("SELECT 1\0", 9)), true));
+  CHECK_FALSE(whole(password.substr(0, 6), true));
+  CHECK_FALSE(whole(password, false));  // typed bytes framed as untyped are not whole
+}
+
+namespace {
+
+/// A login read through relay_reader::async_read, run to completion.
+bool login_read(fixture& f, std::string& bytes, sluice::error_code& ec, sluice::drain_rule rule,
+                const std::function<void()>& then = {}) {
+  std::optional<std::size_t> n;
+  std::array<char, 1024> buf{};
+  f.reader.async_read(f.sock, buf.data(), buf.size(), rule,
+                      [&](sluice::error_code e, std::size_t m) {
+                        ec = e;
+                        n = m;
+                      });
+  if (then) then();
+  f.io.restart();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!n && std::chrono::steady_clock::now() < until) f.io.run_one_until(until);
+  if (n) bytes.assign(buf.data(), *n);
+  return n.has_value();
+}
+
+}  // namespace
+
+TEST_CASE("login reads: the next packet after a drained read comes with its event") {
+  fixture f;
+  const std::string startup("\0\0\0\x0d\0\3\0\0x\0y\0\0", 13);
+  const std::string password = msg('p', std::string("secret\0", 7));
+  std::string got;
+  sluice::error_code ec;
+  REQUIRE(login_read(f, got, ec, sluice::drain_rule::login_untyped, [&] { f.send(startup); }));
+  CHECK((!ec && got == startup));
+  REQUIRE(login_read(f, got, ec, sluice::drain_rule::login_typed, [&] { f.send(password); }));
+  CHECK((!ec && got == password));
+}
+
+TEST_CASE("login reads: a packet cut short says nothing, and an end of file with it is seen") {
+  fixture f;
+  const std::string startup("\0\0\0\x0d\0\3\0\0x\0y\0\0", 13);
+  std::string got;
+  sluice::error_code ec;
+  REQUIRE(login_read(f, got, ec, sluice::drain_rule::login_untyped, [&] {
+    f.send(startup.substr(0, 7));
+    ::shutdown(f.peer, SHUT_WR);
+  }));
+  CHECK(got == startup.substr(0, 7));
+  // The read did not claim the socket drained: this one tries it and finds the end of file.
+  REQUIRE(login_read(f, got, ec, sluice::drain_rule::never));
+  CHECK(ec == sluice::asio::error::eof);
 }

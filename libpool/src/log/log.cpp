@@ -1,9 +1,11 @@
 #include "sluice/log.hpp"
 
 #include <sys/time.h>
+#include <pthread.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
@@ -26,6 +28,21 @@ struct sink {
 sink& the_sink() {
   static sink s;
   return s;
+}
+
+/// The process id each line shows, read once (a syscall per line otherwise) and again in a
+/// child after fork (-d daemonizes after logging has started).
+std::atomic<pid_t> cached_pid{0};
+pid_t current_pid() {
+  pid_t p = cached_pid.load(std::memory_order_relaxed);
+  if (p != 0) return p;
+  static std::once_flag at_fork;
+  std::call_once(at_fork, [] {
+    ::pthread_atfork(nullptr, nullptr, [] { cached_pid.store(0, std::memory_order_relaxed); });
+  });
+  p = ::getpid();
+  cached_pid.store(p, std::memory_order_relaxed);
+  return p;
 }
 
 const char* name(level l) {
@@ -125,7 +142,7 @@ void write(level l, std::string_view text) {
   char ts[32];
   std::strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
   const std::string line = fmt::format("{}.{:03d} UTC [{}] {} {}\n", ts, int(tv.tv_usec / 1000),
-                                       ::getpid(), name(l), text);
+                                       current_pid(), name(l), text);
   sink& s = the_sink();
   std::lock_guard lk(s.mu);
   if (!s.quiet) std::fwrite(line.data(), 1, line.size(), stderr);

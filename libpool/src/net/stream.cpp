@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
+
 #include <boost/asio/write.hpp>
 #include <vector>
 
@@ -11,12 +13,31 @@ error_code tls_failed() { return make_error_code(boost::system::errc::protocol_e
 
 namespace {
 
+/// Sends what the socket takes now, the rest (if any) asynchronously. The login's and the
+/// console's messages are small and nearly always go at once: then the coroutine goes on
+/// without a completion posted to the scheduler (each costs it a zero-timeout epoll_wait).
+awaitable<error_code> send_all(stream_socket& s, std::span<const std::uint8_t> in) {
+  while (!in.empty()) {
+    const ssize_t n = ::send(s.native_handle(), in.data(), in.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      in = in.subspan(std::size_t(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+      co_return error_code(errno, asio::error::get_system_category());
+    break;
+  }
+  if (in.empty()) co_return error_code{};
+  auto [ec, n] = co_await asio::async_write(s, asio::buffer(in.data(), in.size()), nothrow);
+  co_return ec;
+}
+
 /// Writes what the engine has produced.
 awaitable<error_code> flush(stream_socket& s, tls_engine& tls) {
   std::vector<std::uint8_t> out;
   tls.take_output(out);
-  if (out.empty()) co_return error_code{};
-  auto [ec, n] = co_await asio::async_write(s, asio::buffer(out), nothrow);
+  const error_code ec = co_await send_all(s, out);
   co_return ec;
 }
 
@@ -59,7 +80,7 @@ awaitable<std::pair<error_code, std::size_t>> read_some(stream_socket& s, tls_en
 awaitable<error_code> write_all(stream_socket& s, tls_engine* tls,
                                 std::span<const std::uint8_t> in) {
   if (!tls) {
-    auto [ec, n] = co_await asio::async_write(s, asio::buffer(in.data(), in.size()), nothrow);
+    const error_code ec = co_await send_all(s, in);
     co_return ec;
   }
   if (tls->write(in) != tls_engine::status::ok) {

@@ -149,7 +149,10 @@ awaitable<void> runtime::accept_loop(listener& l) {
     }
     // Every connection already waiting, up to a bound, for one wait.
     for (int taken = 0; !ec && taken < 64; ++taken) {
-      const int fd = ::accept4(l.acc.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+      sockaddr_storage peer{};  // the client's address comes with the accept (no getpeername)
+      socklen_t peer_len = sizeof peer;
+      const int fd = ::accept4(l.acc.native_handle(), reinterpret_cast<sockaddr*>(&peer),
+                               &peer_len, SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -157,7 +160,7 @@ awaitable<void> runtime::accept_loop(listener& l) {
         break;
       }
       shard& target = shards_.at(rr_.fetch_add(1) % shards_.size());
-      target.post_fn([this, fd, proto, is_unix = l.is_unix](shard& t) {
+      target.post_fn([this, fd, proto, peer, is_unix = l.is_unix](shard& t) {
         error_code aec;
         stream_socket sock(t.io);
         sock.assign(proto, fd, aec);
@@ -166,7 +169,7 @@ awaitable<void> runtime::accept_loop(listener& l) {
           ::close(fd);
           return;
         }
-        start_client(registry_, t, std::move(sock), is_unix);
+        start_client(registry_, t, std::move(sock), is_unix, peer);
       });
     }
     if (ec) {

@@ -132,7 +132,8 @@ class client_session : public client_link, public notify_sink {
   relay_reader& relay_reads() { return sh.reads; }
 
  private:
-  friend void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix);
+  friend void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix,
+                           const sockaddr_storage& peer);
   friend void route_cancel(shard& s, pool_registry& registry, std::uint32_t pid,
                            std::uint32_t secret);
   friend struct client_wait_handler;
@@ -273,7 +274,7 @@ class client_session : public client_link, public notify_sink {
   auth_type hba_method(const config& c, const std::string& user, const std::string& database,
                        std::string& why) const;
   template <class FrameFn>
-  awaitable<pgwire::frame_result> read_packet(FrameFn frame_fn);
+  awaitable<pgwire::frame_result> read_packet(FrameFn frame_fn, bool typed);
   awaitable<pgwire::frame_result> read_startup();
   /// A typed message of at most max_len bytes (the login's limit unless told otherwise).
   /// only != 0: any other message type is an error (errc::unexpected_message) at its first byte.

@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cstring>
 #include <stdexcept>
+#include <tuple>
 
 #include "net/stream.hpp"
 #include "pgwire/crypto.hpp"
@@ -48,14 +49,25 @@ awaitable<void> client_session::main(self_ptr self) {
 
 /// Reads until cbuf starts with one whole packet as `frame_fn` frames it (startup packets,
 /// then typed messages during authentication, both capped at PostgreSQL's startup limit).
+/// A plaintext read of whole packets from a packet boundary reports the socket drained (the
+/// client waits for an answer): the next read waits for its event without a recv first.
 template <class FrameFn>
-awaitable<pgwire::frame_result> client_session::read_packet(FrameFn frame_fn) {
+awaitable<pgwire::frame_result> client_session::read_packet(FrameFn frame_fn, bool typed) {
   for (;;) {
     auto r = frame_fn(pgwire::bytes_view(cbuf));
     if (r.status != pgwire::frame_status::need_more) co_return r;
     const std::size_t old = cbuf.size();
     cbuf.resize(old + 1024);
-    auto [ec, n] = co_await net::read_some(sock, tls.get(), {cbuf.data() + old, 1024});
+    const drain_rule rule = old != 0 ? drain_rule::never
+                            : typed  ? drain_rule::login_typed
+                                     : drain_rule::login_untyped;
+    error_code ec;
+    std::size_t n = 0;
+    if (tls) {
+      std::tie(ec, n) = co_await net::read_some(sock, tls.get(), {cbuf.data() + old, 1024});
+    } else {
+      std::tie(ec, n) = co_await sh.reads.async_read(sock, cbuf.data() + old, 1024, rule, nothrow);
+    }
     cbuf.resize(old + n);
     if (ec) {
       co_return pgwire::frame_result{pgwire::frame_status::error, {}, 0, pgwire::errc::truncated};
@@ -64,7 +76,7 @@ awaitable<pgwire::frame_result> client_session::read_packet(FrameFn frame_fn) {
 }
 
 awaitable<pgwire::frame_result> client_session::read_startup() {
-  return read_packet(pgwire::frame_startup);
+  return read_packet(pgwire::frame_startup, false);
 }
 
 awaitable<pgwire::frame_result> client_session::read_message(std::uint32_t max_len, char only) {
@@ -75,7 +87,7 @@ awaitable<pgwire::frame_result> client_session::read_message(std::uint32_t max_l
       return pgwire::frame_result{pgwire::frame_status::error, {}, 0,
                                   pgwire::errc::unexpected_message};
     return pgwire::frame_message(b, max_len);
-  });
+  }, true);
 }
 
 awaitable<bool> client_session::console_login(const self_ptr& self, const config& c) {
@@ -224,7 +236,7 @@ awaitable<bool> client_session::negotiate_startup(const config& c, param_map& st
     }
     const bool offer = pkt.kind == pgwire::startup_kind::ssl_request && c.client_tls;
     const std::uint8_t answer = offer ? 'S' : 'N';
-    auto [ec, n] = co_await asio::async_write(sock, asio::buffer(&answer, 1), nothrow);
+    const error_code ec = co_await net::write_all(sock, nullptr, {&answer, 1});
     if (ec) {
       co_return false;
     }

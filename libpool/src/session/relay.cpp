@@ -50,8 +50,6 @@ void client_session::start_relay(self_ptr self) {
   client_session& c = *self;
   c.cbuf.clear();
   c.cbuf.shrink_to_fit();
-  error_code ignored;
-  c.sock.non_blocking(true, ignored);
   c.track_statements =
       c.pool_->mode != pool_mode::session && c.sh.cfg().max_prepared_statements > 0;
   arm_client(std::move(self));

@@ -22,19 +22,16 @@ namespace sluice {
 
 namespace {
 
-std::string peer_string(int fd, bool is_unix) {
+std::string peer_string(const sockaddr_storage& ss, bool is_unix) {
   if (is_unix) return "unix";
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
   char host[INET6_ADDRSTRLEN] = "?";
   int port = 0;
   if (ss.ss_family == AF_INET) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
     ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
     port = ntohs(a->sin_port);
   } else if (ss.ss_family == AF_INET6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
     ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
     port = ntohs(a->sin6_port);
     return fmt::format("[{}]:{}", host, port);
@@ -278,12 +275,16 @@ void client_session::watch_while_queued(self_ptr self) {
   c.sh.reads.watch<&on_queued_readable, &still_queued>(c.sock, std::move(self));
 }
 
-void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix) {
+void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix,
+                  const sockaddr_storage& peer) {
   const config& c = s.cfg();
-  const int fd = sock.native_handle();
-  if (!is_unix) net::apply_tcp_options(fd, c);
+  if (!is_unix) net::apply_tcp_options(sock.native_handle(), c);
+  // Non-blocking from the start, as Asio and the relay's own reads (write_now) both want it:
+  // one ioctl, where Asio's first operation and the relay would each make one.
+  error_code ignored;
+  sock.non_blocking(true, ignored);
   auto cs = std::make_shared<client_session>(registry, s, std::move(sock), is_unix);
-  cs->addr = peer_string(fd, is_unix);
+  cs->addr = peer_string(peer, is_unix);
   cs->id = s.set.next_id.fetch_add(1);
   cs->link_into(s.clients);
   s.set.client_count.fetch_add(1);

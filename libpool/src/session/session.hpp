@@ -1,6 +1,8 @@
 #pragma once
 // What the runtime needs from client sessions: start one, and reach the ones on a shard.
 
+#include <sys/socket.h>
+
 #include <cstdint>
 
 #include "shard/shard.hpp"
@@ -10,7 +12,9 @@ namespace sluice {
 class pool_registry;
 
 /// Starts a client session on shard s for an accepted socket.
-void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix);
+/// `peer`: the address accept() gave (unused for a Unix socket).
+void start_client(pool_registry& registry, shard& s, stream_socket sock, bool is_unix,
+                  const sockaddr_storage& peer);
 /// The janitor's per-second check of one client's login, idle and transaction timeouts.
 void client_check_timeouts(client_link* c, const config& cfg);
 /// A fresh random key (pid, secret) for a client's BackendKeyData, naming this process's

@@ -14,7 +14,10 @@
 // - a server read that ends with ReadyForQuery: the server has answered all it was sent;
 // - a client read that is a whole number of messages, starting at a message boundary and
 //   ending with one the server answers (Query, Sync, FunctionCall): the client waits for
-//   that answer.
+//   that answer;
+// - a login's read of whole packets (async_read, for the login coroutine): the client waits
+//   for the answer to each. The login's writes go out without a trip through the scheduler
+//   (net/stream.cpp), so a login costs one recv per packet and one epoll_wait per answer.
 //
 // Why only then: a short read does not show an end of file that arrived with the data (the
 // kernel delivers the data first, and edge-triggered epoll reports both as one event). After
@@ -39,6 +42,8 @@
 #include <cstdint>
 #include <memory>
 #include <sys/socket.h>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "pgwire/writer.hpp"
@@ -79,12 +84,45 @@ inline bool ends_with_answered(const std::uint8_t* p, std::size_t n) {
   return i == n && (last == 'Q' || last == 'S' || last == 'F');
 }
 
-/// What a relay read may report as the end of what its peer has to say.
+/// True if bytes [p, p + n), read from a packet boundary, are whole packets: typed messages
+/// (a type byte, then the length) or, before a login has begun, untyped ones (the length
+/// first: SSLRequest, StartupMessage).
+inline bool whole_packets(const std::uint8_t* p, std::size_t n, bool typed) {
+  const std::size_t head = typed ? 5 : 4;
+  std::size_t i = 0;
+  while (n - i >= head) {
+    const std::uint8_t* l = p + i + head - 4;
+    const std::uint32_t len = std::uint32_t(l[0]) << 24 | std::uint32_t(l[1]) << 16 |
+                              std::uint32_t(l[2]) << 8 | l[3];
+    if (len < 4 || len > n - i - (head - 4)) return false;
+    i += head - 4 + std::size_t(len);
+  }
+  return i == n;
+}
+
+/// What a read may report as the end of what its peer has to say.
 enum class drain_rule : std::uint8_t {
   never,          ///< TLS records: the bytes say nothing of where messages end
   server_answer,  ///< ends_with_ready
-  client_request  ///< ends_with_answered, if the read starts at a message boundary
+  client_request, ///< ends_with_answered, if the read starts at a message boundary
+  /// A login's packets (whole_packets from a boundary): during a login the client waits for
+  /// sluice's answer to each one (SSLRequest, StartupMessage, a password message).
+  login_untyped,
+  login_typed
 };
+
+/// Whether a short read of n bytes at p, under `rule`, leaves nothing more to come before
+/// sluice writes to the peer.
+inline bool drained_by(drain_rule rule, const std::uint8_t* p, std::size_t n) {
+  switch (rule) {
+    case drain_rule::server_answer: return ends_with_ready(p, n);
+    case drain_rule::client_request: return ends_with_answered(p, n);
+    case drain_rule::login_untyped: return whole_packets(p, n, false);
+    case drain_rule::login_typed: return whole_packets(p, n, true);
+    case drain_rule::never: break;
+  }
+  return false;
+}
 
 /// One per io_context (shard): starts the relay's reads of servers and of plaintext clients.
 class relay_reader {
@@ -113,6 +151,12 @@ class relay_reader {
   /// without touching the socket, with n = 0.
   template <auto Done, auto Wanted, class Owner>
   void watch(stream_socket& sock, std::shared_ptr<Owner> owner);
+
+  /// async_read_some for a coroutine (or any completion token), with a drain rule: reads at
+  /// most len bytes into buf and completes with (error_code, bytes).
+  template <class Token>
+  auto async_read(stream_socket& sock, void* buf, std::size_t len, drain_rule rule,
+                  Token&& token);
 
   // For the read operations: the buffers client reads borrow, owned here.
   pgwire::byte_buffer* lend() {
@@ -158,20 +202,14 @@ struct read_op final : asio::detail::reactor_op {
   void* buf;  ///< into_buffer: the caller's; lent_buffer: the pgwire::byte_buffer lent, or null
   int fd;
   /// A read takes at most this much at once (a larger pkt_buf is read in parts).
-  static constexpr std::size_t max_len = (std::size_t(1) << 28) - 1;
-  std::uint32_t len : 28;  ///< into_buffer: the caller's buffer's size (pkt_buf, a TLS read)
+  static constexpr std::size_t max_len = (std::size_t(1) << 27) - 1;
+  std::uint32_t len : 27;  ///< into_buffer: the caller's buffer's size (pkt_buf, a TLS read)
   std::uint32_t kind_ : 2;
-  std::uint32_t rule_ : 2;
+  std::uint32_t rule_ : 3;
   read_kind kind() const { return read_kind(kind_); }
 
   bool drained(const std::uint8_t* p, std::size_t size) const {
-    if (bytes_transferred_ >= size) return false;
-    switch (drain_rule(rule_)) {
-      case drain_rule::server_answer: return ends_with_ready(p, bytes_transferred_);
-      case drain_rule::client_request: return ends_with_answered(p, bytes_transferred_);
-      case drain_rule::never: break;
-    }
-    return false;
+    return bytes_transferred_ < size && drained_by(drain_rule(rule_), p, bytes_transferred_);
   }
 
   static status do_perform(reactor_op* base) {
@@ -240,6 +278,51 @@ struct read_op final : asio::detail::reactor_op {
   }
 };
 
+/// A read whose completion is a handler (a coroutine's, for one): as asio's own read, but with
+/// a drain rule. The handler runs on the io_context's thread, from the scheduler.
+template <class Handler>
+struct handler_read_op final : asio::detail::reactor_op {
+  handler_read_op(int f, void* b, std::size_t l, drain_rule d, Handler h)
+      : reactor_op(error_code(), &do_perform, &do_complete), handler(std::move(h)), buf(b),
+        len(l), fd(f), rule(d) {}
+  Handler handler;
+  void* buf;
+  std::size_t len;
+  int fd;
+  drain_rule rule;
+
+  static status do_perform(reactor_op* base) {
+    auto* o = static_cast<handler_read_op*>(base);
+    ssize_t r;
+    do r = ::recv(o->fd, o->buf, o->len, MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    if (r > 0) {
+      o->bytes_transferred_ = std::size_t(r);
+      return o->bytes_transferred_ < o->len &&
+                     drained_by(o->rule, static_cast<const std::uint8_t*>(o->buf), std::size_t(r))
+                 ? done_and_exhausted
+                 : done;
+    }
+    if (r == 0) {
+      o->ec_ = asio::error::eof;
+      return done_and_exhausted;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return not_done;
+    o->ec_ = error_code(errno, asio::error::get_system_category());
+    return done;
+  }
+
+  static void do_complete(void* owner_ctx, asio::detail::operation* base, const error_code&,
+                          std::size_t) {
+    auto* o = static_cast<handler_read_op*>(base);
+    Handler h = std::move(o->handler);
+    const error_code ec = o->ec_;
+    const std::size_t n = o->bytes_transferred_;
+    delete o;
+    if (owner_ctx) std::move(h)(ec, n);  // else the io_context is being destroyed
+  }
+};
+
 template <class Owner, auto Done, auto Wanted>
 void start_op(asio::detail::reactor& reactor, stream_socket& sock, read_kind kind, void* buf,
               std::size_t len, std::shared_ptr<Owner> owner, drain_rule rule) {
@@ -275,6 +358,20 @@ template <auto Done, auto Wanted, class Owner>
 void relay_reader::watch(stream_socket& sock, std::shared_ptr<Owner> owner) {
   relay_detail::start_op<Owner, Done, Wanted>(*reactor_, sock, relay_detail::read_kind::watch,
                                               nullptr, 1, std::move(owner), drain_rule::never);
+}
+
+template <class Token>
+auto relay_reader::async_read(stream_socket& sock, void* buf, std::size_t len, drain_rule rule,
+                              Token&& token) {
+  return asio::async_initiate<Token, void(error_code, std::size_t)>(
+      [this, &sock, buf, len, rule](auto handler) {
+        using op_t = relay_detail::handler_read_op<std::decay_t<decltype(handler)>>;
+        auto& impl = sock.implementation();
+        auto* o = new op_t(impl.socket_, buf, len, rule, std::move(handler));
+        reactor_->start_op(asio::detail::reactor::read_op, impl.socket_, impl.reactor_data_, o,
+                           /*is_continuation=*/false, /*allow_speculative=*/true);
+      },
+      token);
 }
 
 #else  // plain Asio
@@ -313,6 +410,12 @@ void relay_reader::watch(stream_socket& sock, std::shared_ptr<Owner> owner) {
                       ec = error_code(errno, asio::error::get_system_category());
                     Done(std::move(o), ec, r > 0 ? 1 : 0);
                   });
+}
+
+template <class Token>
+auto relay_reader::async_read(stream_socket& sock, void* buf, std::size_t len, drain_rule,
+                              Token&& token) {
+  return sock.async_read_some(asio::buffer(buf, len), std::forward<Token>(token));
 }
 
 #endif
