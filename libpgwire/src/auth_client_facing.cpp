@@ -147,12 +147,13 @@ enum client_auth_state {
 
 client_authenticator::client_authenticator(client_auth_method method, std::string user,
                                            std::string stored, std::string scram_nonce,
-                                           int scram_iterations)
+                                           int scram_iterations, const scram_secret* parsed)
     : method_(method),
       user_(std::move(user)),
       stored_(std::move(stored)),
       scram_nonce_(std::move(scram_nonce)),
-      scram_iterations_(scram_iterations) {}
+      scram_iterations_(scram_iterations),
+      parsed_(parsed) {}
 
 const std::optional<scram_keys>& client_authenticator::keys() const noexcept {
   static const std::optional<scram_keys> none;
@@ -165,7 +166,8 @@ auth_step client_authenticator::start() {
     return failed(e);
   };
   if (state_ != ca_new) return fail(errc::unexpected_message);
-  const password_kind kind = classify_password(stored_);
+  // classify_password decodes a SCRAM secret to know it is one: not again when it is given.
+  const password_kind kind = parsed_ ? password_kind::scram : classify_password(stored_);
   // A SCRAM secret cannot answer an MD5 challenge; PostgreSQL and pgbouncer switch to SCRAM.
   if (method_ == client_auth_method::md5 && kind == password_kind::scram)
     method_ = client_auth_method::scram_sha_256;
@@ -187,7 +189,7 @@ auth_step client_authenticator::start() {
       if (kind == password_kind::md5) return fail(errc::auth_unsupported);
       std::optional<scram_secret> secret;
       if (kind == password_kind::scram) {
-        secret = parse_scram_secret(stored_);
+        secret = parsed_ ? std::optional<scram_secret>(*parsed_) : parse_scram_secret(stored_);
       } else {
         std::uint8_t salt[scram_salt_len];
         if (!random_bytes(salt)) return fail(errc::crypto_failure);
@@ -221,7 +223,7 @@ auth_step client_authenticator::resume(const frame& msg) {
       if (const errc e = decode(msg, m); e != errc::ok) return fail(e);
       if (never || m.password.empty()) return fail(errc::auth_failed);
       bool ok = false;
-      switch (classify_password(stored_)) {
+      switch (parsed_ ? password_kind::scram : classify_password(stored_)) {
         case password_kind::plain:
           ok = constant_time_equal(m.password, stored_);
           break;
@@ -232,7 +234,8 @@ auth_step client_authenticator::resume(const frame& msg) {
           break;
         }
         case password_kind::scram: {
-          const auto secret = parse_scram_secret(stored_);
+          const auto secret =
+              parsed_ ? std::optional<scram_secret>(*parsed_) : parse_scram_secret(stored_);
           if (!secret) return fail(errc::bad_secret);
           const scram_secret derived =
               make_scram_secret(m.password, secret->salt, secret->iterations);

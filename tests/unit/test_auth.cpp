@@ -407,6 +407,22 @@ TEST_CASE("login succeeds for every method and stored secret that fit", "[auth][
   }
 }
 
+TEST_CASE("a SCRAM secret decoded once is the one a login checks", "[auth][login][scram]") {
+  // The userlist decodes its SCRAM secrets when it is read; a login given the decoded secret
+  // uses it and does not decode the text again (here a text that would not decode at all).
+  const auto decoded = parse_scram_secret(secret_for("secret"));
+  REQUIRE(decoded);
+  for (const auto method : {client_auth_method::scram_sha_256, client_auth_method::cleartext}) {
+    CAPTURE(static_cast<int>(method));
+    client_authenticator with(method, "bob", "SCRAM-SHA-256$not a secret", {}, 4096, &*decoded);
+    server_authenticator right("bob", "secret");
+    CHECK(exchange(with, right).ok());
+    client_authenticator wrong_pw(method, "bob", "SCRAM-SHA-256$not a secret", {}, 4096, &*decoded);
+    server_authenticator wrong("bob", "secreT");
+    CHECK_FALSE(exchange(wrong_pw, wrong).ok());
+  }
+}
+
 TEST_CASE("login with a wrong password fails for every method", "[auth][login]") {
   const std::string md5_stored = md5_password_hash("bob", "secret");
   const std::string scram_stored = secret_for("secret");

@@ -88,9 +88,12 @@ enum class client_auth_method { cleartext, md5, scram_sha_256 };
 class client_authenticator {
  public:
   static constexpr int default_scram_iterations = 4096;  ///< PostgreSQL's and pgbouncer's
+  /// `parsed`: `stored` already decoded, when it is a SCRAM secret the caller keeps decoded
+  /// (the userlist's); it must outlive the authenticator.
   client_authenticator(client_auth_method method, std::string user, std::string stored,
                        std::string scram_nonce = {},
-                       int scram_iterations = default_scram_iterations);
+                       int scram_iterations = default_scram_iterations,
+                       const scram_secret* parsed = nullptr);
   /// The first request to send (AuthenticationCleartextPassword / MD5Password / SASL).
   auth_step start();
   /// The client's next 'p' message.
@@ -108,6 +111,7 @@ class client_authenticator {
   std::optional<scram_server> scram_;
   std::string scram_nonce_;
   int scram_iterations_;
+  const scram_secret* parsed_;
   int state_ = 0;
 };
 

@@ -4,6 +4,7 @@
 /// only ever sees an immutable snapshot (std::shared_ptr<const config>); reload builds a new
 /// one and validates it fully before anything changes.
 
+#include "pgwire/crypto.hpp"
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -407,7 +408,10 @@ database_config parse_database_entry(const std::string& name, const std::string&
 /// One userlist.txt entry: the stored password is plaintext, "md5..." or a SCRAM secret.
 struct userlist {
   std::map<std::string, std::string> passwords;
+  /// The SCRAM secrets among them, decoded when the file is read rather than at each login.
+  std::map<std::string, pgwire::scram_secret> scram;
   const std::string* find(const std::string& user) const noexcept;
+  const pgwire::scram_secret* find_scram(const std::string& user) const noexcept;
 };
 /// Reads auth_file: lines of `"user" "password"` (doubled quotes escape a quote); lines
 /// starting with ';' or '#' and blank lines are ignored. Throws config_error on a bad line.

@@ -21,6 +21,11 @@ const std::string* userlist::find(const std::string& user) const noexcept {
   return it == passwords.end() ? nullptr : &it->second;
 }
 
+const pgwire::scram_secret* userlist::find_scram(const std::string& user) const noexcept {
+  auto it = scram.find(user);
+  return it == scram.end() ? nullptr : &it->second;
+}
+
 userlist load_userlist(const std::string& path) {
   std::string text;
   if (int err = read_whole_file(path, text))
@@ -61,6 +66,10 @@ userlist load_userlist(const std::string& path) {
       throw config_error(path, line,
                          fmt::format("broken line: expected a quoted password after \"{}\"", user));
     // The rest of the line is ignored, as PgBouncer does.
+    if (auto secret = pgwire::parse_scram_secret(password))
+      out.scram[user] = std::move(*secret);
+    else
+      out.scram.erase(user);  // a later line for the same user replaces an earlier one
     out.passwords[user] = std::move(password);
   }
   return out;

@@ -189,7 +189,9 @@ awaitable<bool> client_session::authenticate(const self_ptr& self, const config&
   }
   if (how == auth_type::any) co_return true;
   // Whom auth_file does not list, auth_user may look up (a password nobody checks, for trust).
-  const std::string* stored = sh.users().find(user);
+  const std::shared_ptr<const userlist> users = sh.users_ptr();  // kept: `scram` points in
+  const std::string* stored = users->find(user);
+  const pgwire::scram_secret* scram = stored ? users->find_scram(user) : nullptr;
   std::optional<std::string> looked_up;
   bool found = stored != nullptr;
   if (!stored && how != auth_type::cert) {
@@ -245,7 +247,7 @@ awaitable<bool> client_session::authenticate(const self_ptr& self, const config&
   // A user nobody knows goes through the same exchange against a secret no password matches,
   // so that the answer (and its timing) does not tell unknown users from wrong passwords.
   pgwire::client_authenticator auth(method, user, stored ? *stored : mock_secret(), {},
-                                    c.scram_iterations);
+                                    c.scram_iterations, scram);
   auto step = auth.start();
   // pgbouncer's words for a failed SCRAM exchange, PostgreSQL's for a wrong password;
   // either way the same for a wrong password and for a user nobody knows.

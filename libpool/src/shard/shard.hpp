@@ -134,6 +134,8 @@ struct shard {
   const config& cfg() const noexcept { return *cfg_; }
   const config_ptr& cfg_ptr() const noexcept { return cfg_; }
   const userlist& users() const noexcept { return *users_; }
+  /// The userlist itself, for what must outlive a reload (a login's decoded secret).
+  const std::shared_ptr<const userlist>& users_ptr() const noexcept { return users_; }
   void set_config(config_ptr cfg, std::shared_ptr<const userlist> users) {
     cfg_ = std::move(cfg);
     users_ = std::move(users);
