@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The command line, as pgbouncer's: -V, -h, refusing root, config errors with file:line.
+# The command line, as pgbouncer's: -V, -h, refusing root, -u USER (privileges dropped before
+# listening), config errors with file:line.
 source "$(dirname -- "$0")/lib.sh"
 
 rc=0
@@ -24,8 +25,10 @@ listen_addr = 127.0.0.1
 listen_port = $port
 unix_socket_dir =
 auth_type = trust
+auth_file = $T/users.txt
 INI
-chmod 644 "$T/ok.ini"
+echo '"bench" "bench"' >"$T/users.txt"
+chmod 644 "$T/ok.ini" "$T/users.txt"
 
 if ((IS_ROOT)); then
   rc=0
@@ -34,8 +37,28 @@ if ((IS_ROOT)); then
   [[ $rc -ne 0 ]] || die "sluice as root without -u exited with status 0: $out"
   grep -qi 'root' <<<"$out" || die "sluice as root without -u failed without mentioning root: $out"
   note "as root: exit $rc: $out"
+
+  # -u: the process is the named user, with that user's groups only, before it listens (so
+  # before any client can reach it), and it serves as that user.
+  "$SLUICE_BIN" -u postgres "$T/ok.ini" >"$T/u.out" 2>&1 &
+  upid=$!
+  _BG_PIDS+=("$upid")
+  wait_until 10 "sluice -u postgres to listen" port_open "$port" ||
+    die "sluice -u postgres did not start: $(cat "$T/u.out")"
+  pg_uid=$(id -u postgres) pg_gid=$(id -g postgres)
+  uids=$(awk '/^Uid:/{print $2, $3, $4, $5}' "/proc/$upid/status")
+  gids=$(awk '/^Gid:/{print $2, $3, $4, $5}' "/proc/$upid/status")
+  groups=$(awk '/^Groups:/{$1=""; print}' "/proc/$upid/status" | xargs -n1 | sort -n | xargs)
+  [[ $uids == "$pg_uid $pg_uid $pg_uid $pg_uid" ]] || die "-u postgres: uids $uids (expected $pg_uid everywhere)"
+  [[ $gids == "$pg_gid $pg_gid $pg_gid $pg_gid" ]] || die "-u postgres: gids $gids"
+  want_groups=$(id -G postgres | xargs -n1 | sort -n | xargs)
+  [[ $groups == "$want_groups" ]] || die "-u postgres: supplementary groups '$groups', expected '$want_groups'"
+  [[ $(PGPASSWORD=x psql -X -At -h 127.0.0.1 -p "$port" -U bench -d bench -c "select current_user") == bench ]] ||
+    die "sluice -u postgres did not serve"
+  _kill_pid "$upid"
+  note "-u postgres: uids $uids, gids $gids, groups '$groups'"
 else
-  note "not root: the refuse-root check is skipped"
+  note "not root: the refuse-root and -u checks are skipped"
 fi
 
 # Unknown key on line 3 of t.ini.
