@@ -62,6 +62,7 @@ bool draw_small(std::span<std::uint8_t> out) noexcept {
 }  // namespace
 
 bool random_bytes(std::span<std::uint8_t> out) noexcept {
+  if (out.empty()) return true;
   if (out.size() <= small_draw) return draw_small(out);
   // RAND_bytes takes an int: feed large buffers in pieces rather than truncating the length.
   std::size_t pos = 0;
