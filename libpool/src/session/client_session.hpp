@@ -147,7 +147,6 @@ class client_session : public client_link, public notify_sink {
   stream_socket sock;
   /// The client's TLS, once it has asked for it (SSLRequest) and the handshake is done.
   net::tls_ptr tls;
-  const bool is_unix;
   std::uint64_t id = 0;  ///< stable, process-wide (SHOW CLIENTS "id", KILL_CLIENT)
   std::string addr, user_name;
   std::unique_ptr<std::string> login_db;  ///< the database asked for, until pool_ is known
@@ -171,11 +170,15 @@ class client_session : public client_link, public notify_sink {
   /// Protocol-level prepared statements are renamed (transaction/statement mode with
   /// max_prepared_statements > 0), decided when the relay starts.
   bool track_statements = false;
-  /// Why the server is closed when the session ends (instead of the generic reasons).
-  const char* server_close_reason = nullptr;
+  const bool is_unix;
   /// Counted in registry.clients (pool_'s database, or "pgbouncer" for the console), until
   /// finish().
   bool counted = false;
+  // Beside the flags above: a session is allocated per client, so no padding between them.
+  session_state life_ = session_state::logging_in;  ///< logging_in, idle, closing or finished
+  bool logged_in_ = false;
+  /// Why the server is closed when the session ends (instead of the generic reasons).
+  const char* server_close_reason = nullptr;
   /// A replication client (replication=true|database): what its server gets, besides user
   /// and database, starting with replication=... (none for other clients).
   std::unique_ptr<std::vector<std::pair<std::string, std::string>>> replication;
@@ -362,8 +365,6 @@ class client_session : public client_link, public notify_sink {
   /// view of the parameter follow it.
   void track_parameter_status(pgwire::bytes_view body);
 
-  session_state life_ = session_state::logging_in;  ///< logging_in, idle, closing or finished
-  bool logged_in_ = false;
 };
 
 }  // namespace sluice

@@ -45,9 +45,9 @@ client_session::client_session(pool_registry& reg, shard& s, stream_socket so, b
     : registry(reg),
       sh(s),
       sock(std::move(so)),
-      is_unix(unix_socket),
       // A statement message held to be renamed (a named Parse) may be as long as any other.
-      relay(s.cfg().max_packet_size) {}
+      relay(s.cfg().max_packet_size),
+      is_unix(unix_socket) {}
 
 session_view client_session::view() const {
   session_view v;
