@@ -27,6 +27,20 @@ out=$(adm bench bench 'SHOW VERSION') || die "admin user refused: $out"
 adm watcher watcherpw 'SHOW POOLS' >/dev/null || die "stats user cannot SHOW"
 out=$(adm watcher watcherpw 'RELOAD') && die "stats user ran RELOAD: $out"
 grep -q 'admin access needed' <<<"$out" || die "stats user RELOAD refused without pgbouncer's text: $out"
+# Every command that changes something is refused to a stats user, and changes nothing.
+for cmd in 'RELOAD' 'PAUSE' 'PAUSE bench' 'RESUME' 'SUSPEND' 'DISABLE bench' 'ENABLE bench' \
+  'RECONNECT' 'KILL bench' 'KILL_CLIENT 1' 'WAIT_CLOSE' 'SHUTDOWN' 'SHUTDOWN WAIT_FOR_CLIENTS' \
+  'SET default_pool_size = 1' 'SET admin_users = watcher' 'SHOW FDS'; do
+  out=$(adm watcher watcherpw "$cmd") && die "stats user ran $cmd: $out"
+  grep -q 'admin access needed' <<<"$out" || die "stats user's $cmd refused without 'admin access needed': $out"
+done
+out=$(adm watcher watcherpw 'SET client_encoding = UTF8') || die "a driver's SET refused to a stats user: $out"
+proc_alive "$SLUICE_PID" || die "sluice stopped after a stats user's SHUTDOWN"
+adm bench bench 'SHOW STATE' | grep -qx 'paused|no' || die "paused after a stats user's PAUSE"
+out=$(adm bench bench "SHOW DATABASES" | awk -F"|" '$1=="bench" {print $16 $17}')
+[[ $out == 00 ]] || die "bench paused or disabled after a stats user's commands: $out"
+adm bench bench 'SHOW CONFIG' | grep -qx 'default_pool_size|5|20|yes' || die "a stats user's SET took effect"
+q "$SLUICE_PORT" 'select 1' >/dev/null || die "bench cannot query after a stats user's commands"
 out=$(adm plain plainpw 'SHOW POOLS') && die "a user in neither list got in: $out"
 grep -q 'not allowed' <<<"$out" || die "non-admin refused without 'not allowed': $out"
 out=$(adm bench wrong 'SHOW POOLS') && die "a wrong password got in"
