@@ -175,6 +175,7 @@ TEST_CASE("login reads: whole packets, typed or not, end what the client has to 
   CHECK(whole(password + msg('Q', std::string("SELECT 1\0", 9)), true));
   CHECK_FALSE(whole(password.substr(0, 6), true));
   CHECK_FALSE(whole(password, false));  // typed bytes framed as untyped are not whole
+  CHECK_FALSE(whole("", true));  // nothing read is not a packet
 }
 
 namespace {

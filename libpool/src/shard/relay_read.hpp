@@ -69,35 +69,34 @@ inline bool ends_with_ready(const std::uint8_t* p, std::size_t n) {
          (z[5] == 'I' || z[5] == 'T' || z[5] == 'E');
 }
 
-/// True if bytes [p, p + n), read from a message boundary, are whole frontend messages of
-/// which the last is one the server answers with ReadyForQuery (Query, Sync, FunctionCall).
-inline bool ends_with_answered(const std::uint8_t* p, std::size_t n) {
-  std::size_t i = 0;
-  std::uint8_t last = 0;
-  while (n - i >= 5) {
-    const std::uint32_t len = std::uint32_t(p[i + 1]) << 24 | std::uint32_t(p[i + 2]) << 16 |
-                              std::uint32_t(p[i + 3]) << 8 | p[i + 4];
-    if (len < 4 || len > n - i - 1) return false;  // malformed, or not whole
-    last = p[i];
-    i += 1 + std::size_t(len);
-  }
-  return i == n && (last == 'Q' || last == 'S' || last == 'F');
-}
-
-/// True if bytes [p, p + n), read from a packet boundary, are whole packets: typed messages
-/// (a type byte, then the length) or, before a login has begun, untyped ones (the length
-/// first: SSLRequest, StartupMessage).
-inline bool whole_packets(const std::uint8_t* p, std::size_t n, bool typed) {
-  const std::size_t head = typed ? 5 : 4;
-  std::size_t i = 0;
+/// Walks bytes [p, p + n), read from a packet boundary, as packets: typed (a type byte, then
+/// the length: head = 5) or untyped (the length first, as SSLRequest and StartupMessage:
+/// head = 4). Returns where the last packet starts, or n when the bytes are not whole packets
+/// (one is cut short or has a length under 4) or there are none.
+inline std::size_t last_whole_packet(const std::uint8_t* p, std::size_t n, std::size_t head) {
+  std::size_t i = 0, last = n;
   while (n - i >= head) {
     const std::uint8_t* l = p + i + head - 4;
     const std::uint32_t len = std::uint32_t(l[0]) << 24 | std::uint32_t(l[1]) << 16 |
                               std::uint32_t(l[2]) << 8 | l[3];
-    if (len < 4 || len > n - i - (head - 4)) return false;
+    if (len < 4 || len > n - i - (head - 4)) return n;
+    last = i;
     i += head - 4 + std::size_t(len);
   }
-  return i == n;
+  return i == n ? last : n;
+}
+
+/// True if bytes [p, p + n), read from a message boundary, are whole frontend messages of
+/// which the last is one the server answers with ReadyForQuery (Query, Sync, FunctionCall).
+inline bool ends_with_answered(const std::uint8_t* p, std::size_t n) {
+  const std::size_t last = last_whole_packet(p, n, 5);
+  return last < n && (p[last] == 'Q' || p[last] == 'S' || p[last] == 'F');
+}
+
+/// True if bytes [p, p + n), read from a packet boundary, are whole packets: typed messages
+/// or, before a login has begun, untyped ones.
+inline bool whole_packets(const std::uint8_t* p, std::size_t n, bool typed) {
+  return last_whole_packet(p, n, typed ? 5 : 4) < n;
 }
 
 /// What a read may report as the end of what its peer has to say.
@@ -189,6 +188,30 @@ namespace relay_detail {
 
 enum class read_kind : std::uint8_t { into_buffer, lent_buffer, watch };
 
+/// The one recv of a reactor operation: records its bytes or its error in `o` and says whether
+/// it is done, and done with the socket drained (a read shorter than `size` that `rule` says
+/// leaves the peer waiting for an answer), so that the reactor waits for the next event.
+inline asio::detail::reactor_op::status recv_step(asio::detail::reactor_op& o, int fd,
+                                                  std::uint8_t* p, std::size_t size, int flags,
+                                                  drain_rule rule) {
+  using op = asio::detail::reactor_op;
+  ssize_t r;
+  do r = ::recv(fd, p, size, flags | MSG_DONTWAIT);
+  while (r < 0 && errno == EINTR);
+  if (r > 0) {
+    o.bytes_transferred_ = std::size_t(r);
+    return std::size_t(r) < size && drained_by(rule, p, std::size_t(r)) ? op::done_and_exhausted
+                                                                         : op::done;
+  }
+  if (r == 0) {
+    o.ec_ = asio::error::eof;
+    return op::done_and_exhausted;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return op::not_done;
+  o.ec_ = error_code(errno, asio::error::get_system_category());
+  return op::done;
+}
+
 /// One read (or watch) of a socket. Done (and Wanted, for a watch) are compile-time, and the
 /// buffer of a client read is lent only once bytes are there, so that the operation an idle
 /// client keeps pending holds nothing but its owner and its descriptor.
@@ -208,15 +231,11 @@ struct read_op final : asio::detail::reactor_op {
   std::uint32_t rule_ : 3;
   read_kind kind() const { return read_kind(kind_); }
 
-  bool drained(const std::uint8_t* p, std::size_t size) const {
-    return bytes_transferred_ < size && drained_by(drain_rule(rule_), p, bytes_transferred_);
-  }
-
   static status do_perform(reactor_op* base) {
     auto* o = static_cast<read_op*>(base);
     std::uint8_t* p;
     std::size_t size;
-    int flags = MSG_DONTWAIT;
+    int flags = 0;
     thread_local std::uint8_t peeked;
     switch (o->kind()) {
       case read_kind::watch:
@@ -239,26 +258,12 @@ struct read_op final : asio::detail::reactor_op {
         size = o->len;
         break;
     }
-    ssize_t r;
-    do r = ::recv(o->fd, p, size, flags);
-    while (r < 0 && errno == EINTR);
-    if (r > 0) {
-      o->bytes_transferred_ = std::size_t(r);
-      return o->kind() != read_kind::watch && o->drained(p, size) ? done_and_exhausted : done;
+    const status st = recv_step(*o, o->fd, p, size, flags, drain_rule(o->rule_));
+    if (st == not_done && o->kind() == read_kind::lent_buffer) {  // nothing came: it goes back
+      o->owner->relay_reads().give_back(static_cast<pgwire::byte_buffer*>(o->buf));
+      o->buf = nullptr;
     }
-    if (r == 0) {
-      o->ec_ = asio::error::eof;
-      return done_and_exhausted;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      if (o->kind() == read_kind::lent_buffer) {  // nothing came: the buffer goes back
-        o->owner->relay_reads().give_back(static_cast<pgwire::byte_buffer*>(o->buf));
-        o->buf = nullptr;
-      }
-      return not_done;
-    }
-    o->ec_ = error_code(errno, asio::error::get_system_category());
-    return done;
+    return st;
   }
 
   /// Frees the operation, then runs its callback (not when the io_context is being destroyed).
@@ -293,23 +298,7 @@ struct handler_read_op final : asio::detail::reactor_op {
 
   static status do_perform(reactor_op* base) {
     auto* o = static_cast<handler_read_op*>(base);
-    ssize_t r;
-    do r = ::recv(o->fd, o->buf, o->len, MSG_DONTWAIT);
-    while (r < 0 && errno == EINTR);
-    if (r > 0) {
-      o->bytes_transferred_ = std::size_t(r);
-      return o->bytes_transferred_ < o->len &&
-                     drained_by(o->rule, static_cast<const std::uint8_t*>(o->buf), std::size_t(r))
-                 ? done_and_exhausted
-                 : done;
-    }
-    if (r == 0) {
-      o->ec_ = asio::error::eof;
-      return done_and_exhausted;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return not_done;
-    o->ec_ = error_code(errno, asio::error::get_system_category());
-    return done;
+    return recv_step(*o, o->fd, static_cast<std::uint8_t*>(o->buf), o->len, 0, o->rule);
   }
 
   static void do_complete(void* owner_ctx, asio::detail::operation* base, const error_code&,
