@@ -13,24 +13,35 @@ error_code tls_failed() { return make_error_code(boost::system::errc::protocol_e
 
 namespace {
 
+/// Sends what the socket takes now, without waiting (an interrupted send is retried): how much
+/// went. ec is set on an error other than a full socket.
+std::size_t send_direct(stream_socket& s, std::span<const std::uint8_t> in, error_code& ec) {
+  std::size_t done = 0;
+  while (done < in.size()) {
+    const ssize_t n = ::send(s.native_handle(), in.data() + done, in.size() - done,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      done += std::size_t(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        ec = error_code(errno, asio::error::get_system_category());
+      break;
+    }
+  }
+  return done;
+}
+
 /// Sends what the socket takes now, the rest (if any) asynchronously. The login's and the
 /// console's messages are small and nearly always go at once: then the coroutine goes on
 /// without a completion posted to the scheduler (each costs it a zero-timeout epoll_wait).
 awaitable<error_code> send_all(stream_socket& s, std::span<const std::uint8_t> in) {
-  while (!in.empty()) {
-    const ssize_t n = ::send(s.native_handle(), in.data(), in.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      in = in.subspan(std::size_t(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-      co_return error_code(errno, asio::error::get_system_category());
-    break;
-  }
-  if (in.empty()) co_return error_code{};
-  auto [ec, n] = co_await asio::async_write(s, asio::buffer(in.data(), in.size()), nothrow);
-  co_return ec;
+  error_code ec;
+  in = in.subspan(send_direct(s, in, ec));
+  if (ec || in.empty()) co_return ec;
+  auto [wec, n] = co_await asio::async_write(s, asio::buffer(in.data(), in.size()), nothrow);
+  co_return wec;
 }
 
 /// Writes what the engine has produced.
@@ -119,8 +130,9 @@ sent send_now(stream_socket& s, tls_engine* tls, std::span<const std::uint8_t> i
     tls->take_output(enc);
     in = enc;
   }
-  const ssize_t n = ::send(s.native_handle(), in.data(), in.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (n == ssize_t(in.size())) return sent::all;
+  error_code ec;
+  const std::size_t n = send_direct(s, in, ec);
+  if (n == in.size()) return sent::all;
   return n > 0 ? sent::part : sent::none;
 }
 

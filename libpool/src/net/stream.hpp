@@ -30,7 +30,8 @@ awaitable<error_code> write_all(stream_socket& s, tls_engine* tls,
 /// Runs the handshake over the socket to its end (sending the alert of a failure).
 awaitable<error_code> handshake(stream_socket& s, tls_engine& tls);
 
-/// One non-blocking send of a whole message, for errors to a peer being closed.
+/// A non-blocking send of a whole message (what the socket takes now, nothing waits), for
+/// errors to a peer being closed and notices to a queued client.
 enum class sent { all, none, part };
 sent send_now(stream_socket& s, tls_engine* tls, std::span<const std::uint8_t> in);
 
