@@ -10,7 +10,10 @@
 #   - the link cut (TCP resets) under a busy client: that client gets an error, the next
 #     one is served once the link is back;
 #   - PostgreSQL restarted under load: sluice keeps running and serves as soon as it is
-#     back.
+#     back;
+#   - the link cut while the server is idle: the next query fails at once, not a hang;
+#   - tcp_keepalive closes an idle server behind a silent link before a client needs it;
+#   - server_connect_timeout gives up on a connect nobody answers.
 if [[ -z ${SLUICE_NETNS:-} ]]; then
   [[ $(id -u) -eq 0 ]] || { echo "SKIP [test_faults]: network namespaces need root"; exit 77; }
   command -v iptables >/dev/null || { echo "FAIL [test_faults]: iptables is not installed" >&2; exit 1; }
@@ -111,4 +114,42 @@ sess_close A
 wait_until 30 "a new client served after the cut" bash -c "[[ \$(PGPASSWORD=bench psql -X -At -h 127.0.0.1 -p $SLUICE_PORT -U bench -d bench -c 'select 45' 2>/dev/null) == 45 ]]" ||
   die "nothing served after the cut"
 
-pass "3% loss ($loss_tx tx) and a 4 s stall ($stall_tx tx) with 0 failed; restart, silent server and cut link recovered"
+# ---- the link cut (resets) while the server is idle: the next client's query fails at
+# once (no hang), and the one after the link is back is served
+start_sluice pool_mode=transaction default_pool_size=1 server_login_retry=1
+[[ $(q "$SLUICE_PORT" "select 1") == 1 ]] || die "idle-cut pooler: select 1"
+drop_pg A REJECT tcp-reset
+out=$(timeout 20 psql -X -At -h 127.0.0.1 -p "$SLUICE_PORT" -U bench -d bench -c 'select 46' 2>&1)
+rc=$?
+drop_pg D REJECT tcp-reset
+[[ $rc -ne 124 && $out != 46 ]] || die "a query on a server cut while idle: '$out' (status $rc)"
+wait_until 30 "a client served after the idle cut" bash -c "[[ \$(PGPASSWORD=bench psql -X -At -h 127.0.0.1 -p $SLUICE_PORT -U bench -d bench -c 'select 47' 2>/dev/null) == 47 ]]" ||
+  die "nothing served after the idle cut"
+
+# ---- tcp_keepalive: an idle server whose link went silent is found dead by the kernel's
+# probes (1 s idle, 2 probes 1 s apart) and closed, before any client needs it
+start_sluice pool_mode=transaction default_pool_size=1 server_login_retry=1 tcp_keepalive=1 \
+  tcp_keepidle=1 tcp_keepintvl=1 tcp_keepcnt=2
+[[ $(q "$SLUICE_PORT" "select 1") == 1 ]] || die "keepalive pooler: select 1"
+drop_pg A
+crashed() { grep -q 'closing because: server conn crashed?' "$SLUICE_LOG"; }
+wait_until 30 "keepalive to find the silent idle server dead" crashed ||
+  { drop_pg D; die "an idle server behind a silent link was not closed (tcp_keepalive)"; }
+drop_pg D
+[[ $(q "$SLUICE_PORT" "select 48") == 48 ]] || die "no query served after keepalive closed the server"
+
+# ---- server_connect_timeout: a server that never answers the connect is given up on, and
+# the client, queued meanwhile, gets query_wait_timeout's error
+start_sluice pool_mode=transaction default_pool_size=1 server_login_retry=1 \
+  server_connect_timeout=1 query_wait_timeout=4
+drop_pg A
+out=$(timeout 30 psql -X -At -h 127.0.0.1 -p "$SLUICE_PORT" -U bench -d bench -c 'select 49' 2>&1)
+drop_pg D
+grep -q 'closing because: connect timeout' "$SLUICE_LOG" ||
+  die "no server_connect_timeout within query_wait_timeout (client got '$out')"
+grep -q 'query_wait_timeout' <<<"$out" || die "a client queued behind a silent connect got '$out'"
+served50() { [[ $(q "$SLUICE_PORT" "select 50") == 50 ]]; }
+wait_until 30 "a query served once the server answers again" served50 ||
+  die "nothing served after the connect timeouts"
+
+pass "3% loss ($loss_tx tx) and a 4 s stall ($stall_tx tx) with 0 failed; restart, silent server, cut links (busy, idle), keepalive and connect timeout recovered"
