@@ -26,4 +26,59 @@ wait_until 15 "the deaf client's query" test -e "$T/deaf.ready" || die "deaf cli
 [[ $(q "$SLUICE_PORT" "select 2") == 2 ]] || die "the next client was not served"
 grep -qiE "closing because" "$SLUICE_LOG" || die "no log line for the deaf client's end"
 note "$(grep -iE 'closing because' "$SLUICE_LOG" | head -1)"
-pass "a client that never reads is closed by tcp_user_timeout, the pool's one server serves again"
+stop_sluice
+
+# ---- the same over TLS: what is pending is in the TLS engine and the socket, not a plain
+# write, and the bound is the same
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/pooler.key" -out "$T/pooler.crt" -days 2 \
+  -subj "/CN=localhost" 2>/dev/null || die "openssl req"
+((IS_ROOT)) && chown postgres "$T/pooler.key" "$T/pooler.crt"
+printf '"bench" "bench"\n' >"$T/users.txt"
+SLUICE_USERLIST=$T/users.txt start_sluice pool_mode=transaction default_pool_size=1 \
+  reserve_pool_size=0 tcp_user_timeout=1500 query_wait_timeout=120 auth_type=plain \
+  client_tls_sslmode=require client_tls_key_file="$T/pooler.key" client_tls_cert_file="$T/pooler.crt"
+cat >"$T/deaf_tls.py" <<'PY'
+import socket, ssl, struct, sys, time
+port, ready = int(sys.argv[1]), sys.argv[2]
+raw = socket.socket()
+raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+raw.connect(("127.0.0.1", port))
+raw.sendall(struct.pack("!ii", 8, 80877103))
+assert raw.recv(1) == b"S"
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(raw)
+def msg(tag, body):
+    return tag + struct.pack("!i", len(body) + 4) + body
+params = b"user\0bench\0database\0bench\0\0"
+s.sendall(struct.pack("!ii", len(params) + 8, 196608) + params)
+buf = b""
+def message():
+    global buf
+    while len(buf) < 5 or len(buf) < 1 + struct.unpack("!i", buf[1:5])[0]:
+        chunk = s.recv(65536)
+        if not chunk: sys.exit("closed during login")
+        buf += chunk
+    n = 1 + struct.unpack("!i", buf[1:5])[0]
+    m, buf = buf[:n], buf[n:]
+    return m
+while True:
+    m = message()
+    if m[:1] == b"R" and struct.unpack("!i", m[5:9])[0] == 3:
+        s.sendall(msg(b"p", b"bench\0"))
+    elif m[:1] == b"E":
+        sys.exit("error: %r" % m)
+    elif m[:1] == b"Z":
+        break
+s.sendall(msg(b"Q", b"select repeat('x', 1000) from generate_series(1, 40000)\0"))
+open(ready, "w").close()
+time.sleep(600)  # never reads again
+PY
+bg_to "$T/deaf_tls.out" /usr/bin/python3 "$T/deaf_tls.py" "$SLUICE_PORT" "$T/deaf_tls.ready"
+wait_until 15 "the deaf TLS client's query" test -e "$T/deaf_tls.ready" ||
+  die "deaf TLS client: $(cat "$T/deaf_tls.out")"
+served_tls() { [[ $(PGSSLMODE=require PGPASSWORD=bench psql -X -At -h 127.0.0.1 -p "$SLUICE_PORT" -U bench -d bench -c 'select 3' 2>/dev/null) == 3 ]]; }
+served_tls || die "the next TLS client was not served while a deaf TLS client held the server"
+grep -qiE "closing because" "$SLUICE_LOG" || die "no log line for the deaf TLS client's end"
+pass "a client that never reads, plain or TLS, is closed by tcp_user_timeout; the pool's one server serves again"
