@@ -13,7 +13,7 @@ cat >"$T/deaf.py" <<'PY'
 import socket, sys, time
 sys.path.insert(0, sys.argv[2])
 from wire_client import Conn
-c = Conn(int(sys.argv[1]), "bench", "bench", "bench")
+c = Conn(int(sys.argv[1]), "bench", "bench", "bench", tls=len(sys.argv) > 4)
 c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 # About 40 MB of rows: far more than the socket buffers on both sides hold.
 c.query("select repeat('x', 1000) from generate_series(1, 40000)").send()
@@ -37,45 +37,7 @@ printf '"bench" "bench"\n' >"$T/users.txt"
 SLUICE_USERLIST=$T/users.txt start_sluice pool_mode=transaction default_pool_size=1 \
   reserve_pool_size=0 tcp_user_timeout=1500 query_wait_timeout=120 auth_type=plain \
   client_tls_sslmode=require client_tls_key_file="$T/pooler.key" client_tls_cert_file="$T/pooler.crt"
-cat >"$T/deaf_tls.py" <<'PY'
-import socket, ssl, struct, sys, time
-port, ready = int(sys.argv[1]), sys.argv[2]
-raw = socket.socket()
-raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-raw.connect(("127.0.0.1", port))
-raw.sendall(struct.pack("!ii", 8, 80877103))
-assert raw.recv(1) == b"S"
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-s = ctx.wrap_socket(raw)
-def msg(tag, body):
-    return tag + struct.pack("!i", len(body) + 4) + body
-params = b"user\0bench\0database\0bench\0\0"
-s.sendall(struct.pack("!ii", len(params) + 8, 196608) + params)
-buf = b""
-def message():
-    global buf
-    while len(buf) < 5 or len(buf) < 1 + struct.unpack("!i", buf[1:5])[0]:
-        chunk = s.recv(65536)
-        if not chunk: sys.exit("closed during login")
-        buf += chunk
-    n = 1 + struct.unpack("!i", buf[1:5])[0]
-    m, buf = buf[:n], buf[n:]
-    return m
-while True:
-    m = message()
-    if m[:1] == b"R" and struct.unpack("!i", m[5:9])[0] == 3:
-        s.sendall(msg(b"p", b"bench\0"))
-    elif m[:1] == b"E":
-        sys.exit("error: %r" % m)
-    elif m[:1] == b"Z":
-        break
-s.sendall(msg(b"Q", b"select repeat('x', 1000) from generate_series(1, 40000)\0"))
-open(ready, "w").close()
-time.sleep(600)  # never reads again
-PY
-bg_to "$T/deaf_tls.out" /usr/bin/python3 "$T/deaf_tls.py" "$SLUICE_PORT" "$T/deaf_tls.ready"
+bg_to "$T/deaf_tls.out" /usr/bin/python3 "$T/deaf.py" "$SLUICE_PORT" "$(cd "$(dirname -- "$0")" && pwd)" "$T/deaf_tls.ready" tls
 wait_until 15 "the deaf TLS client's query" test -e "$T/deaf_tls.ready" ||
   die "deaf TLS client: $(cat "$T/deaf_tls.out")"
 served_tls() { [[ $(PGSSLMODE=require PGPASSWORD=bench psql -X -At -h 127.0.0.1 -p "$SLUICE_PORT" -U bench -d bench -c 'select 3' 2>/dev/null) == 3 ]]; }

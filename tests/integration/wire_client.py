@@ -15,12 +15,21 @@ import hashlib
 import hmac
 import os
 import socket
+import ssl
 import struct
 
 
 class Conn:
-    def __init__(self, port, user, password, db, host="127.0.0.1"):
+    def __init__(self, port, user, password, db, host="127.0.0.1", tls=False):
         self.sock = socket.create_connection((host, port), timeout=30)
+        if tls:  # SSLRequest, then TLS without checking the pooler's certificate
+            self.sock.sendall(struct.pack("!ii", 8, 80877103))
+            if self.sock.recv(1) != b"S":
+                raise RuntimeError("the pooler refused TLS")
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            self.sock = ctx.wrap_socket(self.sock)
         self.buf = b""
         self.out = b""
         self.pending_ready = 0

@@ -364,7 +364,6 @@ class client_session : public client_link, public notify_sink {
   /// A ParameterStatus from the linked server: the server's and, if tracked, the client's
   /// view of the parameter follow it.
   void track_parameter_status(pgwire::bytes_view body);
-
 };
 
 }  // namespace sluice
