@@ -304,7 +304,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "FATAL in daemon mode the logfile must be set\n");
     return 1;
   }
-  sluice::log::setup(cfg->logfile, opt.quiet || opt.daemon, std::max(opt.verbose, cfg->verbose));
+  sluice::log::setup(cfg->logfile, opt.quiet || opt.daemon, opt.verbose);
+  sluice::log::set_verbose(cfg->verbose);
   sluice::log::set_syslog(cfg->syslog, cfg->syslog_ident, cfg->syslog_facility);
   try {
     users = std::make_shared<sluice::userlist>(cfg->auth_file.empty() ? sluice::userlist{}

@@ -75,4 +75,25 @@ out=$(PGOPTIONS='-c work_mem=1MB' q "$SLUICE_PORT" "select 1" 2>&1) && die "an u
 grep -qF 'unsupported startup parameter in options: work_mem' <<<"$out" || die "wrong error: $out"
 out=$(PGOPTIONS='-c' q "$SLUICE_PORT" "select 1" 2>&1) && die "a bare -c got in: $out"
 grep -qF "only '-c config=val' and '--config=val' are allowed" <<<"$out" || die "wrong error: $out"
-pass "TimeZone and application_name followed A from $pid_a to $pid_a2; options -c applied"
+
+# search_path (track_extra_parameters) is a list: replayed element by element, not as one
+# quoted name. The replay is logged as pgbouncer logs it ("varcache_apply", then
+# "varcache_set_canonical" for the server's spelling) once `verbose` is raised at run time.
+stop_sluice
+start_sluice pool_mode=transaction default_pool_size=1 reserve_pool_size=0 admin_users=bench \
+  track_extra_parameters=search_path
+adm() { PGPASSWORD=bench psql -X -At -h 127.0.0.1 -p "$SLUICE_PORT" -U bench -d pgbouncer -c "$1"; }
+q "$SLUICE_PORT" "select 1" >/dev/null  # the one server, with the default search_path
+grep -q varcache_apply "$SLUICE_LOG" && die "debug lines logged with verbose = 0"
+adm "SET verbose = 2" >/dev/null
+out=$(PGOPTIONS='-c search_path=Sales,public' q "$SLUICE_PORT" "show search_path")
+[[ $out == "sales, public" ]] || die "search_path -c Sales,public replayed as '$out'"
+out=$(PGOPTIONS='-c search_path="$user",Q' q "$SLUICE_PORT" "show search_path")
+[[ $out == '"$user", q' ]] || die "search_path -c \"\$user\",Q replayed as '$out'"
+out=$(PGOPTIONS='-c DateStyle=ISO' q "$SLUICE_PORT" "show DateStyle; show DateStyle")
+[[ $out == $'ISO, MDY\nISO, MDY' ]] || die "DateStyle=ISO gave '$out'"
+n=$(grep -c "varcache_apply: SET DateStyle='ISO';" "$SLUICE_LOG" || true)
+((n == 1)) || die "DateStyle=ISO was set $n times for two statements (expected once)"
+grep -q "varcache_set_canonical: setting DateStyle to its canonical version ISO -> ISO, MDY" \
+  "$SLUICE_LOG" || die "no varcache_set_canonical line for DateStyle"
+pass "TimeZone and application_name followed A from $pid_a to $pid_a2; options -c applied; search_path as a list"

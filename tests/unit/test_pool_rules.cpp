@@ -148,6 +148,13 @@ TEST_CASE("pool rules: the queue opens one server per waiter not covered by a lo
   // Logins in progress cover every waiter.
   CHECK(rules::plan_serving(2, 3, 3, 10, none, 15, false, clk.now).launch == 0);
   CHECK(rules::plan_serving(0, 0, 0, 10, none, 15, false, clk.now).launch == 0);
+  // Two shards plan at once from the same counts (2 waiting, none logging in): each launch
+  // checks again, under the lock that counts it, so the second shard's plan of 2 opens none.
+  CHECK(rules::plan_serving(2, 0, 0, 10, none, 15, false, clk.now).launch == 2);
+  CHECK(rules::uncovered_waiter(2, 0));
+  CHECK(rules::uncovered_waiter(2, 1));
+  CHECK_FALSE(rules::uncovered_waiter(2, 2));
+  CHECK_FALSE(rules::uncovered_waiter(0, 0));
 }
 
 TEST_CASE("pool rules: after a failed login nothing opens until server_login_retry", "[pool]") {

@@ -57,3 +57,27 @@ TEST_CASE("startup options: every byte string ends (no endless loop)", "[params]
   }
   SUCCEED("all 6^1 .. 6^6 strings parsed");
 }
+
+TEST_CASE("tracked parameters are replayed as literals, search_path as a list", "[params]") {
+  using sluice::set_statement;
+  CHECK(set_statement("DateStyle", "ISO") == "SET DateStyle='ISO';");
+  CHECK(set_statement("application_name", "it's") == "SET application_name='it''s';");
+  // A backslash: an escape string, whatever standard_conforming_strings says.
+  CHECK(set_statement("application_name", "a\\b") == "SET application_name=E'a\\\\b';");
+  // Nothing a client sends leaves the literal.
+  CHECK(set_statement("TimeZone", "UTC'; DROP TABLE t; --") ==
+        "SET TimeZone='UTC''; DROP TABLE t; --';");
+  // search_path as PostgreSQL reports it, and as a client may spell it.
+  CHECK(set_statement("search_path", "\"$user\", public") ==
+        "SET search_path='$user', 'public';");
+  CHECK(set_statement("search_path", "a,public") == "SET search_path='a', 'public';");
+  CHECK(set_statement("search_path", " Sales , \"Mixed Case\",\"q\"\"uote\" ") ==
+        "SET search_path='sales', 'Mixed Case', 'q\"uote';");
+  CHECK(set_statement("search_path", "\"\"") == "SET search_path='';");
+  CHECK(set_statement("search_path", "") == "SET search_path='';");
+  CHECK(set_statement("search_path", "a;drop table t") ==
+        "SET search_path='a;drop table t';");
+  // Not a list (an open quote, an empty element): one literal, one schema name.
+  CHECK(set_statement("search_path", "\"open, public") == "SET search_path='\"open, public';");
+  CHECK(set_statement("search_path", "a,,b") == "SET search_path='a,,b';");
+}

@@ -12,8 +12,12 @@ namespace sluice::log {
 
 enum class level { fatal, error, warning, log, debug, noise };
 
-/// Where lines go: stderr (unless quiet) and the logfile (if any). Called once at startup.
+/// Where lines go: stderr (unless quiet) and the logfile (if any). Called once at startup;
+/// `verbose` is the command line's -v count, below which set_verbose never goes.
 void setup(const std::string& logfile, bool quiet, int verbose);
+/// The `verbose` setting (at start, on RELOAD and SET): debug lines from 1, noise from 2, or
+/// the command line's -v count if that is more.
+void set_verbose(int configured);
 /// Sends lines to syslog(3) as well, or stops (pgbouncer's syslog, syslog_ident,
 /// syslog_facility): levels fatal..log, as pgbouncer does (debug and noise stay out), with
 /// priorities CRIT, ERR, WARNING, INFO, and the message alone (syslog adds time, ident and

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <algorithm>
 #include <ctime>
 #include <mutex>
 #include <utility>
@@ -19,7 +20,8 @@ struct sink {
   std::string path;
   std::FILE* file = nullptr;
   bool quiet = false;
-  int verbose = 0;
+  int cli_verbose = 0;              ///< -v given on the command line: a floor
+  std::atomic<int> verbose{0};      ///< read by every shard's log calls
   // syslog: openlog keeps a pointer to the ident, so the string lives here while it is open.
   bool syslog_open = false;
   std::string syslog_ident;
@@ -113,12 +115,19 @@ void setup(const std::string& logfile, bool quiet, int verbose) {
   sink& s = the_sink();
   std::lock_guard lk(s.mu);
   s.quiet = quiet;
-  s.verbose = verbose;
+  s.cli_verbose = verbose;
+  s.verbose.store(verbose, std::memory_order_relaxed);
   s.path = logfile;
   if (s.file) std::fclose(s.file);
   s.file = logfile.empty() ? nullptr : std::fopen(logfile.c_str(), "a");
   if (!logfile.empty() && !s.file)
     std::fprintf(stderr, "could not open logfile %s\n", logfile.c_str());
+}
+
+void set_verbose(int configured) {
+  sink& s = the_sink();
+  std::lock_guard lk(s.mu);
+  s.verbose.store(std::max(s.cli_verbose, configured), std::memory_order_relaxed);
 }
 
 void reopen() {
@@ -130,7 +139,7 @@ void reopen() {
 }
 
 bool enabled(level l) noexcept {
-  const int v = the_sink().verbose;
+  const int v = the_sink().verbose.load(std::memory_order_relaxed);
   return l <= level::log || (l == level::debug && v >= 1) || (l == level::noise && v >= 2);
 }
 

@@ -11,12 +11,16 @@
 
 namespace sluice {
 
-pool_rules::launch_verdict pool::launch_server(shard& s, bool reserve) {
+pool_rules::launch_verdict pool::launch_server(shard& s, pool_rules::launch_for why) {
   using pool_rules::launch_verdict;
+  const bool reserve = why == pool_rules::launch_for::reserve;
   std::optional<pgwire::scram_keys> keys;
   std::shared_ptr<const pool_target> tgt;
   {
     std::lock_guard lk(mu);
+    if (why == pool_rules::launch_for::queue &&
+        !pool_rules::uncovered_waiter(int(waiters.size()), connecting + idle_elsewhere(s)))
+      return launch_verdict::covered;
     const pool_rules::launch_limits limits{pool_size.load(), reserve_size.load(),
                                            max_db_connections.load(),
                                            max_user_connections.load()};
@@ -189,7 +193,10 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
   const connect_result r = co_await server_connect(*srv, hosts, start, s.cfg_ptr(), keys);
   {
     std::lock_guard lk(mu);
-    --connecting;
+    // A login that worked stays counted until its server is placed (release() below): were
+    // it uncounted first, another shard serving the queue meanwhile would see the waiter it
+    // is about to take as uncovered and open a connection too many.
+    if (!r.ok) --connecting;
     note_seen(*whole, r.seen);
   }
   if (r.ok) {
@@ -214,6 +221,10 @@ awaitable<void> pool::open_server(std::shared_ptr<pool> /*keep*/, shard& s, serv
                 user_name, srv->target->host, srv->target->port,
                 net::local_end(srv->sock.native_handle()).text());
     release(std::move(srv), s);
+    {
+      std::lock_guard lk(mu);
+      --connecting;
+    }
     // After a wait for a suitable host only one connection was under way: the rest of the
     // queue is served now.
     if (nwaiters.load() > 0) try_serve_waiters(s);

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <string>
+#include <vector>
 
 namespace sluice {
 
@@ -33,6 +35,80 @@ std::string canonical_param(std::string_view name) {
   std::string lower(name);
   for (auto& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
   return lower;
+}
+
+namespace {
+
+void append_literal(std::string& out, std::string_view v) {
+  if (v.find('\\') != std::string_view::npos) out += 'E';
+  out += '\'';
+  for (char c : v) {
+    if (c == '\'' || c == '\\') out += c;
+    out += c;
+  }
+  out += '\'';
+}
+
+/// PostgreSQL's reading of a list of identifiers (SplitIdentifierString): elements separated
+/// by commas, each a double-quoted name ("" for a quote inside; "" alone, an empty name) or a
+/// bare word, lower-cased; whitespace around them ignored. False if the list is not one.
+bool split_identifiers(std::string_view s, std::vector<std::string>& out) {
+  auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  std::size_t i = 0;
+  while (i < s.size() && space(s[i])) ++i;
+  if (i == s.size()) return true;  // an empty list
+  for (;;) {
+    std::string name;
+    if (i < s.size() && s[i] == '"') {
+      for (++i;; ++i) {
+        if (i == s.size()) return false;  // the quote is not closed
+        if (s[i] == '"') {
+          if (i + 1 < s.size() && s[i + 1] == '"') {
+            name += '"';
+            ++i;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        name += s[i];
+      }
+      // "" is how PostgreSQL shows an empty search_path: kept, it is given as ''.
+    } else {
+      while (i < s.size() && s[i] != ',' && !space(s[i]))
+        name += char(std::tolower(static_cast<unsigned char>(s[i++])));
+      if (name.empty()) return false;
+    }
+    out.push_back(std::move(name));
+    while (i < s.size() && space(s[i])) ++i;
+    if (i == s.size()) return true;
+    if (s[i] != ',') return false;
+    ++i;
+    while (i < s.size() && space(s[i])) ++i;
+  }
+}
+
+}  // namespace
+
+std::string set_statement(std::string_view name, std::string_view value) {
+  std::string sql = "SET ";
+  sql += name;
+  sql += '=';
+  std::vector<std::string> elems;
+  if (name == "search_path" && split_identifiers(value, elems)) {
+    if (elems.empty()) {
+      sql += "''";  // no schema at all
+    } else {
+      for (std::size_t i = 0; i < elems.size(); ++i) {
+        if (i) sql += ", ";
+        append_literal(sql, elems[i]);
+      }
+    }
+  } else {
+    append_literal(sql, value);
+  }
+  sql += ';';
+  return sql;
 }
 
 std::string tracked_key(const config& cfg, const param_map& params) {

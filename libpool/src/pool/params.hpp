@@ -34,6 +34,15 @@ bool is_tracked_param(const config& cfg, std::string_view canonical);
 /// server are compared with one string comparison instead of a walk over both maps.
 std::string tracked_key(const config& cfg, const param_map& params);
 
+/// The statement that gives a server's session the client's value of a tracked parameter,
+/// as "SET name=value;". The value is a string literal (E'...' when it holds a backslash, so
+/// that standard_conforming_strings does not matter), except search_path: a list of
+/// identifiers, as PostgreSQL reports it ("$user", public), given as one literal per element
+/// (SET search_path='$user', 'public'), unquoted elements lower-cased as PostgreSQL reads them.
+/// A search_path that is not a valid list is given as one literal, which PostgreSQL takes as
+/// one schema name. Nothing the client sent is ever SQL outside a literal.
+std::string set_statement(std::string_view name, std::string_view value);
+
 /// The startup packet's `options` as pgbouncer reads it: items "-c name=value" (spaces
 /// allowed after -c) or "--name=value", separated by whitespace, a backslash taking the next
 /// character as it is ("German,\ YMD"). The pairs in order; false on any other shape (a

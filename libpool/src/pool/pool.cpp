@@ -281,7 +281,7 @@ void pool::on_waiter_timer(const std::shared_ptr<waiter>& w) {
   }
   if (due.reserve) {
     w->deadlines.reserve = clock::time_point::max();
-    launch_server(w->home, true);
+    launch_server(w->home, pool_rules::launch_for::reserve);
   } else if (due.time_out) {
     bool queued = false;
     {
@@ -427,7 +427,8 @@ void pool::try_serve_waiters(shard& s) {
       return;
     }
     const pool_rules::serve_plan plan =
-        pool_rules::plan_serving(waiting, connecting, total.load(), pool_size.load(),
+        pool_rules::plan_serving(waiting, connecting + idle_elsewhere(s), total.load(),
+                                 pool_size.load(),
                                  last_login_failure, login_retry(c), retry_scheduled,
                                  clock::now());
     if (plan.failing) retry_scheduled = true;
@@ -444,7 +445,7 @@ void pool::try_serve_waiters(shard& s) {
   pool_rules::starve_reason why{};
   int blocked = 0;
   for (int i = 0; i < to_launch; ++i) {
-    const auto v = launch_server(s, false);
+    const auto v = launch_server(s, pool_rules::launch_for::queue);
     if (v == pool_rules::launch_verdict::go) continue;
     why = pool_rules::starved_by(v);
     if (why != pool_rules::starve_reason::none) blocked = to_launch - i;
@@ -478,7 +479,13 @@ void pool::try_serve_waiters(shard& s) {
     if (other.get() == &s || locals[other->id].idle_count.load() == 0) continue;
     other->post_fn([p = shared_from_this()](shard& t) {
       auto& loc = p->locals[t.id];
-      if (p->nwaiters.load() == 0 || loc.idle.empty()) return;
+      if (p->nwaiters.load() == 0) return;
+      // A client of this shard took it meanwhile: it covered a waiter in the plan that
+      // launched nothing for it, so the queue is planned again without it.
+      if (loc.idle.empty()) {
+        p->try_serve_waiters(t);
+        return;
+      }
       server_ptr srv = std::move(loc.idle.back());
       loc.idle.pop_back();
       loc.idle_count.fetch_sub(1);
@@ -491,6 +498,13 @@ void pool::try_serve_waiters(shard& s) {
       p->release(std::move(srv), t);
     });
   }
+}
+
+int pool::idle_elsewhere(const shard& s) const {
+  int n = 0;
+  for (std::size_t i = 0; i < nshards; ++i)
+    if (int(i) != s.id) n += locals[i].idle_count.load(std::memory_order_relaxed);
+  return n;
 }
 
 void pool::server_lost() {
@@ -539,7 +553,8 @@ void pool::tidy(shard& s) {
                                          may);
     }
     for (int i = 0; i < missing; ++i)
-      if (launch_server(s, false) != pool_rules::launch_verdict::go) break;
+      if (launch_server(s, pool_rules::launch_for::top_up) != pool_rules::launch_verdict::go)
+        break;
   }
   // A starved queue whose wake-up was missed (its sibling's server went idle on a shard
   // that found no want left, then the want came back): tried again once a second.

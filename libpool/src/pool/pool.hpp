@@ -138,8 +138,9 @@ struct pool : std::enable_shared_from_this<pool> {
   /// counted, for the caller's next server).
   void discard(server_ptr srv, shard& s, std::string_view reason, bool keep_slot = false);
   /// Opens a new server connection on s if the limits allow; the result goes through
-  /// release() (to a waiter or the idle list). Says which limit, if any, stood in the way.
-  pool_rules::launch_verdict launch_server(shard& s, bool reserve);
+  /// release() (to a waiter or the idle list). Says which limit, if any, stood in the way
+  /// (or, for the queue, that every waiter is covered already).
+  pool_rules::launch_verdict launch_server(shard& s, pool_rules::launch_for why);
   /// The janitor's pass over s's idle servers (dead, idle too long, too old), and on shard 0
   /// the min_pool_size top-up.
   void tidy(shard& s);
@@ -253,6 +254,9 @@ struct pool : std::enable_shared_from_this<pool> {
     for (std::size_t i = 0; i < nshards; ++i) n += locals[i].active.load(std::memory_order_relaxed);
     return n;
   }
+  /// Idle servers on shards other than s: try_serve_waiters asks their owners to release
+  /// them to the queue, so they cover waiters as much as connections being opened do.
+  int idle_elsewhere(const shard& s) const;
 
  private:
   /// A server object for target t on shard s, not connected yet (launch_server,

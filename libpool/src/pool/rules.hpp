@@ -41,7 +41,23 @@ enum class launch_verdict {
   pool_full,  ///< pool_size (plus reserve_size for a reserve launch) servers open or opening
   db_full,    ///< max_db_connections reached across the database's pools
   user_full,  ///< max_user_connections reached across the user's pools
+  /// A launch for the queue finds every waiter covered by a connection being opened (another
+  /// shard launched for them since the plan was made).
+  covered,
 };
+
+/// Why a server is opened (pool::launch_server).
+enum class launch_for : std::uint8_t {
+  queue,    ///< a waiter not covered by a connection being opened
+  reserve,  ///< a waiter's reserve_pool_timeout
+  top_up,   ///< min_pool_size
+};
+
+/// A launch for the queue is still wanted: more clients wait than servers are on their way to
+/// them (`coming`: connections being opened, and idle servers on other shards, which are
+/// asked to come). The caller holds the lock that counts the waiters and the logins, so that
+/// two shards serving the same queue at once open one connection per waiter, not one each.
+constexpr bool uncovered_waiter(int waiting, int coming) noexcept { return waiting > coming; }
 
 /// The checks that need this pool alone. `total` counts servers open or still logging in;
 /// `reserve` is set only for a launch a waiter's reserve_pool_timeout asked for.
@@ -79,7 +95,8 @@ struct serve_plan {
 };
 
 /// What the pool's counts say when `waiting` clients are queued: open one server per waiter
-/// not already covered by one logging in, up to pool_size; none while the last login failure
+/// not already covered by one logging in (or idle on another shard: `connecting` counts
+/// those too), up to pool_size; none while the last login failure
 /// is younger than server_login_retry. `last_login_failure` is time_point{} when there is none.
 serve_plan plan_serving(int waiting, int connecting, int total, int pool_size,
                         time_point last_login_failure, double server_login_retry,

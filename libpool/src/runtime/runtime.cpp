@@ -228,6 +228,7 @@ pause_state runtime::resume() {
 }
 
 void runtime::reload(config_ptr cfg, std::shared_ptr<const userlist> users) {
+  log::set_verbose(cfg->verbose);
   // Listener options that apply to new connections (the listeners stay: no restart needed).
   for (auto& l : listeners_) apply_defer_accept(*l, *cfg);
   // Each shard reads its own snapshot on its own thread: the swap is mailed to it.

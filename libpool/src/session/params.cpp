@@ -6,20 +6,6 @@
 
 namespace sluice {
 
-namespace {
-
-std::string quote_literal(std::string_view v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  out += '\'';
-  return out;
-}
-
-}  // namespace
-
 /// Brings the server's session parameters in line with what this client has seen.
 awaitable<bool> client_session::replay_params() {
   if (srv->tracked_key == params->key) co_return true;
@@ -27,11 +13,10 @@ awaitable<bool> client_session::replay_params() {
   for (const auto& [k, v] : params->values) {
     auto it = srv->params.find(k);
     if (it != srv->params.end() && it->second == v) continue;
-    sql += fmt::format("SET {} = {};", k, quote_literal(v));
+    sql += set_statement(k, v);
   }
-  if (sql.empty()) {
-    co_return true;
-  }
+  if (sql.empty()) co_return true;
+  log::debug("{} varcache_apply: {}", prefix(), sql);
   std::string err;
   const bool ok = co_await server_simple_query(*srv, sql, &err);
   if (!ok) {
@@ -43,7 +28,10 @@ awaitable<bool> client_session::replay_params() {
   param_map adopted = params->values;
   for (auto& [k, v] : adopted) {
     auto it = srv->params.find(k);
-    if (it != srv->params.end()) v = it->second;
+    if (it == srv->params.end() || it->second == v) continue;
+    log::debug("{} varcache_set_canonical: setting {} to its canonical version {} -> {}",
+                prefix(), k, v, it->second);
+    v = it->second;
   }
   srv->tracked_key = tracked_key(sh.cfg(), srv->params);
   params = pool_->intern(sh.cfg(), std::move(adopted));
