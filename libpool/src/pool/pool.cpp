@@ -415,7 +415,7 @@ namespace {
 double login_retry(const config& c) { return std::max(c.server_login_retry, 0.1); }
 }  // namespace
 
-void pool::try_serve_waiters(shard& s) {
+void pool::try_serve_waiters(shard& s, bool ask_idle) {
   const config& c = s.cfg();
   int to_launch = 0;
   bool schedule_retry = false;
@@ -475,15 +475,18 @@ void pool::try_serve_waiters(shard& s) {
     });
   }
   // Idle servers on other shards serve waiters here: ask their owners to release them.
+  if (!ask_idle) return;
   for (auto& other : shards.shards) {
     if (other.get() == &s || locals[other->id].idle_count.load() == 0) continue;
     other->post_fn([p = shared_from_this()](shard& t) {
       auto& loc = p->locals[t.id];
       if (p->nwaiters.load() == 0) return;
       // A client of this shard took it meanwhile: it covered a waiter in the plan that
-      // launched nothing for it, so the queue is planned again without it.
+      // launched nothing for it, so the launches are planned again without it. The other
+      // shards' idle servers have been asked already: asking again from here would bounce
+      // posts between shards for as long as servers churn (a connection storm).
       if (loc.idle.empty()) {
-        p->try_serve_waiters(t);
+        p->try_serve_waiters(t, false);
         return;
       }
       server_ptr srv = std::move(loc.idle.back());

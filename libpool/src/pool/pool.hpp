@@ -278,7 +278,9 @@ struct pool : std::enable_shared_from_this<pool> {
   awaitable<void> open_server(std::shared_ptr<pool> keep, shard& s, server_ptr srv,
                               std::optional<pgwire::scram_keys> keys);
   std::shared_ptr<const pool_target> target_;  // under mu
-  void try_serve_waiters(shard& s);
+  /// Serves the queue: launches for the waiters nothing covers yet and, with ask_idle, asks
+  /// the shards that have idle servers to release them to it.
+  void try_serve_waiters(shard& s, bool ask_idle = true);
   /// Records what stands between the queue and a server (see starved_by), keeping the
   /// registry's count of starved pools.
   void note_starved(pool_rules::starve_reason why, int want);
