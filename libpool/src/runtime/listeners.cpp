@@ -142,6 +142,7 @@ awaitable<void> runtime::accept_loop(listener& l) {
   const asio::generic::stream_protocol proto = l.acc.local_endpoint().protocol();
   error_code ignored;
   l.acc.non_blocking(true, ignored);
+  int failures = 0;  // accepts failed in a row (out of descriptors): logged once
   for (;;) {
     auto [ec] = co_await l.acc.async_wait(asio::socket_base::wait_read, nothrow);
     if (ec == asio::error::operation_aborted || !l.acc.is_open()) {
@@ -173,10 +174,15 @@ awaitable<void> runtime::accept_loop(listener& l) {
       });
     }
     if (ec) {
-      log::warning("accept failed on {}: {}", l.name, ec.message());
+      // pgbouncer's line, once per run of failures rather than at every retry.
+      if (failures++ == 0)
+        log::error("accept() failed: {} (on {}; retried every 100 ms)", ec.message(), l.name);
       // Out of descriptors: back off instead of spinning on the same error.
       asio::steady_timer pause(shards_.at(0).io, std::chrono::milliseconds(100));
       co_await pause.async_wait(nothrow);
+    } else if (failures > 0) {
+      log::info("accepting again on {} after {} failed attempt(s)", l.name, failures);
+      failures = 0;
     }
   }
 }
