@@ -82,10 +82,9 @@ grep -qF "only '-c config=val' and '--config=val' are allowed" <<<"$out" || die 
 stop_sluice
 start_sluice pool_mode=transaction default_pool_size=1 reserve_pool_size=0 admin_users=bench \
   track_extra_parameters=search_path
-adm() { PGPASSWORD=bench psql -X -At -h 127.0.0.1 -p "$SLUICE_PORT" -U bench -d pgbouncer -c "$1"; }
 q "$SLUICE_PORT" "select 1" >/dev/null  # the one server, with the default search_path
 grep -q varcache_apply "$SLUICE_LOG" && die "debug lines logged with verbose = 0"
-adm "SET verbose = 2" >/dev/null
+qu "$SLUICE_PORT" bench bench pgbouncer "SET verbose = 2" >/dev/null
 out=$(PGOPTIONS='-c search_path=Sales,public' q "$SLUICE_PORT" "show search_path")
 [[ $out == "sales, public" ]] || die "search_path -c Sales,public replayed as '$out'"
 out=$(PGOPTIONS='-c search_path="$user",Q' q "$SLUICE_PORT" "show search_path")

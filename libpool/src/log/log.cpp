@@ -5,9 +5,9 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <algorithm>
 #include <ctime>
 #include <mutex>
 #include <utility>

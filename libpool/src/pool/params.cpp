@@ -53,13 +53,15 @@ void append_literal(std::string& out, std::string_view v) {
 /// by commas, each a double-quoted name ("" for a quote inside; "" alone, an empty name) or a
 /// bare word, lower-cased; whitespace around them ignored. False if the list is not one.
 bool split_identifiers(std::string_view s, std::vector<std::string>& out) {
-  auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
   std::size_t i = 0;
-  while (i < s.size() && space(s[i])) ++i;
+  auto skip_space = [&] {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  };
+  skip_space();
   if (i == s.size()) return true;  // an empty list
   for (;;) {
     std::string name;
-    if (i < s.size() && s[i] == '"') {
+    if (s[i] == '"') {
       for (++i;; ++i) {
         if (i == s.size()) return false;  // the quote is not closed
         if (s[i] == '"') {
@@ -75,16 +77,17 @@ bool split_identifiers(std::string_view s, std::vector<std::string>& out) {
       }
       // "" is how PostgreSQL shows an empty search_path: kept, it is given as ''.
     } else {
-      while (i < s.size() && s[i] != ',' && !space(s[i]))
+      while (i < s.size() && s[i] != ',' && !std::isspace(static_cast<unsigned char>(s[i])))
         name += char(std::tolower(static_cast<unsigned char>(s[i++])));
       if (name.empty()) return false;
     }
     out.push_back(std::move(name));
-    while (i < s.size() && space(s[i])) ++i;
+    skip_space();
     if (i == s.size()) return true;
     if (s[i] != ',') return false;
     ++i;
-    while (i < s.size() && space(s[i])) ++i;
+    skip_space();
+    if (i == s.size()) return false;  // a trailing comma
   }
 }
 

@@ -48,7 +48,7 @@ starve_reason starved_by(launch_verdict v) noexcept {
   }
 }
 
-serve_plan plan_serving(int waiting, int connecting, int total, int pool_size,
+serve_plan plan_serving(int waiting, int coming, int total, int pool_size,
                         time_point last_login_failure, double server_login_retry,
                         bool retry_scheduled, time_point now) noexcept {
   serve_plan plan;
@@ -60,8 +60,8 @@ serve_plan plan_serving(int waiting, int connecting, int total, int pool_size,
     plan.schedule_retry = !retry_scheduled;
     return plan;
   }
-  // As many as there are waiters not yet covered by a connection being opened.
-  plan.launch = std::max(0, std::min(waiting - connecting, pool_size - total));
+  // As many as there are waiters not yet covered by a server on its way.
+  plan.launch = std::max(0, std::min(waiting - coming, pool_size - total));
   return plan;
 }
 

@@ -95,10 +95,10 @@ struct serve_plan {
 };
 
 /// What the pool's counts say when `waiting` clients are queued: open one server per waiter
-/// not already covered by one logging in (or idle on another shard: `connecting` counts
-/// those too), up to pool_size; none while the last login failure
-/// is younger than server_login_retry. `last_login_failure` is time_point{} when there is none.
-serve_plan plan_serving(int waiting, int connecting, int total, int pool_size,
+/// not covered by one on its way (`coming`, as uncovered_waiter counts it), up to pool_size;
+/// none while the last login failure is younger than server_login_retry.
+/// `last_login_failure` is time_point{} when there is none.
+serve_plan plan_serving(int waiting, int coming, int total, int pool_size,
                         time_point last_login_failure, double server_login_retry,
                         bool retry_scheduled, time_point now) noexcept;
 
